@@ -1,0 +1,705 @@
+//! `PartitionLog`: one partition's log directory: an ordered list of segments (the last is the
+//! active one), offset assignment, idempotence, reads, timestamp lookups, flushing, retention.
+//!
+//! Invariants: `log_start_offset <= recovery_point <= log_end_offset` (asserted when they
+//! move); the segment list is never empty and is sorted by base offset; only the last segment is
+//! appended to; a batch is visible to readers only once fully written (segment `size_bytes`).
+//! Reads take the lock briefly to snapshot `(Arc<File>, positions, committed size)` and do their
+//! `pread`s with no lock held. Appends hold the lock while writing (appends are serialized), but
+//! fsyncs triggered by `flush.messages` / `flush.ms` and `flush()` run outside it.
+//!
+//! On-disk format: `<dir>/<20-digit base>.log|.index|.timeindex` (see `segment`, `index`),
+//! `partition.metadata` and `leader-epoch-checkpoint` (see `checkpoint`).
+//!
+//! Lock order: `inner` is the only lock; never held across another lock or a blocking fsync.
+//! Must not import: protocol, `kafka_protocol`, server, `tokio::net`.
+
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use super::LogError;
+use super::batch::{self, BatchHeader, BatchIter};
+use super::checkpoint;
+use super::producer_state::{ProducerEntry, ProducerStateManager, SequenceCheck};
+use super::segment::{self, ScanReader, Segment};
+use crate::clock::SharedClock;
+use crate::config::{TimestampType, TopicSettings};
+use crate::model::{LeaderEpoch, Offset, TopicId};
+
+/// Read-ahead for header walks on the read path (one index interval usually fits).
+const READ_SCAN_CHUNK_BYTES: usize = 16 * 1024;
+
+/// What `append` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendResult {
+    pub base_offset: Offset,
+    pub last_offset: Offset,
+    /// The broker's timestamp when the topic uses LogAppendTime, else -1.
+    pub log_append_time_ms: i64,
+    pub log_start_offset: Offset,
+    /// The batch was already in the log (idempotent retry); nothing was written.
+    pub duplicate: bool,
+}
+
+/// What `read` returns: whole batches as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadResult {
+    pub records: Bytes,
+    pub log_start_offset: Offset,
+    pub log_end_offset: Offset,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: TopicSettings,
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    log_end_offset: i64,
+    recovery_point: i64,
+    producers: ProducerStateManager,
+    /// (leader epoch, first offset written in it), ascending.
+    leader_epochs: Vec<(i32, i64)>,
+    unflushed_records: i64,
+    last_flush_mono_ms: i64,
+    closed: bool,
+}
+
+impl Inner {
+    fn active(&self) -> Result<&Segment, LogError> {
+        self.segments.last().ok_or_else(|| LogError::Corrupt("log has no segment".into()))
+    }
+
+    fn active_mut(&mut self) -> Result<&mut Segment, LogError> {
+        self.segments.last_mut().ok_or_else(|| LogError::Corrupt("log has no segment".into()))
+    }
+
+    fn check_invariants(&self) {
+        assert!(self.log_start_offset <= self.log_end_offset, "log start {} > log end {}", self.log_start_offset, self.log_end_offset);
+        assert!(self.recovery_point <= self.log_end_offset, "recovery point {} > log end {}", self.recovery_point, self.log_end_offset);
+        assert!(!self.segments.is_empty(), "log without segments");
+    }
+
+    /// Index of the segment holding `offset`: the last one whose base is <= offset.
+    fn segment_index_for(&self, offset: i64) -> usize {
+        self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1)
+    }
+}
+
+/// A snapshot of one segment for lock-free reading.
+#[derive(Debug, Clone)]
+struct SegmentView {
+    file: Arc<std::fs::File>,
+    start_position: u64,
+    committed_bytes: u64,
+}
+
+/// One partition's log.
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    topic_id: TopicId,
+    clock: SharedClock,
+    inner: Mutex<Inner>,
+}
+
+fn overflow(what: &str) -> LogError {
+    LogError::Overflow(what.to_owned())
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`. `recover_from = None`: the last shutdown was clean,
+    /// trust the files (a torn tail is still cut). `Some(point)`: CRC-check every batch of every
+    /// segment holding offsets >= point, cut at the first bad one and drop later segments.
+    pub fn open(
+        dir: &Path,
+        topic_id: TopicId,
+        settings: TopicSettings,
+        clock: SharedClock,
+        recover_from: Option<Offset>,
+    ) -> Result<PartitionLog, LogError> {
+        std::fs::create_dir_all(dir)?;
+        match checkpoint::read_partition_metadata(dir)? {
+            Some(found) if found != topic_id && !topic_id.is_zero() && !found.is_zero() => {
+                return Err(LogError::InconsistentTopicId {
+                    expected: checkpoint::topic_id_to_string(&topic_id),
+                    found: checkpoint::topic_id_to_string(&found),
+                });
+            }
+            Some(_) => {}
+            None => checkpoint::write_partition_metadata(dir, &topic_id)?,
+        }
+
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if let Some(base) = name.to_str().and_then(segment::parse_log_file_name) {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+
+        let now_ms = clock.now_ms();
+        let mut producers = ProducerStateManager::new();
+        let mut leader_epochs: Vec<(i32, i64)> = Vec::new();
+        let mut segments: Vec<Segment> = Vec::new();
+        let mut cut_at: Option<usize> = None;
+        for (i, base) in bases.iter().enumerate() {
+            let next_base = bases.get(i + 1).copied();
+            let verify = match recover_from {
+                None => false,
+                Some(p) => next_base.is_none_or(|nb| nb > p.0),
+            };
+            let mut visit = |h: &BatchHeader| {
+                producers.load_batch(h);
+                if h.partition_leader_epoch >= 0 && leader_epochs.last().is_none_or(|(e, _)| h.partition_leader_epoch > *e) {
+                    leader_epochs.push((h.partition_leader_epoch, h.base_offset));
+                }
+            };
+            let outcome = Segment::open(dir, *base, &settings, verify, now_ms, &mut visit)?;
+            if verify {
+                tracing::info!(dir = %dir.display(), base_offset = base, "recovered segment");
+            }
+            let truncated = outcome.truncated;
+            segments.push(outcome.segment);
+            if truncated {
+                cut_at = Some(i + 1);
+                break;
+            }
+        }
+        if let Some(from) = cut_at {
+            for base in bases.get(from..).unwrap_or_default() {
+                tracing::warn!(dir = %dir.display(), base_offset = base, "deleting segment after a truncated one");
+                for ext in ["log", "index", "timeindex"] {
+                    let p = dir.join(format!("{base:020}.{ext}"));
+                    if let Err(e) = std::fs::remove_file(&p) {
+                        if e.kind() != std::io::ErrorKind::NotFound {
+                            return Err(e.into());
+                        }
+                    }
+                }
+            }
+        }
+        // Drop empty segments that are not the last one: they hold nothing and would shadow
+        // nothing, but keep the list simple (only the active segment may be empty).
+        let mut kept: Vec<Segment> = Vec::with_capacity(segments.len());
+        let count = segments.len();
+        for (i, s) in segments.into_iter().enumerate() {
+            if s.is_empty() && i + 1 < count {
+                s.delete_files()?;
+            } else {
+                kept.push(s);
+            }
+        }
+        let mut segments = kept;
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, 0, &settings)?);
+        }
+        let first_base = segments.first().map_or(0, |s| s.base_offset);
+        let log_end = segments.last().map_or(0, |s| s.next_offset);
+        if recover_from.is_some() {
+            for s in segments.iter_mut() {
+                s.flush()?;
+            }
+        }
+        checkpoint::write_leader_epoch_checkpoint(dir, &leader_epochs)?;
+        let inner = Inner {
+            settings,
+            segments,
+            log_start_offset: first_base,
+            log_end_offset: log_end,
+            recovery_point: log_end,
+            producers,
+            leader_epochs,
+            unflushed_records: 0,
+            last_flush_mono_ms: clock.monotonic_ms(),
+            closed: false,
+        };
+        inner.check_invariants();
+        Ok(PartitionLog { dir: dir.to_path_buf(), topic_id, clock, inner: Mutex::new(inner) })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock only happens on a failed invariant assert; the state
+        // it guards is still the best we have, so keep serving rather than cascade panics.
+        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn topic_id(&self) -> TopicId {
+        self.topic_id
+    }
+
+    pub fn log_start_offset(&self) -> Offset {
+        Offset(self.lock().log_start_offset)
+    }
+
+    pub fn log_end_offset(&self) -> Offset {
+        Offset(self.lock().log_end_offset)
+    }
+
+    /// Offsets below this are known to be on stable storage.
+    pub fn recovery_point(&self) -> Offset {
+        Offset(self.lock().recovery_point)
+    }
+
+    pub fn settings(&self) -> TopicSettings {
+        self.lock().settings.clone()
+    }
+
+    /// Replaces the topic settings; they apply from the next append, roll or retention pass.
+    pub fn update_settings(&self, settings: TopicSettings) {
+        self.lock().settings = settings;
+    }
+
+    /// (leader epoch, start offset) pairs seen in this log, ascending (for OffsetForLeaderEpoch).
+    pub fn leader_epochs(&self) -> Vec<(LeaderEpoch, Offset)> {
+        self.lock().leader_epochs.iter().map(|(e, o)| (LeaderEpoch(*e), Offset(*o))).collect()
+    }
+
+    /// Number of segments (the active one included).
+    pub fn segment_count(&self) -> usize {
+        self.lock().segments.len()
+    }
+
+    /// Total bytes of all segments.
+    pub fn size_bytes(&self) -> u64 {
+        self.lock().segments.iter().map(|s| s.size_bytes).sum()
+    }
+
+    /// Appends one or more client batches. Validates everything first and writes nothing when
+    /// any batch is bad.
+    pub fn append(&self, records: Bytes, leader_epoch: LeaderEpoch) -> Result<AppendResult, LogError> {
+        let mut parsed: Vec<(BatchHeader, std::ops::Range<usize>)> = Vec::new();
+        for item in BatchIter::new(&records) {
+            let b = item?;
+            parsed.push((b.header, b.range));
+        }
+        if parsed.is_empty() {
+            return Err(LogError::Corrupt("no record batch in append".into()));
+        }
+
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
+        let max_bytes = inner.settings.max_message_bytes as usize;
+        for (h, range) in &parsed {
+            let size_bytes = range.len();
+            if size_bytes > max_bytes {
+                return Err(LogError::MessageTooLarge { size_bytes, max_bytes });
+            }
+            if h.record_count < 1 {
+                return Err(LogError::Corrupt(format!("batch has record count {}", h.record_count)));
+            }
+            if h.last_offset_delta < h.record_count - 1 {
+                return Err(LogError::Corrupt(format!(
+                    "last offset delta {} too small for {} records",
+                    h.last_offset_delta, h.record_count
+                )));
+            }
+            let bytes = records.get(range.clone()).ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+            batch::verify_crc(bytes)?;
+        }
+
+        let now_ms = self.clock.now_ms();
+        let log_append_time = inner.settings.message_timestamp_type == TimestampType::LogAppendTime;
+        // Assign offsets and check sequences, staging producer state until the write succeeds.
+        let mut next = inner.log_end_offset;
+        let mut staged: Vec<(i64, ProducerEntry)> = Vec::new();
+        let mut planned: Vec<(BatchHeader, std::ops::Range<usize>)> = Vec::with_capacity(parsed.len());
+        let single = parsed.len() == 1;
+        for (h, range) in &parsed {
+            let mut h = *h;
+            h.base_offset = next;
+            h.partition_leader_epoch = leader_epoch.0;
+            if log_append_time {
+                h.max_timestamp = now_ms;
+                h.attributes |= batch::ATTR_LOG_APPEND_TIME;
+            }
+            let current = staged
+                .iter()
+                .rev()
+                .find(|(pid, _)| *pid == h.producer_id)
+                .map(|(_, e)| e)
+                .or_else(|| inner.producers.entry(h.producer_id));
+            match ProducerStateManager::check(current, &h)? {
+                SequenceCheck::NotIdempotent => {}
+                SequenceCheck::Accept(entry) => staged.push((h.producer_id, entry)),
+                SequenceCheck::Duplicate(meta) if single => {
+                    return Ok(AppendResult {
+                        base_offset: Offset(meta.base_offset),
+                        last_offset: Offset(meta.last_offset),
+                        log_append_time_ms: if log_append_time { meta.timestamp_ms } else { -1 },
+                        log_start_offset: Offset(inner.log_start_offset),
+                        duplicate: true,
+                    });
+                }
+                SequenceCheck::Duplicate(meta) => {
+                    // A retry can only be recognised as a whole; a duplicate inside a larger
+                    // append is out of order for what follows.
+                    return Err(LogError::OutOfOrderSequence {
+                        producer_id: h.producer_id,
+                        expected: meta.last_seq.checked_add(1).unwrap_or(0),
+                        got: h.base_sequence,
+                    });
+                }
+            }
+            next = h.last_offset().checked_add(1).ok_or_else(|| overflow("log end offset"))?;
+            planned.push((h, range.clone()));
+        }
+
+        let base_offset = planned.first().map_or(inner.log_end_offset, |(h, _)| h.base_offset);
+        let mut last_offset = base_offset;
+        let mut records_written: i64 = 0;
+        let settings = inner.settings.clone();
+        for (h, range) in &planned {
+            let original = records.get(range.clone()).ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+            let size = original.len() as u64;
+            if inner.active()?.should_roll(size, h.last_offset(), now_ms, &settings) {
+                self.roll_locked(&mut inner)?;
+            }
+            let mut prefix = [0u8; 16];
+            prefix[0..8].copy_from_slice(&h.base_offset.to_be_bytes());
+            prefix[8..12].copy_from_slice(&h.batch_length.to_be_bytes());
+            prefix[12..16].copy_from_slice(&h.partition_leader_epoch.to_be_bytes());
+            let rest = original.get(16..).ok_or_else(|| LogError::Corrupt("batch shorter than header".into()))?;
+            let active = inner.active_mut()?;
+            let position = if log_append_time {
+                let mut copy = Vec::with_capacity(original.len());
+                copy.extend_from_slice(&prefix);
+                copy.extend_from_slice(rest);
+                if let Some(a) = copy.get_mut(batch::ATTRIBUTES_POS..batch::ATTRIBUTES_POS + 2) {
+                    a.copy_from_slice(&h.attributes.to_be_bytes());
+                }
+                if let Some(t) = copy.get_mut(batch::MAX_TIMESTAMP_POS..batch::MAX_TIMESTAMP_POS + 8) {
+                    t.copy_from_slice(&h.max_timestamp.to_be_bytes());
+                }
+                batch::rewrite_crc(&mut copy)?;
+                active.write_parts(&[&copy])?
+            } else {
+                active.write_parts(&[&prefix, rest])?
+            };
+            active.commit_batch(h, position, now_ms, &settings);
+            inner.log_end_offset = h.next_offset();
+            if inner.leader_epochs.last().is_none_or(|(e, _)| leader_epoch.0 > *e) && leader_epoch.0 >= 0 {
+                inner.leader_epochs.push((leader_epoch.0, h.base_offset));
+                if let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+                    tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
+                }
+            }
+            last_offset = h.last_offset();
+            records_written += i64::from(h.record_count);
+        }
+        for (pid, entry) in staged {
+            inner.producers.commit(pid, entry);
+        }
+        inner.unflushed_records = inner.unflushed_records.saturating_add(records_written);
+        inner.check_invariants();
+        let mono = self.clock.monotonic_ms();
+        let flush_due = inner.unflushed_records >= settings.flush_messages
+            || mono.saturating_sub(inner.last_flush_mono_ms) >= settings.flush_ms;
+        let result = AppendResult {
+            base_offset: Offset(base_offset),
+            last_offset: Offset(last_offset),
+            log_append_time_ms: if log_append_time { now_ms } else { -1 },
+            log_start_offset: Offset(inner.log_start_offset),
+            duplicate: false,
+        };
+        drop(inner);
+        if flush_due {
+            self.flush()?;
+        }
+        Ok(result)
+    }
+
+    /// Starts a new empty active segment at the log end. Caller holds the lock.
+    fn roll_locked(&self, inner: &mut Inner) -> Result<(), LogError> {
+        let base = inner.log_end_offset;
+        if inner.active()?.base_offset == base {
+            return Ok(()); // already an empty segment at the log end
+        }
+        let seg = Segment::create(&self.dir, base, &inner.settings)?;
+        tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled segment");
+        inner.segments.push(seg);
+        Ok(())
+    }
+
+    /// Forces a new active segment when the current one is non-empty.
+    pub fn roll(&self) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.active()?.is_empty() {
+            return Ok(());
+        }
+        self.roll_locked(&mut inner)
+    }
+
+    /// Reads whole batches starting at the one holding `offset`, from one segment, up to
+    /// `max_bytes` (or one whole batch when `min_one_batch` and the first is larger), never a
+    /// batch whose base offset is >= `max_offset`.
+    pub fn read(&self, offset: Offset, max_bytes: usize, max_offset: Offset, min_one_batch: bool) -> Result<ReadResult, LogError> {
+        let (views, log_start, log_end) = {
+            let inner = self.lock();
+            let (start, end) = (inner.log_start_offset, inner.log_end_offset);
+            if offset.0 < start || offset.0 > end {
+                return Err(LogError::OffsetOutOfRange { requested: offset.0, log_start: start, log_end: end });
+            }
+            let mut views = Vec::new();
+            if offset.0 < end {
+                let first = inner.segment_index_for(offset.0);
+                for (i, s) in inner.segments.iter().enumerate().skip(first) {
+                    if s.next_offset <= offset.0 || s.is_empty() {
+                        continue; // offset lies past this segment's last batch
+                    }
+                    let start_position = if i == first {
+                        let rel = u32::try_from(offset.0 - s.base_offset).unwrap_or(u32::MAX);
+                        u64::from(s.offset_index.lookup(rel))
+                    } else {
+                        0
+                    };
+                    views.push(SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes });
+                    break;
+                }
+            }
+            (views, start, end)
+        };
+        let empty = ReadResult { records: Bytes::new(), log_start_offset: Offset(log_start), log_end_offset: Offset(log_end) };
+        let Some(view) = views.into_iter().next() else { return Ok(empty) };
+
+        // Walk headers to the first batch whose last offset >= offset.
+        let mut reader = ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
+        let mut pos = view.start_position;
+        let first = loop {
+            let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? else { return Ok(empty) };
+            let h = BatchHeader::parse(hb)?;
+            if h.last_offset() >= offset.0 {
+                break h;
+            }
+            pos = pos.checked_add(h.total_size_bytes() as u64).ok_or_else(|| overflow("position"))?;
+        };
+        if first.base_offset >= max_offset.0 {
+            return Ok(empty);
+        }
+        let available = view.committed_bytes.saturating_sub(pos);
+        let first_size = first.total_size_bytes();
+        let want = if first_size > max_bytes {
+            if !min_one_batch {
+                return Ok(empty);
+            }
+            first_size
+        } else {
+            max_bytes
+        };
+        let want = (want as u64).min(available) as usize;
+        let mut buf = vec![0u8; want];
+        view.file.read_exact_at(&mut buf, pos)?;
+        // Trim to whole batches below max_offset.
+        let mut keep = 0usize;
+        for item in BatchIter::new(&buf) {
+            let Ok(b) = item else { break };
+            if b.header.base_offset >= max_offset.0 {
+                break;
+            }
+            keep = b.range.end;
+        }
+        buf.truncate(keep);
+        Ok(ReadResult { records: Bytes::from(buf), log_start_offset: Offset(log_start), log_end_offset: Offset(log_end) })
+    }
+
+    /// fsyncs every segment with unflushed data and its indexes; returns the offset flushed up
+    /// to (exclusive), which becomes the recovery point.
+    pub fn flush(&self) -> Result<Offset, LogError> {
+        let (files, target) = {
+            let mut inner = self.lock();
+            let target = inner.log_end_offset;
+            let mut files = Vec::new();
+            for s in inner.segments.iter().filter(|s| s.flushed_size_bytes < s.size_bytes) {
+                files.push((s.log.clone(), s.offset_index.file.try_clone()?, s.time_index.file.try_clone()?, s.base_offset, s.size_bytes));
+            }
+            inner.unflushed_records = 0;
+            inner.last_flush_mono_ms = self.clock.monotonic_ms();
+            (files, target)
+        };
+        for (log, idx, tidx, _, _) in &files {
+            log.sync_data()?;
+            idx.sync_data()?;
+            tidx.sync_data()?;
+        }
+        let mut inner = self.lock();
+        for (_, _, _, base, size) in &files {
+            if let Some(s) = inner.segments.iter_mut().find(|s| s.base_offset == *base) {
+                s.flushed_size_bytes = s.flushed_size_bytes.max(*size);
+            }
+        }
+        inner.recovery_point = inner.recovery_point.max(target).min(inner.log_end_offset);
+        inner.check_invariants();
+        Ok(Offset(inner.recovery_point))
+    }
+
+    /// Snapshots of segments from the first one whose max timestamp is >= `ts_ms`, each with
+    /// the position a scan for `ts_ms` may start at.
+    fn timestamp_views(&self, ts_ms: i64) -> Vec<SegmentView> {
+        let inner = self.lock();
+        let mut views = Vec::new();
+        for s in inner.segments.iter().filter(|s| !s.is_empty() && s.max_timestamp_ms() >= ts_ms) {
+            let start_position = s.time_index.last_below(ts_ms).map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
+            views.push(SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes });
+        }
+        views
+    }
+
+    fn scan_for(view: &SegmentView, pred: impl Fn(&BatchHeader) -> bool) -> Result<Option<Bytes>, LogError> {
+        let mut reader = ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
+        let mut pos = view.start_position;
+        while let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? {
+            let h = BatchHeader::parse(hb)?;
+            let size = h.total_size_bytes();
+            if pred(&h) {
+                return Ok(reader.get(pos, size)?.map(Bytes::copy_from_slice));
+            }
+            pos = pos.checked_add(size as u64).ok_or_else(|| overflow("position"))?;
+        }
+        Ok(None)
+    }
+
+    /// The first batch whose max timestamp is >= `ts_ms` (ListOffsets by timestamp); the caller
+    /// decodes its records to find the exact record.
+    pub fn batch_for_timestamp(&self, ts_ms: i64) -> Result<Option<Bytes>, LogError> {
+        for view in self.timestamp_views(ts_ms) {
+            if let Some(b) = Self::scan_for(&view, |h| h.max_timestamp >= ts_ms)? {
+                return Ok(Some(b));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The batch holding the log's largest max timestamp (the first such batch).
+    pub fn batch_with_max_timestamp(&self) -> Result<Option<Bytes>, LogError> {
+        let (view, max_ts) = {
+            let inner = self.lock();
+            let mut best: Option<&Segment> = None;
+            for s in inner.segments.iter().filter(|s| !s.is_empty()) {
+                if best.is_none_or(|b| s.max_timestamp_ms() > b.max_timestamp_ms()) {
+                    best = Some(s);
+                }
+            }
+            let Some(s) = best else { return Ok(None) };
+            let max_ts = s.max_timestamp_ms();
+            let start_position = s.time_index.last_below(max_ts).map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
+            (SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes }, max_ts)
+        };
+        Self::scan_for(&view, |h| h.max_timestamp >= max_ts)
+    }
+
+    /// Raises the log start offset (DeleteRecords, or a checkpointed value), at most to the log end.
+    pub fn advance_log_start_offset(&self, offset: Offset) -> Offset {
+        let mut inner = self.lock();
+        let target = offset.0.min(inner.log_end_offset);
+        if target > inner.log_start_offset {
+            inner.log_start_offset = target;
+            inner.recovery_point = inner.recovery_point.max(target);
+        }
+        inner.check_invariants();
+        Offset(inner.log_start_offset)
+    }
+
+    /// Deletes whole segments past `retention.ms` or beyond `retention.bytes`; returns how many.
+    pub fn apply_retention(&self) -> Result<usize, LogError> {
+        let now_ms = self.clock.now_ms();
+        let removed: Vec<Segment> = {
+            let mut inner = self.lock();
+            let settings = inner.settings.clone();
+            let mut count = 0usize;
+            if settings.retention_ms >= 0 {
+                let cutoff = now_ms.saturating_sub(settings.retention_ms);
+                count = inner
+                    .segments
+                    .iter()
+                    .take_while(|s| !s.is_empty() && s.max_timestamp_ms() < cutoff)
+                    .count();
+                if count == inner.segments.len() {
+                    // Everything expired: keep an empty active segment at the log end.
+                    self.roll_locked(&mut inner)?;
+                }
+            }
+            if settings.retention_bytes >= 0 {
+                let limit = settings.retention_bytes as u64;
+                let mut total: u64 = inner.segments.iter().skip(count).map(|s| s.size_bytes).sum();
+                let last = inner.segments.len() - 1;
+                while count < last {
+                    let Some(s) = inner.segments.get(count) else { break };
+                    if total.saturating_sub(s.size_bytes) >= limit && total >= s.size_bytes {
+                        total -= s.size_bytes;
+                        count += 1;
+                    } else {
+                        break;
+                    }
+                }
+            }
+            let count = count.min(inner.segments.len() - 1);
+            let removed: Vec<Segment> = inner.segments.drain(..count).collect();
+            if !removed.is_empty() {
+                let first_base = inner.segments.first().map_or(inner.log_end_offset, |s| s.base_offset);
+                inner.log_start_offset = inner.log_start_offset.max(first_base).min(inner.log_end_offset);
+                inner.recovery_point = inner.recovery_point.max(inner.log_start_offset);
+                let start = inner.log_start_offset;
+                // Kafka's truncateFromStart: epochs that began before the new start now begin there.
+                let keep_from = inner.leader_epochs.iter().rposition(|(_, o)| *o <= start).unwrap_or(0);
+                inner.leader_epochs.drain(..keep_from);
+                if let Some(first) = inner.leader_epochs.first_mut() {
+                    first.1 = first.1.max(start);
+                }
+                if let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+                    tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
+                }
+            }
+            inner.check_invariants();
+            removed
+        };
+        for s in &removed {
+            tracing::info!(segment = %s.log_path.display(), "deleting segment by retention");
+            s.delete_files()?;
+        }
+        Ok(removed.len())
+    }
+
+    /// Flushes everything and refuses further appends.
+    pub fn close(&self) -> Result<(), LogError> {
+        self.flush()?;
+        let mut inner = self.lock();
+        for s in inner.segments.iter_mut() {
+            s.flush()?;
+        }
+        inner.closed = true;
+        Ok(())
+    }
+
+    /// Refuses further appends without flushing (the log is being deleted).
+    pub fn mark_closed(&self) {
+        self.lock().closed = true;
+    }
+
+    /// Closes the log (no flush) and removes its directory.
+    pub fn delete(&self) -> Result<(), LogError> {
+        self.lock().closed = true;
+        delete_partition_dir(&self.dir)
+    }
+}
+
+/// Removes a partition directory and everything in it.
+pub fn delete_partition_dir(dir: &Path) -> Result<(), LogError> {
+    match std::fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,90 @@
+//! One client connection: read a frame, answer it, repeat.
+//!
+//! Contract: a frame's length is checked against `socket.request.max.bytes` before its buffer is
+//! allocated. Requests are handled one at a time in arrival order (as Kafka mutes a channel while
+//! a request is in flight), so pipelined requests are answered in correlation-id order and a
+//! producer's batches reach each partition in the order sent. Responses are buffered and flushed
+//! when no further request is already waiting in the read buffer. A malformed frame, an unknown
+//! API key or an unsupported version of anything but ApiVersions closes this connection only,
+//! with a log line. On shutdown the request in hand is finished, then the connection closes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+use super::Broker;
+use super::handlers::{self, ConnectionState};
+use crate::protocol::codec::encode_api_versions_unsupported;
+use crate::protocol::{ApiKey, FRAME_PREFIX_BYTES, ProtocolError, decode_request, encode_response, frame_body_len};
+
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+
+pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+    let (rd, wr) = stream.into_split();
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, rd);
+    let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, wr);
+    let mut state = ConnectionState::default();
+    let request_bytes_max = broker.config.socket_request_max_bytes;
+    loop {
+        let mut prefix = [0u8; FRAME_PREFIX_BYTES];
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => break,
+            r = reader.read_exact(&mut prefix) => {
+                if r.is_err() {
+                    break; // peer closed or the read failed: nothing to answer
+                }
+            }
+        }
+        let len = match frame_body_len(prefix, request_bytes_max) {
+            Ok(len) => len,
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection: bad frame length");
+                break;
+            }
+        };
+        let mut frame = BytesMut::zeroed(len);
+        if let Err(e) = reader.read_exact(&mut frame).await {
+            tracing::debug!(%peer, error = %e, "connection closed mid-frame");
+            break;
+        }
+        let out = match decode_request(frame.freeze(), &broker.versions) {
+            Ok(request) => {
+                let (api_key, version, correlation_id) = (request.api_key, request.version, request.correlation_id);
+                match handlers::handle(&broker, &mut state, request).await {
+                    Some(response) => match encode_response(correlation_id, version, &response) {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            tracing::error!(%peer, ?api_key, version, error = %e, "closing connection: response encoding failed");
+                            break;
+                        }
+                    },
+                    None => continue, // acks=0: Kafka sends no response
+                }
+            }
+            Err(ProtocolError::UnsupportedVersion { api_key: ApiKey::ApiVersions, correlation_id, .. }) => {
+                match encode_api_versions_unsupported(correlation_id, &broker.versions, super::error_code::code::UNSUPPORTED_VERSION) {
+                    Ok(bytes) => bytes,
+                    Err(_) => break,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%peer, error = %e, "closing connection: request rejected");
+                break;
+            }
+        };
+        if writer.write_all(&out).await.is_err() {
+            break;
+        }
+        if reader.buffer().is_empty() && writer.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+}

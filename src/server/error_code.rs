@@ -1,0 +1,132 @@
+//! The one place where a domain error becomes a Kafka error code.
+//!
+//! Contract: every error a handler can meet is a `BrokerError`; `error_code` maps each variant (and
+//! each variant of the module errors it wraps) in one exhaustive `match`, so adding an error
+//! anywhere fails to compile until it has a code here. Codes are Kafka's (`errors.Errors`).
+
+use crate::config::ConfigError;
+use crate::controller::ControllerError;
+use crate::log::LogError;
+use crate::replication::ReplicationError;
+
+/// Kafka's numeric error codes used by this broker.
+pub mod code {
+    pub const UNKNOWN_SERVER_ERROR: i16 = -1;
+    pub const NONE: i16 = 0;
+    pub const OFFSET_OUT_OF_RANGE: i16 = 1;
+    pub const CORRUPT_MESSAGE: i16 = 2;
+    pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+    pub const LEADER_NOT_AVAILABLE: i16 = 5;
+    pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
+    pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
+    pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+    pub const INVALID_PARTITIONS: i16 = 37;
+    pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+    pub const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
+    pub const INVALID_CONFIG: i16 = 40;
+    pub const INVALID_REQUEST: i16 = 42;
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const KAFKA_STORAGE_ERROR: i16 = 56;
+    pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
+    pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
+    pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const INCONSISTENT_TOPIC_ID: i16 = 103;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Replication(#[from] ReplicationError),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("unknown topic or partition")]
+    UnknownTopicOrPartition,
+    #[error("unknown topic id")]
+    UnknownTopicId,
+    #[error("replication factor {0} is not possible with one broker")]
+    InvalidReplicationFactor(i32),
+    #[error("invalid replica assignment: {0}")]
+    InvalidReplicaAssignment(String),
+    #[error("invalid partition count {0}")]
+    InvalidPartitionCount(i32),
+    #[error("acks must be -1, 0 or 1, not {0}")]
+    InvalidRequiredAcks(i16),
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    #[error("topic deletion is disabled (delete.topic.enable=false)")]
+    TopicDeletionDisabled,
+    #[error("fetch session {0} not found")]
+    FetchSessionIdNotFound(i32),
+    #[error("fetch session epoch {got} does not follow {expected}")]
+    InvalidFetchSessionEpoch { expected: i32, got: i32 },
+    #[error("transactions are not supported yet")]
+    TransactionsUnsupported,
+    #[error("this version is not supported")]
+    UnsupportedVersion,
+}
+
+/// The Kafka error code for `e`.
+pub fn error_code(e: &BrokerError) -> i16 {
+    use code::*;
+    match e {
+        BrokerError::Log(l) => log_code(l),
+        BrokerError::Replication(r) => match r {
+            ReplicationError::Log(l) => log_code(l),
+            ReplicationError::UnknownPartition(_) => UNKNOWN_TOPIC_OR_PARTITION,
+            ReplicationError::SyncTask(_) => KAFKA_STORAGE_ERROR,
+        },
+        BrokerError::Controller(c) => match c {
+            ControllerError::TopicAlreadyExists(_) => TOPIC_ALREADY_EXISTS,
+            ControllerError::UnknownTopic(_) => UNKNOWN_TOPIC_OR_PARTITION,
+            ControllerError::InvalidTopicName { .. } => INVALID_TOPIC_EXCEPTION,
+            ControllerError::InvalidPartitionCount { .. } => INVALID_PARTITIONS,
+            ControllerError::Io { .. } | ControllerError::Corrupt { .. } => KAFKA_STORAGE_ERROR,
+        },
+        BrokerError::Config(_) => INVALID_CONFIG,
+        BrokerError::UnknownTopicOrPartition => UNKNOWN_TOPIC_OR_PARTITION,
+        BrokerError::UnknownTopicId => UNKNOWN_TOPIC_ID,
+        BrokerError::InvalidReplicationFactor(_) => INVALID_REPLICATION_FACTOR,
+        BrokerError::InvalidReplicaAssignment(_) => INVALID_REPLICA_ASSIGNMENT,
+        BrokerError::InvalidPartitionCount(_) => INVALID_PARTITIONS,
+        BrokerError::InvalidRequiredAcks(_) => INVALID_REQUIRED_ACKS,
+        BrokerError::InvalidRequest(_) => INVALID_REQUEST,
+        BrokerError::TopicDeletionDisabled => TOPIC_DELETION_DISABLED,
+        BrokerError::FetchSessionIdNotFound(_) => FETCH_SESSION_ID_NOT_FOUND,
+        BrokerError::InvalidFetchSessionEpoch { .. } => INVALID_FETCH_SESSION_EPOCH,
+        BrokerError::TransactionsUnsupported => COORDINATOR_NOT_AVAILABLE,
+        BrokerError::UnsupportedVersion => UNSUPPORTED_VERSION,
+    }
+}
+
+fn log_code(e: &LogError) -> i16 {
+    use code::*;
+    match e {
+        LogError::Corrupt(_) => CORRUPT_MESSAGE,
+        LogError::MessageTooLarge { .. } => MESSAGE_TOO_LARGE,
+        LogError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
+        LogError::OutOfOrderSequence { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
+        LogError::InvalidProducerEpoch { .. } => INVALID_PRODUCER_EPOCH,
+        LogError::InconsistentTopicId { .. } => INCONSISTENT_TOPIC_ID,
+        LogError::Overflow(_) => KAFKA_STORAGE_ERROR,
+        LogError::Closed => NOT_LEADER_OR_FOLLOWER,
+        LogError::Io(_) => KAFKA_STORAGE_ERROR,
+    }
+}
+
+/// `error_code` of an optional error; NONE for success.
+pub fn code_of<T>(r: &Result<T, BrokerError>) -> i16 {
+    match r {
+        Ok(_) => code::NONE,
+        Err(e) => error_code(e),
+    }
+}

@@ -1,0 +1,72 @@
+//! Request dispatch. One file per API family, each declaring the versions it serves beside its
+//! code (`VERSIONS`); `version_table` gathers them into the one `ApiVersionTable` that both the
+//! version gate and the ApiVersions response read.
+//!
+//! Contract: a handler turns a decoded request into a response (or none, for acks=0 produce); it
+//! never fails as a whole: errors become Kafka codes through `error_code.rs` at the level the API
+//! reports them (request, topic or partition).
+
+pub mod api_versions;
+pub mod cluster;
+pub mod configs;
+pub mod fetch;
+pub mod list_offsets;
+pub mod metadata;
+pub mod produce;
+pub mod producer_id;
+pub mod topics;
+
+use std::sync::Arc;
+
+use super::Broker;
+use crate::protocol::msg::StrBytes;
+use crate::protocol::{ApiKey, ApiVersionTable, Request, RequestFrame, Response, VersionRange};
+
+/// Per-connection state that outlives one request.
+#[derive(Debug, Default)]
+pub struct ConnectionState {
+    pub requests_handled: u64,
+}
+
+pub fn version_table() -> ApiVersionTable {
+    let families: [&[(ApiKey, VersionRange)]; 9] = [
+        api_versions::VERSIONS,
+        metadata::VERSIONS,
+        produce::VERSIONS,
+        fetch::VERSIONS,
+        list_offsets::VERSIONS,
+        topics::VERSIONS,
+        producer_id::VERSIONS,
+        configs::VERSIONS,
+        cluster::VERSIONS,
+    ];
+    ApiVersionTable::new(families.into_iter().flatten().copied())
+}
+
+pub async fn handle(broker: &Arc<Broker>, state: &mut ConnectionState, frame: RequestFrame) -> Option<Response> {
+    state.requests_handled += 1;
+    let v = frame.version;
+    Some(match frame.request {
+        Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(broker, r, v)),
+        Request::Metadata(r) => Response::Metadata(metadata::handle(broker, r, v)),
+        Request::Produce(r) => return produce::handle(broker, r, v).await.map(Response::Produce),
+        Request::ProduceLegacy(r) => Response::ProduceLegacy(produce::handle_legacy(r)),
+        Request::Fetch(r) => Response::Fetch(fetch::handle(broker, r, v).await),
+        Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(broker, r, v)),
+        Request::CreateTopics(r) => Response::CreateTopics(topics::create_topics(broker, r, v)),
+        Request::DeleteTopics(r) => Response::DeleteTopics(topics::delete_topics(broker, r, v)),
+        Request::CreatePartitions(r) => Response::CreatePartitions(topics::create_partitions(broker, r, v)),
+        Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
+        Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
+        Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
+    })
+}
+
+pub(crate) fn str_bytes(s: &str) -> StrBytes {
+    StrBytes::from_string(s.to_string())
+}
+
+/// The error message Kafka would attach, for a non-success code.
+pub(crate) fn error_message(e: &super::BrokerError) -> Option<StrBytes> {
+    Some(str_bytes(&e.to_string()))
+}

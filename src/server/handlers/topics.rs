@@ -1,0 +1,173 @@
+//! CreateTopics, DeleteTopics, CreatePartitions.
+//!
+//! Contract: each topic in a request succeeds or fails on its own. With one broker a replication
+//! factor above 1 is INVALID_REPLICATION_FACTOR and a manual assignment must name only this node.
+//! Topic configs are validated against Kafka's names and types before anything is created.
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::{error_message, str_bytes};
+use crate::model::TopicId;
+use crate::protocol::msg::create_partitions_response::CreatePartitionsTopicResult;
+use crate::protocol::msg::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use crate::protocol::msg::delete_topics_response::DeletableTopicResult;
+use crate::protocol::msg::{
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
+    DeleteTopicsResponse, TopicName,
+};
+use crate::protocol::{ApiKey, Uuid, VersionRange};
+use crate::server::error_code::error_code;
+use crate::server::{Broker, BrokerError};
+
+pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
+    (ApiKey::CreateTopics, VersionRange::new(2, 7)),
+    (ApiKey::DeleteTopics, VersionRange::new(1, 6)),
+    (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
+];
+
+pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, _version: i16) -> CreateTopicsResponse {
+    let mut response = CreateTopicsResponse::default();
+    let mut seen = HashSet::new();
+    let duplicates: HashSet<String> =
+        request.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+    for t in request.topics {
+        let name = t.name.0.to_string();
+        let mut out = CreatableTopicResult::default();
+        out.name = t.name.clone();
+        let result = if duplicates.contains(&name) {
+            Err(BrokerError::InvalidRequest(format!("topic '{name}' appears more than once in the request")))
+        } else {
+            plan(broker, &t).and_then(|(partitions, configs)| {
+                broker.create_topic(&name, partitions, configs, request.validate_only).map(|meta| (meta, partitions))
+            })
+        };
+        match result {
+            Ok((meta, partitions)) => {
+                out.topic_id = Uuid::from_bytes(meta.topic_id().0);
+                out.num_partitions = partitions;
+                out.replication_factor = 1;
+                out.configs = Some(
+                    broker
+                        .config
+                        .describe_topic_configs(&meta.configs)
+                        .into_iter()
+                        .map(|e| {
+                            let mut c = CreatableTopicConfigs::default();
+                            c.name = str_bytes(&e.name);
+                            c.value = e.value.as_deref().map(str_bytes);
+                            c.read_only = e.read_only;
+                            c.config_source = e.source.kafka_code();
+                            c.is_sensitive = e.sensitive;
+                            c
+                        })
+                        .collect(),
+                );
+            }
+            Err(e) => {
+                out.error_code = error_code(&e);
+                out.error_message = error_message(&e);
+                out.num_partitions = -1;
+                out.replication_factor = -1;
+            }
+        }
+        response.topics.push(out);
+    }
+    response
+}
+
+/// The partition count and configs of a CreateTopics entry, checked against this one-node cluster.
+fn plan(
+    broker: &Broker,
+    t: &crate::protocol::msg::create_topics_request::CreatableTopic,
+) -> Result<(i32, BTreeMap<String, String>), BrokerError> {
+    let node = broker.node_id.0;
+    let partitions = if t.assignments.is_empty() {
+        let rf = if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor };
+        if rf != 1 {
+            return Err(BrokerError::InvalidReplicationFactor(rf as i32));
+        }
+        if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions }
+    } else {
+        if t.num_partitions != -1 || t.replication_factor != -1 {
+            return Err(BrokerError::InvalidRequest(
+                "both numPartitions or replicationFactor and replicasAssignments were set".into(),
+            ));
+        }
+        let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
+        indexes.sort_unstable();
+        if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
+            return Err(BrokerError::InvalidReplicaAssignment("partitions must be numbered 0..n without gaps".into()));
+        }
+        if t.assignments.iter().any(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node]) {
+            return Err(BrokerError::InvalidReplicaAssignment(format!("the only broker is node {node}")));
+        }
+        t.assignments.len() as i32
+    };
+    let mut configs = BTreeMap::new();
+    for c in &t.configs {
+        if let Some(v) = &c.value {
+            configs.insert(c.name.to_string(), v.to_string());
+        }
+    }
+    Ok((partitions, configs))
+}
+
+pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+    let mut response = DeleteTopicsResponse::default();
+    // v6 names topics by name or id in `topics`; earlier versions list names in `topic_names`.
+    let targets: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
+        request.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
+    } else {
+        request.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect()
+    };
+    for (name, id) in targets {
+        let mut out = DeletableTopicResult::default();
+        let resolved = match &name {
+            Some(n) => Ok(n.0.to_string()),
+            None => broker
+                .image()
+                .topic_by_id(TopicId(*id.as_bytes()))
+                .map(|m| m.name.clone())
+                .ok_or(BrokerError::UnknownTopicId),
+        };
+        let result = resolved.and_then(|n| broker.delete_topic(&n));
+        out.name = name;
+        out.topic_id = id;
+        match result {
+            Ok(meta) => {
+                out.name = Some(TopicName(str_bytes(&meta.name)));
+                out.topic_id = Uuid::from_bytes(meta.topic_id().0);
+            }
+            Err(e) => {
+                out.error_code = error_code(&e);
+                out.error_message = error_message(&e);
+            }
+        }
+        response.responses.push(out);
+    }
+    response
+}
+
+pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest, _version: i16) -> CreatePartitionsResponse {
+    let mut response = CreatePartitionsResponse::default();
+    let node = broker.node_id.0;
+    for t in request.topics {
+        let mut out = CreatePartitionsTopicResult::default();
+        out.name = t.name.clone();
+        let bad_assignment = t
+            .assignments
+            .as_ref()
+            .is_some_and(|a| a.iter().any(|x| x.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node]));
+        let result = if bad_assignment {
+            Err(BrokerError::InvalidReplicaAssignment(format!("the only broker is node {node}")))
+        } else {
+            broker.create_partitions(&t.name.0, t.count, request.validate_only)
+        };
+        if let Err(e) = result {
+            out.error_code = error_code(&e);
+            out.error_message = error_message(&e);
+        }
+        response.results.push(out);
+    }
+    response
+}
