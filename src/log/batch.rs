@@ -88,7 +88,7 @@ impl BatchHeader {
                 buf.len()
             )));
         }
-        let magic = field::<1>(buf, MAGIC_POS)?[0] as i8;
+        let magic = i8::from_be_bytes(field::<1>(buf, MAGIC_POS)?);
         if magic != MAGIC_V2 {
             return Err(LogError::Corrupt(format!("unsupported magic {magic}, expected 2")));
         }
@@ -318,14 +318,14 @@ mod tests {
     #[test]
     fn sequence_wraps() {
         let mut h = BatchHeader::parse(&TestBatch { records: 3, base_sequence: i32::MAX - 1, producer_id: 1, ..Default::default() }.build()).unwrap();
-        assert_eq!(h.last_sequence(), 1);
+        assert_eq!(h.last_sequence(), 0); // MAX-1, MAX, 0
         h.base_sequence = -1;
         assert_eq!(h.last_sequence(), -1);
     }
 
     #[test]
     fn garbage_never_panics() {
-        let mut buf = vec![0u8; 200];
+        let mut buf = [0u8; 200];
         for i in 0..buf.len() {
             buf[i] = (i * 37 % 251) as u8;
             let _ = BatchHeader::parse(&buf[..i]);

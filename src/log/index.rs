@@ -45,7 +45,7 @@ pub fn encode_time_entries(entries: &[TimeEntry]) -> Vec<u8> {
 
 /// Decodes an `.index` file's bytes; `None` when the length is not a whole number of entries.
 pub fn decode_offset_entries(buf: &[u8]) -> Option<Vec<OffsetEntry>> {
-    if buf.len() % OFFSET_ENTRY_BYTES != 0 {
+    if !buf.len().is_multiple_of(OFFSET_ENTRY_BYTES) {
         return None;
     }
     buf.chunks_exact(OFFSET_ENTRY_BYTES)
@@ -59,7 +59,7 @@ pub fn decode_offset_entries(buf: &[u8]) -> Option<Vec<OffsetEntry>> {
 
 /// Decodes a `.timeindex` file's bytes; `None` when the length is not a whole number of entries.
 pub fn decode_time_entries(buf: &[u8]) -> Option<Vec<TimeEntry>> {
-    if buf.len() % TIME_ENTRY_BYTES != 0 {
+    if !buf.len().is_multiple_of(TIME_ENTRY_BYTES) {
         return None;
     }
     buf.chunks_exact(TIME_ENTRY_BYTES)
@@ -116,11 +116,10 @@ impl OffsetIndex {
     }
 
     pub fn append(&mut self, rel_offset: u32, position: u32) -> std::io::Result<()> {
-        if let Some((last_rel, _)) = self.entries.last() {
-            if *last_rel >= rel_offset {
+        if let Some((last_rel, _)) = self.entries.last()
+            && *last_rel >= rel_offset {
                 return Ok(());
             }
-        }
         self.file.write_all(&encode_offset_entries(&[(rel_offset, position)]))?;
         self.entries.push((rel_offset, position));
         Ok(())
@@ -148,11 +147,10 @@ impl TimeIndex {
     }
 
     pub fn append(&mut self, ts_ms: i64, rel_offset: u32) -> std::io::Result<()> {
-        if let Some((last_ts, _)) = self.entries.last() {
-            if *last_ts >= ts_ms {
+        if let Some((last_ts, _)) = self.entries.last()
+            && *last_ts >= ts_ms {
                 return Ok(());
             }
-        }
         self.file.write_all(&encode_time_entries(&[(ts_ms, rel_offset)]))?;
         self.entries.push((ts_ms, rel_offset));
         Ok(())

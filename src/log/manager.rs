@@ -10,8 +10,9 @@
 //!
 //! Invariants: a partition is open at most once (the `logs` map). Checkpoint entries of
 //! partitions on disk that were not (yet) opened are kept, so a checkpoint never forgets them.
-//! Lock order: `logs` before `checkpoints`, both before any `PartitionLog` lock; the manager
-//! never holds its locks while fsyncing a log.
+//! Lock order: `logs` before `checkpoints`, both before any `PartitionLog` lock. `open_log` holds
+//! `logs` while a log opens (and recovers), so a partition is never opened twice; otherwise the
+//! manager never holds its locks while fsyncing a log.
 //! Must not import: protocol, `kafka_protocol`, server, `tokio::net`.
 
 use std::collections::HashMap;

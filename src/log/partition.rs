@@ -175,11 +175,10 @@ impl PartitionLog {
                 tracing::warn!(dir = %dir.display(), base_offset = base, "deleting segment after a truncated one");
                 for ext in ["log", "index", "timeindex"] {
                     let p = dir.join(format!("{base:020}.{ext}"));
-                    if let Err(e) = std::fs::remove_file(&p) {
-                        if e.kind() != std::io::ErrorKind::NotFound {
+                    if let Err(e) = std::fs::remove_file(&p)
+                        && e.kind() != std::io::ErrorKind::NotFound {
                             return Err(e.into());
                         }
-                    }
                 }
             }
         }
@@ -285,11 +284,14 @@ impl PartitionLog {
             return Err(LogError::Corrupt("no record batch in append".into()));
         }
 
-        let mut inner = self.lock();
-        if inner.closed {
-            return Err(LogError::Closed);
-        }
-        let max_bytes = inner.settings.max_message_bytes as usize;
+        let max_bytes = {
+            let inner = self.lock();
+            if inner.closed {
+                return Err(LogError::Closed);
+            }
+            inner.settings.max_message_bytes as usize
+        };
+        // CRCs are checked without the lock: appends to other batches' CPU work need not wait.
         for (h, range) in &parsed {
             let size_bytes = range.len();
             if size_bytes > max_bytes {
@@ -308,6 +310,10 @@ impl PartitionLog {
             batch::verify_crc(bytes)?;
         }
 
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
         let now_ms = self.clock.now_ms();
         let log_append_time = inner.settings.message_timestamp_type == TimestampType::LogAppendTime;
         // Assign offsets and check sequences, staging producer state until the write succeeds.
@@ -458,7 +464,7 @@ impl PartitionLog {
                         continue; // offset lies past this segment's last batch
                     }
                     let start_position = if i == first {
-                        let rel = u32::try_from(offset.0 - s.base_offset).unwrap_or(u32::MAX);
+                        let rel = u32::try_from(offset.0.saturating_sub(s.base_offset).max(0)).unwrap_or(u32::MAX);
                         u64::from(s.offset_index.lookup(rel))
                     } else {
                         0
@@ -621,7 +627,7 @@ impl PartitionLog {
                 count = inner
                     .segments
                     .iter()
-                    .take_while(|s| !s.is_empty() && s.max_timestamp_ms() < cutoff)
+                    .take_while(|s| !s.is_empty() && s.retention_timestamp_ms() < cutoff)
                     .count();
                 if count == inner.segments.len() {
                     // Everything expired: keep an empty active segment at the log end.

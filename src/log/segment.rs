@@ -137,6 +137,9 @@ pub struct Segment {
     /// When the first batch arrived (clock ms at append, or its max timestamp after a reopen);
     /// `segment.ms` rolling counts from here.
     pub first_batch_time_ms: Option<i64>,
+    /// Clock ms of the last append (the open time for segments found on disk): the age used by
+    /// time retention when no batch carries a timestamp (Kafka uses the file's mtime).
+    pub last_modified_ms: i64,
 }
 
 /// What opening a segment found.
@@ -186,6 +189,7 @@ impl Segment {
             },
             policy: IndexPolicy::new(),
             first_batch_time_ms: None,
+            last_modified_ms: 0,
         })
     }
 
@@ -293,6 +297,7 @@ impl Segment {
                 },
                 policy,
                 first_batch_time_ms,
+                last_modified_ms: now_ms,
             },
             truncated,
         })
@@ -305,6 +310,12 @@ impl Segment {
     /// Largest max timestamp of the segment's batches; -1 when none carries one.
     pub fn max_timestamp_ms(&self) -> i64 {
         self.policy.max_timestamp_ms
+    }
+
+    /// The timestamp time retention compares: the largest record timestamp, or the last append
+    /// time when no batch carries a timestamp.
+    pub fn retention_timestamp_ms(&self) -> i64 {
+        if self.policy.max_timestamp_ms >= 0 { self.policy.max_timestamp_ms } else { self.last_modified_ms }
     }
 
     /// Whether a batch of `batch_bytes` ending at `last_offset` must go to a new segment.
@@ -356,21 +367,20 @@ impl Segment {
     pub fn commit_batch(&mut self, header: &BatchHeader, position: u64, now_ms: i64, settings: &TopicSettings) {
         self.size_bytes = position + header.total_size_bytes() as u64;
         self.next_offset = header.next_offset();
+        self.last_modified_ms = now_ms;
         if self.first_batch_time_ms.is_none() {
             self.first_batch_time_ms = Some(now_ms);
         }
         let (o, t) = self.policy.observe(self.base_offset, header, position, settings.index_interval_bytes);
         // A missing sparse entry only costs a longer scan; the log bytes are what matter.
-        if let Some((rel, pos)) = o {
-            if let Err(e) = self.offset_index.append(rel, pos) {
+        if let Some((rel, pos)) = o
+            && let Err(e) = self.offset_index.append(rel, pos) {
                 tracing::warn!(index = %self.index_path.display(), "offset index append failed: {e}");
             }
-        }
-        if let Some((ts, rel)) = t {
-            if let Err(e) = self.time_index.append(ts, rel) {
+        if let Some((ts, rel)) = t
+            && let Err(e) = self.time_index.append(ts, rel) {
                 tracing::warn!(index = %self.time_index_path.display(), "time index append failed: {e}");
             }
-        }
     }
 
     /// fsync the log and both indexes.
