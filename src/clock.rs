@@ -27,7 +27,9 @@ pub struct SystemClock {
 
 impl SystemClock {
     pub fn new() -> Self {
-        SystemClock { origin: Instant::now() }
+        SystemClock {
+            origin: Instant::now(),
+        }
     }
     pub fn shared() -> SharedClock {
         Arc::new(SystemClock::new())
@@ -61,7 +63,10 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start_wall_ms: i64) -> Self {
-        ManualClock { wall_ms: AtomicI64::new(start_wall_ms), mono_ms: AtomicI64::new(0) }
+        ManualClock {
+            wall_ms: AtomicI64::new(start_wall_ms),
+            mono_ms: AtomicI64::new(0),
+        }
     }
     pub fn advance_ms(&self, ms: i64) {
         self.wall_ms.fetch_add(ms, Ordering::SeqCst);

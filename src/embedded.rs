@@ -20,7 +20,10 @@ pub struct EmbeddedBroker {
 
 impl EmbeddedBroker {
     /// Starts a broker on 127.0.0.1:0 with its data in `data_dir` and extra `key=value` properties.
-    pub async fn start_in(data_dir: &Path, properties: &[(&str, &str)]) -> Result<EmbeddedBroker, StartError> {
+    pub async fn start_in(
+        data_dir: &Path,
+        properties: &[(&str, &str)],
+    ) -> Result<EmbeddedBroker, StartError> {
         Self::start_with_clock(data_dir, properties, SystemClock::shared()).await
     }
 
@@ -37,7 +40,10 @@ impl EmbeddedBroker {
         let config = BrokerConfig::load(None, &overrides, &[])
             .map_err(|e| StartError::Storage(server::BrokerError::Config(e)))?;
         let handle = server::start(config, clock).await?;
-        Ok(EmbeddedBroker { handle, data_dir: data_dir.to_path_buf() })
+        Ok(EmbeddedBroker {
+            handle,
+            data_dir: data_dir.to_path_buf(),
+        })
     }
 
     /// `host:port` for clients' `bootstrap.servers`.

@@ -24,20 +24,37 @@ async fn round_trip(codec: &str) {
     let topic = format!("codec-{codec}");
     broker.create_topic(&topic, PARTITIONS, &[]).await;
     let mut cfg = broker.config();
-    cfg.set("compression.codec", codec).set("linger.ms", "5").set("batch.num.messages", "2000");
+    cfg.set("compression.codec", codec)
+        .set("linger.ms", "5")
+        .set("batch.num.messages", "2000");
     let producer: ThreadedProducer<DefaultProducerContext> = cfg.create().expect("producer");
     for i in 0..RECORDS {
         let key = format!("key-{}", i % 1000);
         let value = value_of(i);
         let headers = OwnedHeaders::new()
-            .insert(Header { key: "seq", value: Some(&i.to_string()) })
-            .insert(Header { key: "codec", value: Some(codec) });
-        let mut record = BaseRecord::to(&topic).key(&key).payload(&value).headers(headers);
+            .insert(Header {
+                key: "seq",
+                value: Some(&i.to_string()),
+            })
+            .insert(Header {
+                key: "codec",
+                value: Some(codec),
+            });
+        let mut record = BaseRecord::to(&topic)
+            .key(&key)
+            .payload(&value)
+            .headers(headers);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
                 Err((e, r)) => {
-                    assert!(matches!(e.rdkafka_error_code(), Some(rdkafka::types::RDKafkaErrorCode::QueueFull)), "{e}");
+                    assert!(
+                        matches!(
+                            e.rdkafka_error_code(),
+                            Some(rdkafka::types::RDKafkaErrorCode::QueueFull)
+                        ),
+                        "{e}"
+                    );
                     record = r;
                     producer.poll(Duration::from_millis(10));
                 }
@@ -48,28 +65,45 @@ async fn round_trip(codec: &str) {
     assert_eq!(producer.in_flight_count(), 0);
 
     let consumer = broker.consumer(&[]);
-    let got = tokio::task::spawn_blocking(move || read_all(&consumer, &topic, PARTITIONS, RECORDS)).await.unwrap();
+    let got = tokio::task::spawn_blocking(move || read_all(&consumer, &topic, PARTITIONS, RECORDS))
+        .await
+        .unwrap();
     assert_eq!(got.len(), RECORDS, "every record read back with {codec}");
     let mut last_seq: HashMap<i32, i64> = HashMap::new();
     let mut last_offset: HashMap<i32, i64> = HashMap::new();
     let mut key_partition: HashMap<Vec<u8>, i32> = HashMap::new();
     let mut seen = vec![false; RECORDS];
     for g in &got {
-        let seq: usize = String::from_utf8(g.headers[0].1.clone()).unwrap().parse().unwrap();
+        let seq: usize = String::from_utf8(g.headers[0].1.clone())
+            .unwrap()
+            .parse()
+            .unwrap();
         assert_eq!(g.headers[0].0, "seq");
-        assert_eq!(g.headers[1], ("codec".to_string(), codec.as_bytes().to_vec()));
-        assert_eq!(g.key.as_deref(), Some(format!("key-{}", seq % 1000).as_bytes()));
+        assert_eq!(
+            g.headers[1],
+            ("codec".to_string(), codec.as_bytes().to_vec())
+        );
+        assert_eq!(
+            g.key.as_deref(),
+            Some(format!("key-{}", seq % 1000).as_bytes())
+        );
         assert_eq!(g.value.as_deref(), Some(value_of(seq).as_slice()));
         assert!(!seen[seq], "record {seq} read twice");
         seen[seq] = true;
         // Order per partition: sequence numbers and offsets only grow.
         if let Some(prev) = last_seq.insert(g.partition, seq as i64) {
-            assert!(prev < seq as i64, "partition {} out of order: {prev} then {seq}", g.partition);
+            assert!(
+                prev < seq as i64,
+                "partition {} out of order: {prev} then {seq}",
+                g.partition
+            );
         }
         if let Some(prev) = last_offset.insert(g.partition, g.offset) {
             assert_eq!(prev + 1, g.offset, "offsets are dense");
         }
-        let p = *key_partition.entry(g.key.clone().unwrap()).or_insert(g.partition);
+        let p = *key_partition
+            .entry(g.key.clone().unwrap())
+            .or_insert(g.partition);
         assert_eq!(p, g.partition, "one key, one partition");
     }
     assert_eq!(last_seq.len(), PARTITIONS as usize, "all partitions used");
@@ -111,17 +145,32 @@ async fn every_acks_setting_delivers() {
         let producer = broker.producer(&[("acks", acks)]);
         let mut offsets = Vec::new();
         for i in 0..50 {
-            offsets.push(send(&producer, &topic, Some(0), b"k", format!("{acks}-{i}").as_bytes()).await);
+            offsets.push(
+                send(
+                    &producer,
+                    &topic,
+                    Some(0),
+                    b"k",
+                    format!("{acks}-{i}").as_bytes(),
+                )
+                .await,
+            );
         }
         let consumer = broker.consumer(&[]);
         let t = topic.clone();
-        let got = tokio::task::spawn_blocking(move || read_all(&consumer, &t, 1, 50)).await.unwrap();
+        let got = tokio::task::spawn_blocking(move || read_all(&consumer, &t, 1, 50))
+            .await
+            .unwrap();
         assert_eq!(got.len(), 50, "acks={acks}");
         for (i, g) in got.iter().enumerate() {
             assert_eq!(g.value.as_deref(), Some(format!("{acks}-{i}").as_bytes()));
             assert_eq!(g.offset, i as i64);
             if acks != "0" {
-                assert_eq!(offsets[i], (0, i as i64), "acknowledged offset is the stored offset");
+                assert_eq!(
+                    offsets[i],
+                    (0, i as i64),
+                    "acknowledged offset is the stored offset"
+                );
             }
         }
     }
@@ -133,13 +182,22 @@ async fn every_acks_setting_delivers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fsync_before_ack_topic_delivers_from_concurrent_producers() {
     let broker = TestBroker::start().await;
-    broker.create_topic("durable", 2, &[("flush.messages", "1")]).await;
+    broker
+        .create_topic("durable", 2, &[("flush.messages", "1")])
+        .await;
     let mut tasks = Vec::new();
     for w in 0..4 {
         let producer = broker.producer(&[("acks", "all"), ("linger.ms", "0")]);
         tasks.push(tokio::spawn(async move {
             for i in 0..100 {
-                send(&producer, "durable", Some(i % 2), b"k", format!("{w}-{i}").as_bytes()).await;
+                send(
+                    &producer,
+                    "durable",
+                    Some(i % 2),
+                    b"k",
+                    format!("{w}-{i}").as_bytes(),
+                )
+                .await;
             }
         }));
     }
@@ -147,7 +205,9 @@ async fn fsync_before_ack_topic_delivers_from_concurrent_producers() {
         t.await.unwrap();
     }
     let consumer = broker.consumer(&[]);
-    let got = tokio::task::spawn_blocking(move || read_all(&consumer, "durable", 2, 400)).await.unwrap();
+    let got = tokio::task::spawn_blocking(move || read_all(&consumer, "durable", 2, 400))
+        .await
+        .unwrap();
     assert_eq!(got.len(), 400);
     broker.shutdown().await;
 }

@@ -31,9 +31,16 @@ pub enum ControllerError {
     #[error("invalid topic name '{name}': {reason}")]
     InvalidTopicName { name: String, reason: &'static str },
     #[error("topic '{topic}' has {current} partitions; {requested} is not more")]
-    InvalidPartitionCount { topic: String, current: i32, requested: i32 },
+    InvalidPartitionCount {
+        topic: String,
+        current: i32,
+        requested: i32,
+    },
     #[error("metadata store {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("metadata store {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
 }
@@ -85,7 +92,11 @@ impl MetadataImage {
     fn to_persisted(&self) -> Persisted {
         let mut topics: Vec<TopicMeta> = self.topics.values().map(|t| (**t).clone()).collect();
         topics.sort_by(|a, b| a.name.cmp(&b.name));
-        Persisted { cluster_id: self.cluster_id.clone(), next_producer_id: self.next_producer_id, topics }
+        Persisted {
+            cluster_id: self.cluster_id.clone(),
+            next_producer_id: self.next_producer_id,
+            topics,
+        }
     }
     pub fn topic(&self, name: &str) -> Option<&Arc<TopicMeta>> {
         self.topics.get(name)
@@ -100,7 +111,12 @@ impl MetadataImage {
 
 /// Checks a topic name as Kafka does: 1..=249 chars of [a-zA-Z0-9._-], not "." or "..".
 pub fn validate_topic_name(name: &str) -> Result<(), ControllerError> {
-    let bad = |reason| Err(ControllerError::InvalidTopicName { name: name.to_string(), reason });
+    let bad = |reason| {
+        Err(ControllerError::InvalidTopicName {
+            name: name.to_string(),
+            reason,
+        })
+    };
     if name.is_empty() {
         return bad("it is empty");
     }
@@ -110,7 +126,10 @@ pub fn validate_topic_name(name: &str) -> Result<(), ControllerError> {
     if name.len() > TOPIC_NAME_LEN_MAX {
         return bad("it is longer than 249 characters");
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-') {
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'_' || b == b'-')
+    {
         return bad("only ASCII letters, digits, '.', '_' and '-' are allowed");
     }
     Ok(())
@@ -141,15 +160,27 @@ pub struct Controller {
 
 impl Controller {
     /// Loads the image from `dir`, creating an empty one (with a fresh cluster id) if absent.
-    pub fn open(dir: &Path, cluster_id_override: Option<&str>) -> Result<Controller, ControllerError> {
+    pub fn open(
+        dir: &Path,
+        cluster_id_override: Option<&str>,
+    ) -> Result<Controller, ControllerError> {
         let path = dir.join("gregor-metadata.json");
-        let io = |source| ControllerError::Io { path: path.clone(), source };
+        let io = |source| ControllerError::Io {
+            path: path.clone(),
+            source,
+        };
         std::fs::create_dir_all(dir).map_err(io)?;
         let persisted = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Persisted>(&bytes)
-                .map_err(|e| ControllerError::Corrupt { path: path.clone(), reason: e.to_string() })?,
+            Ok(bytes) => serde_json::from_slice::<Persisted>(&bytes).map_err(|e| {
+                ControllerError::Corrupt {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                }
+            })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Persisted {
-                cluster_id: cluster_id_override.map(str::to_string).unwrap_or_else(new_cluster_id),
+                cluster_id: cluster_id_override
+                    .map(str::to_string)
+                    .unwrap_or_else(new_cluster_id),
                 next_producer_id: 0,
                 topics: Vec::new(),
             },
@@ -179,7 +210,10 @@ impl Controller {
         }
     }
 
-    fn update<T>(&self, f: impl FnOnce(&mut MetadataImage) -> Result<T, ControllerError>) -> Result<T, ControllerError> {
+    fn update<T>(
+        &self,
+        f: impl FnOnce(&mut MetadataImage) -> Result<T, ControllerError>,
+    ) -> Result<T, ControllerError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut next = (*self.image()).clone();
         let out = f(&mut next)?;
@@ -189,9 +223,16 @@ impl Controller {
     }
 
     fn persist(&self, image: &MetadataImage) -> Result<(), ControllerError> {
-        let io = |source| ControllerError::Io { path: self.path.clone(), source };
-        let bytes = serde_json::to_vec_pretty(&image.to_persisted())
-            .map_err(|e| ControllerError::Corrupt { path: self.path.clone(), reason: e.to_string() })?;
+        let io = |source| ControllerError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let bytes = serde_json::to_vec_pretty(&image.to_persisted()).map_err(|e| {
+            ControllerError::Corrupt {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            }
+        })?;
         let tmp = self.path.with_extension("json.tmp");
         {
             use std::io::Write;
@@ -201,7 +242,9 @@ impl Controller {
         }
         std::fs::rename(&tmp, &self.path).map_err(io)?;
         if let Some(parent) = self.path.parent() {
-            std::fs::File::open(parent).and_then(|d| d.sync_all()).map_err(io)?;
+            std::fs::File::open(parent)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
         }
         Ok(())
     }
@@ -218,7 +261,12 @@ impl Controller {
                 return Err(ControllerError::TopicAlreadyExists(name.to_string()));
             }
             let id = new_topic_id(|id| img.ids.contains_key(&id));
-            let meta = Arc::new(TopicMeta { name: name.to_string(), id: format_topic_id(id), partitions, configs });
+            let meta = Arc::new(TopicMeta {
+                name: name.to_string(),
+                id: format_topic_id(id),
+                partitions,
+                configs,
+            });
             img.ids.insert(id, name.to_string());
             img.topics.insert(name.to_string(), meta.clone());
             Ok(meta)
@@ -227,15 +275,25 @@ impl Controller {
 
     pub fn delete_topic(&self, name: &str) -> Result<Arc<TopicMeta>, ControllerError> {
         self.update(|img| {
-            let meta = img.topics.remove(name).ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+            let meta = img
+                .topics
+                .remove(name)
+                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
             img.ids.remove(&meta.topic_id());
             Ok(meta)
         })
     }
 
-    pub fn create_partitions(&self, name: &str, count: i32) -> Result<Arc<TopicMeta>, ControllerError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+    ) -> Result<Arc<TopicMeta>, ControllerError> {
         self.update(|img| {
-            let current = img.topics.get(name).ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+            let current = img
+                .topics
+                .get(name)
+                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
             if count <= current.partitions {
                 return Err(ControllerError::InvalidPartitionCount {
                     topic: name.to_string(),
@@ -280,7 +338,10 @@ pub fn base64_url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::new();
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
         for i in 0..=chunk.len() {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
         }
@@ -297,10 +358,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Controller::open(dir.path(), None).unwrap();
         let cluster = c.image().cluster_id.clone();
-        let t = c.create_topic("orders", 3, BTreeMap::from([("retention.ms".into(), "1000".into())])).unwrap();
-        assert!(matches!(c.create_topic("orders", 1, BTreeMap::new()), Err(ControllerError::TopicAlreadyExists(_))));
-        assert!(matches!(c.create_topic("bad name", 1, BTreeMap::new()), Err(ControllerError::InvalidTopicName { .. })));
-        assert!(matches!(c.create_partitions("orders", 2), Err(ControllerError::InvalidPartitionCount { .. })));
+        let t = c
+            .create_topic(
+                "orders",
+                3,
+                BTreeMap::from([("retention.ms".into(), "1000".into())]),
+            )
+            .unwrap();
+        assert!(matches!(
+            c.create_topic("orders", 1, BTreeMap::new()),
+            Err(ControllerError::TopicAlreadyExists(_))
+        ));
+        assert!(matches!(
+            c.create_topic("bad name", 1, BTreeMap::new()),
+            Err(ControllerError::InvalidTopicName { .. })
+        ));
+        assert!(matches!(
+            c.create_partitions("orders", 2),
+            Err(ControllerError::InvalidPartitionCount { .. })
+        ));
         c.create_partitions("orders", 5).unwrap();
         let block = c.allocate_producer_id_block().unwrap();
         drop(c);
@@ -311,7 +387,10 @@ mod tests {
         assert_eq!(again.partitions, 5);
         assert_eq!(again.id, t.id);
         assert_eq!(img.topic_by_id(t.topic_id()).unwrap().name, "orders");
-        assert_eq!(c.allocate_producer_id_block().unwrap(), block + PRODUCER_ID_BLOCK_SIZE);
+        assert_eq!(
+            c.allocate_producer_id_block().unwrap(),
+            block + PRODUCER_ID_BLOCK_SIZE
+        );
         c.delete_topic("orders").unwrap();
         assert!(c.image().topic("orders").is_none());
     }

@@ -62,7 +62,9 @@ pub struct BatchHeader {
 }
 
 fn field<const N: usize>(buf: &[u8], pos: usize) -> Result<[u8; N], LogError> {
-    let end = pos.checked_add(N).ok_or_else(|| LogError::Corrupt("field offset overflow".into()))?;
+    let end = pos
+        .checked_add(N)
+        .ok_or_else(|| LogError::Corrupt("field offset overflow".into()))?;
     buf.get(pos..end)
         .and_then(|s| <[u8; N]>::try_from(s).ok())
         .ok_or_else(|| LogError::Corrupt(format!("batch too short for field at byte {pos}")))
@@ -90,7 +92,9 @@ impl BatchHeader {
         }
         let magic = i8::from_be_bytes(field::<1>(buf, MAGIC_POS)?);
         if magic != MAGIC_V2 {
-            return Err(LogError::Corrupt(format!("unsupported magic {magic}, expected 2")));
+            return Err(LogError::Corrupt(format!(
+                "unsupported magic {magic}, expected 2"
+            )));
         }
         let h = BatchHeader {
             base_offset: read_i64(buf, BASE_OFFSET_POS)?,
@@ -108,16 +112,31 @@ impl BatchHeader {
             record_count: read_i32(buf, RECORD_COUNT_POS)?,
         };
         if (h.batch_length as i64) < (HEADER_BYTES - LOG_OVERHEAD_BYTES) as i64 {
-            return Err(LogError::Corrupt(format!("batch length {} below header size", h.batch_length)));
+            return Err(LogError::Corrupt(format!(
+                "batch length {} below header size",
+                h.batch_length
+            )));
         }
         if h.last_offset_delta < 0 {
-            return Err(LogError::Corrupt(format!("negative last offset delta {}", h.last_offset_delta)));
+            return Err(LogError::Corrupt(format!(
+                "negative last offset delta {}",
+                h.last_offset_delta
+            )));
         }
         if h.record_count < 0 {
-            return Err(LogError::Corrupt(format!("negative record count {}", h.record_count)));
+            return Err(LogError::Corrupt(format!(
+                "negative record count {}",
+                h.record_count
+            )));
         }
-        if h.base_offset.checked_add(h.last_offset_delta as i64).is_none() {
-            return Err(LogError::Corrupt(format!("base offset {} overflows", h.base_offset)));
+        if h.base_offset
+            .checked_add(h.last_offset_delta as i64)
+            .is_none()
+        {
+            return Err(LogError::Corrupt(format!(
+                "base offset {} overflows",
+                h.base_offset
+            )));
         }
         Ok(h)
     }
@@ -128,7 +147,8 @@ impl BatchHeader {
     }
 
     pub fn last_offset(&self) -> i64 {
-        self.base_offset.saturating_add(self.last_offset_delta as i64)
+        self.base_offset
+            .saturating_add(self.last_offset_delta as i64)
     }
 
     /// The offset right after this batch.
@@ -175,7 +195,10 @@ impl BatchHeader {
 
 /// CRC-32C over attributes..end of a whole batch; `None` when `batch` is shorter than a header.
 pub fn compute_crc(batch: &[u8]) -> Option<u32> {
-    batch.get(ATTRIBUTES_POS..).filter(|_| batch.len() >= HEADER_BYTES).map(crc32c::crc32c)
+    batch
+        .get(ATTRIBUTES_POS..)
+        .filter(|_| batch.len() >= HEADER_BYTES)
+        .map(crc32c::crc32c)
 }
 
 /// Checks that `batch` (exactly one whole batch) is as long as its length field says and that its
@@ -227,7 +250,11 @@ pub struct BatchIter<'a> {
 
 impl<'a> BatchIter<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        BatchIter { buf, pos: 0, failed: false }
+        BatchIter {
+            buf,
+            pos: 0,
+            failed: false,
+        }
     }
 
     /// Bytes consumed by the batches yielded so far.
@@ -253,7 +280,10 @@ impl Iterator for BatchIter<'_> {
                     rest.len()
                 )));
             }
-            Ok(BatchRef { header, range: self.pos..self.pos + size })
+            Ok(BatchRef {
+                header,
+                range: self.pos..self.pos + size,
+            })
         });
         match result {
             Ok(b) => {
@@ -283,8 +313,14 @@ mod tests {
 
     #[test]
     fn parse_and_verify_built_batch() {
-        let b = TestBatch { records: 3, producer_id: 7, producer_epoch: 2, base_sequence: 5, ..Default::default() }
-            .build();
+        let b = TestBatch {
+            records: 3,
+            producer_id: 7,
+            producer_epoch: 2,
+            base_sequence: 5,
+            ..Default::default()
+        }
+        .build();
         let h = BatchHeader::parse(&b).unwrap();
         assert_eq!(h.magic, 2);
         assert_eq!(h.record_count, 3);
@@ -304,8 +340,14 @@ mod tests {
         assert!(matches!(verify_crc(&bad), Err(LogError::Corrupt(_))));
         let mut bad_magic = b.to_vec();
         bad_magic[MAGIC_POS] = 1;
-        assert!(matches!(BatchHeader::parse(&bad_magic), Err(LogError::Corrupt(_))));
-        assert!(matches!(BatchHeader::parse(&b[..30]), Err(LogError::Corrupt(_))));
+        assert!(matches!(
+            BatchHeader::parse(&bad_magic),
+            Err(LogError::Corrupt(_))
+        ));
+        assert!(matches!(
+            BatchHeader::parse(&b[..30]),
+            Err(LogError::Corrupt(_))
+        ));
         let mut two = b.to_vec();
         two.extend_from_slice(&b[..b.len() - 3]);
         let items: Vec<_> = BatchIter::new(&two).collect();
@@ -317,7 +359,16 @@ mod tests {
 
     #[test]
     fn sequence_wraps() {
-        let mut h = BatchHeader::parse(&TestBatch { records: 3, base_sequence: i32::MAX - 1, producer_id: 1, ..Default::default() }.build()).unwrap();
+        let mut h = BatchHeader::parse(
+            &TestBatch {
+                records: 3,
+                base_sequence: i32::MAX - 1,
+                producer_id: 1,
+                ..Default::default()
+            }
+            .build(),
+        )
+        .unwrap();
         assert_eq!(h.last_sequence(), 0); // MAX-1, MAX, 0
         h.base_sequence = -1;
         assert_eq!(h.last_sequence(), -1);

@@ -30,7 +30,11 @@ const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 pub fn topic_id_to_string(id: &TopicId) -> String {
     let mut out = String::with_capacity(22);
     for chunk in id.0.chunks(3) {
-        let b = [chunk.first().copied().unwrap_or(0), chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
+        let b = [
+            chunk.first().copied().unwrap_or(0),
+            chunk.get(1).copied().unwrap_or(0),
+            chunk.get(2).copied().unwrap_or(0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -102,7 +106,9 @@ pub fn write_partition_metadata(dir: &Path, id: &TopicId) -> Result<(), LogError
 /// The topic id in `dir/partition.metadata`, or `None` when the file is absent.
 pub fn read_partition_metadata(dir: &Path) -> Result<Option<TopicId>, LogError> {
     let path = dir.join(PARTITION_METADATA);
-    let Some(text) = read_optional(&path)? else { return Ok(None) };
+    let Some(text) = read_optional(&path)? else {
+        return Ok(None);
+    };
     let mut version = None;
     let mut id = None;
     for line in text.lines() {
@@ -113,13 +119,20 @@ pub fn read_partition_metadata(dir: &Path) -> Result<Option<TopicId>, LogError> 
         }
     }
     if version.as_deref() != Some("0") {
-        return Err(LogError::Corrupt(format!("{}: unsupported version {version:?}", path.display())));
+        return Err(LogError::Corrupt(format!(
+            "{}: unsupported version {version:?}",
+            path.display()
+        )));
     }
-    id.map(Some).ok_or_else(|| LogError::Corrupt(format!("{}: no topic_id", path.display())))
+    id.map(Some)
+        .ok_or_else(|| LogError::Corrupt(format!("{}: no topic_id", path.display())))
 }
 
 /// Writes a Kafka offset checkpoint file, entries sorted for stable output.
-pub fn write_offset_checkpoint(path: &Path, entries: &HashMap<TopicPartition, i64>) -> Result<(), LogError> {
+pub fn write_offset_checkpoint(
+    path: &Path,
+    entries: &HashMap<TopicPartition, i64>,
+) -> Result<(), LogError> {
     let mut sorted: Vec<_> = entries.iter().collect();
     sorted.sort();
     let mut s = format!("0\n{}\n", sorted.len());
@@ -131,17 +144,24 @@ pub fn write_offset_checkpoint(path: &Path, entries: &HashMap<TopicPartition, i6
 
 /// Reads a Kafka offset checkpoint file; a missing file reads as empty.
 pub fn read_offset_checkpoint(path: &Path) -> Result<HashMap<TopicPartition, i64>, LogError> {
-    let Some(text) = read_optional(path)? else { return Ok(HashMap::new()) };
+    let Some(text) = read_optional(path)? else {
+        return Ok(HashMap::new());
+    };
     let bad = |why: &str| LogError::Corrupt(format!("{}: {why}", path.display()));
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some("0") {
         return Err(bad("unsupported version"));
     }
-    let count: usize = lines.next().and_then(|l| l.trim().parse().ok()).ok_or_else(|| bad("bad entry count"))?;
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| bad("bad entry count"))?;
     let mut out = HashMap::new();
     for line in lines.by_ref().take(count) {
         let mut parts = line.split(' ');
-        let (Some(topic), Some(part), Some(off), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(topic), Some(part), Some(off), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(bad("bad entry line"));
         };
         let partition: i32 = part.parse().map_err(|_| bad("bad partition"))?;
@@ -173,7 +193,9 @@ mod tests {
         let mut b = [0u8; 16];
         b[15] = 1;
         assert_eq!(topic_id_to_string(&TopicId(b)), "AAAAAAAAAAAAAAAAAAAAAQ");
-        let id = TopicId([0xfb, 0xff, 0x01, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xff]);
+        let id = TopicId([
+            0xfb, 0xff, 0x01, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0xff,
+        ]);
         let s = topic_id_to_string(&id);
         assert_eq!(s.len(), 22);
         assert!(s.starts_with("-_8B"));
@@ -190,7 +212,10 @@ mod tests {
         assert_eq!(read_partition_metadata(dir.path()).unwrap(), None);
         write_partition_metadata(dir.path(), &id).unwrap();
         let text = std::fs::read_to_string(dir.path().join(PARTITION_METADATA)).unwrap();
-        assert_eq!(text, format!("version: 0\ntopic_id: {}\n", topic_id_to_string(&id)));
+        assert_eq!(
+            text,
+            format!("version: 0\ntopic_id: {}\n", topic_id_to_string(&id))
+        );
         assert_eq!(read_partition_metadata(dir.path()).unwrap(), Some(id));
     }
 
@@ -202,12 +227,19 @@ mod tests {
         m.insert(TopicPartition::new("my-topic", 3), 42);
         m.insert(TopicPartition::new("a", 0), 7);
         write_offset_checkpoint(&path, &m).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "0\n2\na 0 7\nmy-topic 3 42\n");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "0\n2\na 0 7\nmy-topic 3 42\n"
+        );
         assert_eq!(read_offset_checkpoint(&path).unwrap(), m);
         std::fs::write(&path, "0\n3\na 0 7\n").unwrap();
         assert!(read_offset_checkpoint(&path).is_err());
         std::fs::write(&path, "1\n0\n").unwrap();
         assert!(read_offset_checkpoint(&path).is_err());
-        assert!(read_offset_checkpoint(&dir.path().join("missing")).unwrap().is_empty());
+        assert!(
+            read_offset_checkpoint(&dir.path().join("missing"))
+                .unwrap()
+                .is_empty()
+        );
     }
 }

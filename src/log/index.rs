@@ -92,7 +92,10 @@ pub fn sync_file_content(path: &Path, bytes: &[u8]) -> std::io::Result<File> {
         f.write_all(bytes)?;
         f.sync_data()?;
     }
-    std::fs::OpenOptions::new().append(true).create(true).open(path)
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
 }
 
 /// In-memory offset index with its file.
@@ -108,7 +111,9 @@ impl OffsetIndex {
     /// offset is <= `rel_offset`, else 0.
     pub fn lookup(&self, rel_offset: u32) -> u32 {
         let idx = self.entries.partition_point(|(rel, _)| *rel <= rel_offset);
-        idx.checked_sub(1).and_then(|i| self.entries.get(i)).map_or(0, |(_, pos)| *pos)
+        idx.checked_sub(1)
+            .and_then(|i| self.entries.get(i))
+            .map_or(0, |(_, pos)| *pos)
     }
 
     pub fn is_full(&self) -> bool {
@@ -117,10 +122,12 @@ impl OffsetIndex {
 
     pub fn append(&mut self, rel_offset: u32, position: u32) -> std::io::Result<()> {
         if let Some((last_rel, _)) = self.entries.last()
-            && *last_rel >= rel_offset {
-                return Ok(());
-            }
-        self.file.write_all(&encode_offset_entries(&[(rel_offset, position)]))?;
+            && *last_rel >= rel_offset
+        {
+            return Ok(());
+        }
+        self.file
+            .write_all(&encode_offset_entries(&[(rel_offset, position)]))?;
         self.entries.push((rel_offset, position));
         Ok(())
     }
@@ -139,7 +146,9 @@ impl TimeIndex {
     /// a max timestamp below `ts_ms`, so a scan for `ts_ms` may start at that batch.
     pub fn last_below(&self, ts_ms: i64) -> Option<TimeEntry> {
         let idx = self.entries.partition_point(|(ts, _)| *ts < ts_ms);
-        idx.checked_sub(1).and_then(|i| self.entries.get(i)).copied()
+        idx.checked_sub(1)
+            .and_then(|i| self.entries.get(i))
+            .copied()
     }
 
     pub fn is_full(&self) -> bool {
@@ -148,10 +157,12 @@ impl TimeIndex {
 
     pub fn append(&mut self, ts_ms: i64, rel_offset: u32) -> std::io::Result<()> {
         if let Some((last_ts, _)) = self.entries.last()
-            && *last_ts >= ts_ms {
-                return Ok(());
-            }
-        self.file.write_all(&encode_time_entries(&[(ts_ms, rel_offset)]))?;
+            && *last_ts >= ts_ms
+        {
+            return Ok(());
+        }
+        self.file
+            .write_all(&encode_time_entries(&[(ts_ms, rel_offset)]))?;
         self.entries.push((ts_ms, rel_offset));
         Ok(())
     }
@@ -167,7 +178,11 @@ mod tests {
         let path = dir.path().join("x.index");
         let entries = vec![(4, 100), (9, 250), (20, 900)];
         let file = sync_file_content(&path, &encode_offset_entries(&entries)).unwrap();
-        let mut idx = OffsetIndex { entries: entries.clone(), file, max_entries: 4 };
+        let mut idx = OffsetIndex {
+            entries: entries.clone(),
+            file,
+            max_entries: 4,
+        };
         assert_eq!(idx.lookup(0), 0);
         assert_eq!(idx.lookup(4), 100);
         assert_eq!(idx.lookup(8), 100);
@@ -185,7 +200,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.timeindex");
         let file = sync_file_content(&path, &[]).unwrap();
-        let mut idx = TimeIndex { entries: vec![], file, max_entries: 10 };
+        let mut idx = TimeIndex {
+            entries: vec![],
+            file,
+            max_entries: 10,
+        };
         idx.append(100, 0).unwrap();
         idx.append(200, 5).unwrap();
         idx.append(150, 6).unwrap(); // not a new max: ignored

@@ -20,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use super::LogError;
 use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
 use super::partition::{PartitionLog, delete_partition_dir};
 use super::segment::fsync_dir;
-use super::LogError;
 use crate::clock::SharedClock;
 use crate::config::TopicSettings;
 use crate::model::{Offset, TopicId, TopicPartition};
@@ -115,13 +115,17 @@ impl LogManager {
             if !entry.file_type()?.is_dir() {
                 continue;
             }
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else { continue };
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
             if name.ends_with(DELETE_SUFFIX) {
                 tracing::info!(dir = %entry.path().display(), "removing leftover deleted partition");
                 delete_partition_dir(&entry.path())?;
                 continue;
             }
-            let Some(tp) = parse_partition_dir_name(&name) else { continue };
+            let Some(tp) = parse_partition_dir_name(&name) else {
+                continue;
+            };
             match checkpoint::read_partition_metadata(&entry.path()) {
                 Ok(Some(id)) => out.push((tp, id)),
                 Ok(None) => {}
@@ -133,7 +137,12 @@ impl LogManager {
     }
 
     /// Opens (once) the log of `tp`, recovering it when the last shutdown was not clean.
-    pub fn open_log(&self, tp: &TopicPartition, topic_id: TopicId, settings: TopicSettings) -> Result<Arc<PartitionLog>, LogError> {
+    pub fn open_log(
+        &self,
+        tp: &TopicPartition,
+        topic_id: TopicId,
+        settings: TopicSettings,
+    ) -> Result<Arc<PartitionLog>, LogError> {
         let mut logs = lock(&self.logs);
         if let Some(log) = logs.get(tp) {
             return Ok(log.clone());
@@ -147,7 +156,13 @@ impl LogManager {
             };
             (rp, cp.log_starts.get(tp).copied())
         };
-        let log = PartitionLog::open(&self.partition_dir(tp), topic_id, settings, self.clock.clone(), recover_from)?;
+        let log = PartitionLog::open(
+            &self.partition_dir(tp),
+            topic_id,
+            settings,
+            self.clock.clone(),
+            recover_from,
+        )?;
         if let Some(start) = log_start {
             log.advance_log_start_offset(Offset(start));
         }
@@ -161,7 +176,10 @@ impl LogManager {
     }
 
     pub fn all_logs(&self) -> Vec<(TopicPartition, Arc<PartitionLog>)> {
-        let mut v: Vec<_> = lock(&self.logs).iter().map(|(tp, l)| (tp.clone(), l.clone())).collect();
+        let mut v: Vec<_> = lock(&self.logs)
+            .iter()
+            .map(|(tp, l)| (tp.clone(), l.clone()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
@@ -192,7 +210,10 @@ impl LogManager {
         }
         let n = self.delete_counter.fetch_add(1, Ordering::Relaxed);
         let tag = format!("{:x}{:04x}", self.clock.now_ms(), n);
-        let doomed = self.log_dir.join(format!("{}-{}.{tag}{DELETE_SUFFIX}", tp.topic, tp.partition));
+        let doomed = self.log_dir.join(format!(
+            "{}-{}.{tag}{DELETE_SUFFIX}",
+            tp.topic, tp.partition
+        ));
         std::fs::rename(&dir, &doomed)?;
         fsync_dir(&self.log_dir)?;
         delete_partition_dir(&doomed)
@@ -205,13 +226,17 @@ impl LogManager {
         let (rps, starts) = {
             let mut cp = lock(&self.checkpoints);
             for (tp, log) in &logs {
-                cp.recovery_points.insert(tp.clone(), log.recovery_point().0);
+                cp.recovery_points
+                    .insert(tp.clone(), log.recovery_point().0);
                 cp.log_starts.insert(tp.clone(), log.log_start_offset().0);
             }
             (cp.recovery_points.clone(), cp.log_starts.clone())
         };
         checkpoint::write_offset_checkpoint(&self.log_dir.join(RECOVERY_POINT_CHECKPOINT), &rps)?;
-        checkpoint::write_offset_checkpoint(&self.log_dir.join(LOG_START_OFFSET_CHECKPOINT), &starts)?;
+        checkpoint::write_offset_checkpoint(
+            &self.log_dir.join(LOG_START_OFFSET_CHECKPOINT),
+            &starts,
+        )?;
         Ok(())
     }
 
@@ -256,8 +281,14 @@ mod tests {
 
     #[test]
     fn dir_names_split_at_last_dash() {
-        assert_eq!(parse_partition_dir_name("my-topic-12"), Some(TopicPartition::new("my-topic", 12)));
-        assert_eq!(parse_partition_dir_name("t-0"), Some(TopicPartition::new("t", 0)));
+        assert_eq!(
+            parse_partition_dir_name("my-topic-12"),
+            Some(TopicPartition::new("my-topic", 12))
+        );
+        assert_eq!(
+            parse_partition_dir_name("t-0"),
+            Some(TopicPartition::new("t", 0))
+        );
         assert_eq!(parse_partition_dir_name("t-x"), None);
         assert_eq!(parse_partition_dir_name("-3"), None);
         assert_eq!(parse_partition_dir_name("t-0.abc-delete"), None);
@@ -308,6 +339,9 @@ mod tests {
         assert!(m.get(&tp).is_none());
         assert!(!tmp.path().join("my-topic-1").exists());
         assert!(m.partitions_on_disk().unwrap().is_empty());
-        assert!(matches!(log.append(simple(1), LeaderEpoch(0)), Err(LogError::Closed)));
+        assert!(matches!(
+            log.append(simple(1), LeaderEpoch(0)),
+            Err(LogError::Closed)
+        ));
     }
 }

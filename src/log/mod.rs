@@ -45,15 +45,27 @@ pub enum LogError {
     MessageTooLarge { size_bytes: usize, max_bytes: usize },
     /// The requested offset lies outside `[log_start, log_end]` (server: OFFSET_OUT_OF_RANGE).
     #[error("offset {requested} out of range [{log_start}, {log_end}]")]
-    OffsetOutOfRange { requested: i64, log_start: i64, log_end: i64 },
+    OffsetOutOfRange {
+        requested: i64,
+        log_start: i64,
+        log_end: i64,
+    },
     /// An idempotent producer skipped or reordered sequence numbers
     /// (server: OUT_OF_ORDER_SEQUENCE_NUMBER).
     #[error("producer {producer_id}: expected sequence {expected}, got {got}")]
-    OutOfOrderSequence { producer_id: i64, expected: i32, got: i32 },
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        got: i32,
+    },
     /// An idempotent producer wrote with an epoch older than the current one
     /// (server: INVALID_PRODUCER_EPOCH).
     #[error("producer {producer_id}: epoch {got} is older than current epoch {current}")]
-    InvalidProducerEpoch { producer_id: i64, current: i16, got: i16 },
+    InvalidProducerEpoch {
+        producer_id: i64,
+        current: i16,
+        got: i16,
+    },
     /// `partition.metadata` names another topic id than the one the caller opened the log with
     /// (server: INCONSISTENT_TOPIC_ID).
     #[error("partition.metadata holds topic id {found}, expected {expected}")]

@@ -69,22 +69,38 @@ struct Inner {
 
 impl Inner {
     fn active(&self) -> Result<&Segment, LogError> {
-        self.segments.last().ok_or_else(|| LogError::Corrupt("log has no segment".into()))
+        self.segments
+            .last()
+            .ok_or_else(|| LogError::Corrupt("log has no segment".into()))
     }
 
     fn active_mut(&mut self) -> Result<&mut Segment, LogError> {
-        self.segments.last_mut().ok_or_else(|| LogError::Corrupt("log has no segment".into()))
+        self.segments
+            .last_mut()
+            .ok_or_else(|| LogError::Corrupt("log has no segment".into()))
     }
 
     fn check_invariants(&self) {
-        assert!(self.log_start_offset <= self.log_end_offset, "log start {} > log end {}", self.log_start_offset, self.log_end_offset);
-        assert!(self.recovery_point <= self.log_end_offset, "recovery point {} > log end {}", self.recovery_point, self.log_end_offset);
+        assert!(
+            self.log_start_offset <= self.log_end_offset,
+            "log start {} > log end {}",
+            self.log_start_offset,
+            self.log_end_offset
+        );
+        assert!(
+            self.recovery_point <= self.log_end_offset,
+            "recovery point {} > log end {}",
+            self.recovery_point,
+            self.log_end_offset
+        );
         assert!(!self.segments.is_empty(), "log without segments");
     }
 
     /// Index of the segment holding `offset`: the last one whose base is <= offset.
     fn segment_index_for(&self, offset: i64) -> usize {
-        self.segments.partition_point(|s| s.base_offset <= offset).saturating_sub(1)
+        self.segments
+            .partition_point(|s| s.base_offset <= offset)
+            .saturating_sub(1)
     }
 }
 
@@ -155,7 +171,11 @@ impl PartitionLog {
             };
             let mut visit = |h: &BatchHeader| {
                 producers.load_batch(h);
-                if h.partition_leader_epoch >= 0 && leader_epochs.last().is_none_or(|(e, _)| h.partition_leader_epoch > *e) {
+                if h.partition_leader_epoch >= 0
+                    && leader_epochs
+                        .last()
+                        .is_none_or(|(e, _)| h.partition_leader_epoch > *e)
+                {
                     leader_epochs.push((h.partition_leader_epoch, h.base_offset));
                 }
             };
@@ -176,9 +196,10 @@ impl PartitionLog {
                 for ext in ["log", "index", "timeindex"] {
                     let p = dir.join(format!("{base:020}.{ext}"));
                     if let Err(e) = std::fs::remove_file(&p)
-                        && e.kind() != std::io::ErrorKind::NotFound {
-                            return Err(e.into());
-                        }
+                        && e.kind() != std::io::ErrorKind::NotFound
+                    {
+                        return Err(e.into());
+                    }
                 }
             }
         }
@@ -218,13 +239,20 @@ impl PartitionLog {
             closed: false,
         };
         inner.check_invariants();
-        Ok(PartitionLog { dir: dir.to_path_buf(), topic_id, clock, inner: Mutex::new(inner) })
+        Ok(PartitionLog {
+            dir: dir.to_path_buf(),
+            topic_id,
+            clock,
+            inner: Mutex::new(inner),
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // A panic while holding the lock only happens on a failed invariant assert; the state
         // it guards is still the best we have, so keep serving rather than cascade panics.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn dir(&self) -> &Path {
@@ -259,7 +287,11 @@ impl PartitionLog {
 
     /// (leader epoch, start offset) pairs seen in this log, ascending (for OffsetForLeaderEpoch).
     pub fn leader_epochs(&self) -> Vec<(LeaderEpoch, Offset)> {
-        self.lock().leader_epochs.iter().map(|(e, o)| (LeaderEpoch(*e), Offset(*o))).collect()
+        self.lock()
+            .leader_epochs
+            .iter()
+            .map(|(e, o)| (LeaderEpoch(*e), Offset(*o)))
+            .collect()
     }
 
     /// Number of segments (the active one included).
@@ -274,7 +306,11 @@ impl PartitionLog {
 
     /// Appends one or more client batches. Validates everything first and writes nothing when
     /// any batch is bad.
-    pub fn append(&self, records: Bytes, leader_epoch: LeaderEpoch) -> Result<AppendResult, LogError> {
+    pub fn append(
+        &self,
+        records: Bytes,
+        leader_epoch: LeaderEpoch,
+    ) -> Result<AppendResult, LogError> {
         let mut parsed: Vec<(BatchHeader, std::ops::Range<usize>)> = Vec::new();
         for item in BatchIter::new(&records) {
             let b = item?;
@@ -295,10 +331,16 @@ impl PartitionLog {
         for (h, range) in &parsed {
             let size_bytes = range.len();
             if size_bytes > max_bytes {
-                return Err(LogError::MessageTooLarge { size_bytes, max_bytes });
+                return Err(LogError::MessageTooLarge {
+                    size_bytes,
+                    max_bytes,
+                });
             }
             if h.record_count < 1 {
-                return Err(LogError::Corrupt(format!("batch has record count {}", h.record_count)));
+                return Err(LogError::Corrupt(format!(
+                    "batch has record count {}",
+                    h.record_count
+                )));
             }
             if h.last_offset_delta < h.record_count - 1 {
                 return Err(LogError::Corrupt(format!(
@@ -306,7 +348,9 @@ impl PartitionLog {
                     h.last_offset_delta, h.record_count
                 )));
             }
-            let bytes = records.get(range.clone()).ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+            let bytes = records
+                .get(range.clone())
+                .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
             batch::verify_crc(bytes)?;
         }
 
@@ -319,7 +363,8 @@ impl PartitionLog {
         // Assign offsets and check sequences, staging producer state until the write succeeds.
         let mut next = inner.log_end_offset;
         let mut staged: Vec<(i64, ProducerEntry)> = Vec::new();
-        let mut planned: Vec<(BatchHeader, std::ops::Range<usize>)> = Vec::with_capacity(parsed.len());
+        let mut planned: Vec<(BatchHeader, std::ops::Range<usize>)> =
+            Vec::with_capacity(parsed.len());
         let single = parsed.len() == 1;
         for (h, range) in &parsed {
             let mut h = *h;
@@ -342,7 +387,11 @@ impl PartitionLog {
                     return Ok(AppendResult {
                         base_offset: Offset(meta.base_offset),
                         last_offset: Offset(meta.last_offset),
-                        log_append_time_ms: if log_append_time { meta.timestamp_ms } else { -1 },
+                        log_append_time_ms: if log_append_time {
+                            meta.timestamp_ms
+                        } else {
+                            -1
+                        },
                         log_start_offset: Offset(inner.log_start_offset),
                         duplicate: true,
                     });
@@ -357,25 +406,37 @@ impl PartitionLog {
                     });
                 }
             }
-            next = h.last_offset().checked_add(1).ok_or_else(|| overflow("log end offset"))?;
+            next = h
+                .last_offset()
+                .checked_add(1)
+                .ok_or_else(|| overflow("log end offset"))?;
             planned.push((h, range.clone()));
         }
 
-        let base_offset = planned.first().map_or(inner.log_end_offset, |(h, _)| h.base_offset);
+        let base_offset = planned
+            .first()
+            .map_or(inner.log_end_offset, |(h, _)| h.base_offset);
         let mut last_offset = base_offset;
         let mut records_written: i64 = 0;
         let settings = inner.settings.clone();
         for (h, range) in &planned {
-            let original = records.get(range.clone()).ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+            let original = records
+                .get(range.clone())
+                .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
             let size = original.len() as u64;
-            if inner.active()?.should_roll(size, h.last_offset(), now_ms, &settings) {
+            if inner
+                .active()?
+                .should_roll(size, h.last_offset(), now_ms, &settings)
+            {
                 self.roll_locked(&mut inner)?;
             }
             let mut prefix = [0u8; 16];
             prefix[0..8].copy_from_slice(&h.base_offset.to_be_bytes());
             prefix[8..12].copy_from_slice(&h.batch_length.to_be_bytes());
             prefix[12..16].copy_from_slice(&h.partition_leader_epoch.to_be_bytes());
-            let rest = original.get(16..).ok_or_else(|| LogError::Corrupt("batch shorter than header".into()))?;
+            let rest = original
+                .get(16..)
+                .ok_or_else(|| LogError::Corrupt("batch shorter than header".into()))?;
             let active = inner.active_mut()?;
             let position = if log_append_time {
                 let mut copy = Vec::with_capacity(original.len());
@@ -384,7 +445,9 @@ impl PartitionLog {
                 if let Some(a) = copy.get_mut(batch::ATTRIBUTES_POS..batch::ATTRIBUTES_POS + 2) {
                     a.copy_from_slice(&h.attributes.to_be_bytes());
                 }
-                if let Some(t) = copy.get_mut(batch::MAX_TIMESTAMP_POS..batch::MAX_TIMESTAMP_POS + 8) {
+                if let Some(t) =
+                    copy.get_mut(batch::MAX_TIMESTAMP_POS..batch::MAX_TIMESTAMP_POS + 8)
+                {
                     t.copy_from_slice(&h.max_timestamp.to_be_bytes());
                 }
                 batch::rewrite_crc(&mut copy)?;
@@ -394,9 +457,16 @@ impl PartitionLog {
             };
             active.commit_batch(h, position, now_ms, &settings);
             inner.log_end_offset = h.next_offset();
-            if inner.leader_epochs.last().is_none_or(|(e, _)| leader_epoch.0 > *e) && leader_epoch.0 >= 0 {
+            if inner
+                .leader_epochs
+                .last()
+                .is_none_or(|(e, _)| leader_epoch.0 > *e)
+                && leader_epoch.0 >= 0
+            {
                 inner.leader_epochs.push((leader_epoch.0, h.base_offset));
-                if let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+                if let Err(e) =
+                    checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs)
+                {
                     tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
                 }
             }
@@ -449,12 +519,22 @@ impl PartitionLog {
     /// Reads whole batches starting at the one holding `offset`, from one segment, up to
     /// `max_bytes` (or one whole batch when `min_one_batch` and the first is larger), never a
     /// batch whose base offset is >= `max_offset`.
-    pub fn read(&self, offset: Offset, max_bytes: usize, max_offset: Offset, min_one_batch: bool) -> Result<ReadResult, LogError> {
+    pub fn read(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        max_offset: Offset,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, LogError> {
         let (views, log_start, log_end) = {
             let inner = self.lock();
             let (start, end) = (inner.log_start_offset, inner.log_end_offset);
             if offset.0 < start || offset.0 > end {
-                return Err(LogError::OffsetOutOfRange { requested: offset.0, log_start: start, log_end: end });
+                return Err(LogError::OffsetOutOfRange {
+                    requested: offset.0,
+                    log_start: start,
+                    log_end: end,
+                });
             }
             let mut views = Vec::new();
             if offset.0 < end {
@@ -464,30 +544,45 @@ impl PartitionLog {
                         continue; // offset lies past this segment's last batch
                     }
                     let start_position = if i == first {
-                        let rel = u32::try_from(offset.0.saturating_sub(s.base_offset).max(0)).unwrap_or(u32::MAX);
+                        let rel = u32::try_from(offset.0.saturating_sub(s.base_offset).max(0))
+                            .unwrap_or(u32::MAX);
                         u64::from(s.offset_index.lookup(rel))
                     } else {
                         0
                     };
-                    views.push(SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes });
+                    views.push(SegmentView {
+                        file: s.log.clone(),
+                        start_position,
+                        committed_bytes: s.size_bytes,
+                    });
                     break;
                 }
             }
             (views, start, end)
         };
-        let empty = ReadResult { records: Bytes::new(), log_start_offset: Offset(log_start), log_end_offset: Offset(log_end) };
-        let Some(view) = views.into_iter().next() else { return Ok(empty) };
+        let empty = ReadResult {
+            records: Bytes::new(),
+            log_start_offset: Offset(log_start),
+            log_end_offset: Offset(log_end),
+        };
+        let Some(view) = views.into_iter().next() else {
+            return Ok(empty);
+        };
 
         // Walk headers to the first batch whose last offset >= offset.
         let mut reader = ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
         let mut pos = view.start_position;
         let first = loop {
-            let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? else { return Ok(empty) };
+            let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? else {
+                return Ok(empty);
+            };
             let h = BatchHeader::parse(hb)?;
             if h.last_offset() >= offset.0 {
                 break h;
             }
-            pos = pos.checked_add(h.total_size_bytes() as u64).ok_or_else(|| overflow("position"))?;
+            pos = pos
+                .checked_add(h.total_size_bytes() as u64)
+                .ok_or_else(|| overflow("position"))?;
         };
         if first.base_offset >= max_offset.0 {
             return Ok(empty);
@@ -515,7 +610,11 @@ impl PartitionLog {
             keep = b.range.end;
         }
         buf.truncate(keep);
-        Ok(ReadResult { records: Bytes::from(buf), log_start_offset: Offset(log_start), log_end_offset: Offset(log_end) })
+        Ok(ReadResult {
+            records: Bytes::from(buf),
+            log_start_offset: Offset(log_start),
+            log_end_offset: Offset(log_end),
+        })
     }
 
     /// fsyncs every segment with unflushed data and its indexes; returns the offset flushed up
@@ -525,8 +624,18 @@ impl PartitionLog {
             let mut inner = self.lock();
             let target = inner.log_end_offset;
             let mut files = Vec::new();
-            for s in inner.segments.iter().filter(|s| s.flushed_size_bytes < s.size_bytes) {
-                files.push((s.log.clone(), s.offset_index.file.try_clone()?, s.time_index.file.try_clone()?, s.base_offset, s.size_bytes));
+            for s in inner
+                .segments
+                .iter()
+                .filter(|s| s.flushed_size_bytes < s.size_bytes)
+            {
+                files.push((
+                    s.log.clone(),
+                    s.offset_index.file.try_clone()?,
+                    s.time_index.file.try_clone()?,
+                    s.base_offset,
+                    s.size_bytes,
+                ));
             }
             inner.unflushed_records = 0;
             inner.last_flush_mono_ms = self.clock.monotonic_ms();
@@ -553,14 +662,28 @@ impl PartitionLog {
     fn timestamp_views(&self, ts_ms: i64) -> Vec<SegmentView> {
         let inner = self.lock();
         let mut views = Vec::new();
-        for s in inner.segments.iter().filter(|s| !s.is_empty() && s.max_timestamp_ms() >= ts_ms) {
-            let start_position = s.time_index.last_below(ts_ms).map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
-            views.push(SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes });
+        for s in inner
+            .segments
+            .iter()
+            .filter(|s| !s.is_empty() && s.max_timestamp_ms() >= ts_ms)
+        {
+            let start_position = s
+                .time_index
+                .last_below(ts_ms)
+                .map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
+            views.push(SegmentView {
+                file: s.log.clone(),
+                start_position,
+                committed_bytes: s.size_bytes,
+            });
         }
         views
     }
 
-    fn scan_for(view: &SegmentView, pred: impl Fn(&BatchHeader) -> bool) -> Result<Option<Bytes>, LogError> {
+    fn scan_for(
+        view: &SegmentView,
+        pred: impl Fn(&BatchHeader) -> bool,
+    ) -> Result<Option<Bytes>, LogError> {
         let mut reader = ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
         let mut pos = view.start_position;
         while let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? {
@@ -569,7 +692,9 @@ impl PartitionLog {
             if pred(&h) {
                 return Ok(reader.get(pos, size)?.map(Bytes::copy_from_slice));
             }
-            pos = pos.checked_add(size as u64).ok_or_else(|| overflow("position"))?;
+            pos = pos
+                .checked_add(size as u64)
+                .ok_or_else(|| overflow("position"))?;
         }
         Ok(None)
     }
@@ -597,8 +722,18 @@ impl PartitionLog {
             }
             let Some(s) = best else { return Ok(None) };
             let max_ts = s.max_timestamp_ms();
-            let start_position = s.time_index.last_below(max_ts).map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
-            (SegmentView { file: s.log.clone(), start_position, committed_bytes: s.size_bytes }, max_ts)
+            let start_position = s
+                .time_index
+                .last_below(max_ts)
+                .map_or(0, |(_, rel)| u64::from(s.offset_index.lookup(rel)));
+            (
+                SegmentView {
+                    file: s.log.clone(),
+                    start_position,
+                    committed_bytes: s.size_bytes,
+                },
+                max_ts,
+            )
         };
         Self::scan_for(&view, |h| h.max_timestamp >= max_ts)
     }
@@ -636,10 +771,17 @@ impl PartitionLog {
             }
             if settings.retention_bytes >= 0 {
                 let limit = settings.retention_bytes as u64;
-                let mut total: u64 = inner.segments.iter().skip(count).map(|s| s.size_bytes).sum();
+                let mut total: u64 = inner
+                    .segments
+                    .iter()
+                    .skip(count)
+                    .map(|s| s.size_bytes)
+                    .sum();
                 let last = inner.segments.len() - 1;
                 while count < last {
-                    let Some(s) = inner.segments.get(count) else { break };
+                    let Some(s) = inner.segments.get(count) else {
+                        break;
+                    };
                     if total.saturating_sub(s.size_bytes) >= limit && total >= s.size_bytes {
                         total -= s.size_bytes;
                         count += 1;
@@ -651,17 +793,29 @@ impl PartitionLog {
             let count = count.min(inner.segments.len() - 1);
             let removed: Vec<Segment> = inner.segments.drain(..count).collect();
             if !removed.is_empty() {
-                let first_base = inner.segments.first().map_or(inner.log_end_offset, |s| s.base_offset);
-                inner.log_start_offset = inner.log_start_offset.max(first_base).min(inner.log_end_offset);
+                let first_base = inner
+                    .segments
+                    .first()
+                    .map_or(inner.log_end_offset, |s| s.base_offset);
+                inner.log_start_offset = inner
+                    .log_start_offset
+                    .max(first_base)
+                    .min(inner.log_end_offset);
                 inner.recovery_point = inner.recovery_point.max(inner.log_start_offset);
                 let start = inner.log_start_offset;
                 // Kafka's truncateFromStart: epochs that began before the new start now begin there.
-                let keep_from = inner.leader_epochs.iter().rposition(|(_, o)| *o <= start).unwrap_or(0);
+                let keep_from = inner
+                    .leader_epochs
+                    .iter()
+                    .rposition(|(_, o)| *o <= start)
+                    .unwrap_or(0);
                 inner.leader_epochs.drain(..keep_from);
                 if let Some(first) = inner.leader_epochs.first_mut() {
                     first.1 = first.1.max(start);
                 }
-                if let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+                if let Err(e) =
+                    checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs)
+                {
                     tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
                 }
             }

@@ -79,7 +79,10 @@ impl ProducerStateManager {
 
     /// Checks `header` (offsets already assigned: `base_offset`..`last_offset()`) against
     /// `current` (the producer's entry, possibly staged by earlier batches of the same append).
-    pub fn check(current: Option<&ProducerEntry>, header: &BatchHeader) -> Result<SequenceCheck, LogError> {
+    pub fn check(
+        current: Option<&ProducerEntry>,
+        header: &BatchHeader,
+    ) -> Result<SequenceCheck, LogError> {
         if !header.is_idempotent() {
             return Ok(SequenceCheck::NotIdempotent);
         }
@@ -95,30 +98,54 @@ impl ProducerStateManager {
             timestamp_ms: header.max_timestamp,
         };
         let Some(cur) = current else {
-            let mut e = ProducerEntry { epoch, batches: VecDeque::new() };
+            let mut e = ProducerEntry {
+                epoch,
+                batches: VecDeque::new(),
+            };
             e.push(meta);
             return Ok(SequenceCheck::Accept(e));
         };
         if epoch < cur.epoch {
-            return Err(LogError::InvalidProducerEpoch { producer_id: pid, current: cur.epoch, got: epoch });
+            return Err(LogError::InvalidProducerEpoch {
+                producer_id: pid,
+                current: cur.epoch,
+                got: epoch,
+            });
         }
         if epoch > cur.epoch {
             if first_seq != 0 {
-                return Err(LogError::OutOfOrderSequence { producer_id: pid, expected: 0, got: first_seq });
+                return Err(LogError::OutOfOrderSequence {
+                    producer_id: pid,
+                    expected: 0,
+                    got: first_seq,
+                });
             }
-            let mut e = ProducerEntry { epoch, batches: VecDeque::new() };
+            let mut e = ProducerEntry {
+                epoch,
+                batches: VecDeque::new(),
+            };
             e.push(meta);
             return Ok(SequenceCheck::Accept(e));
         }
-        if let Some(dup) = cur.batches.iter().find(|b| b.first_seq == first_seq && b.last_seq == last_seq) {
+        if let Some(dup) = cur
+            .batches
+            .iter()
+            .find(|b| b.first_seq == first_seq && b.last_seq == last_seq)
+        {
             return Ok(SequenceCheck::Duplicate(*dup));
         }
         match cur.batches.back() {
-            Some(last) if !in_sequence(last.last_seq, first_seq) => Err(LogError::OutOfOrderSequence {
-                producer_id: pid,
-                expected: if last.last_seq == i32::MAX { 0 } else { last.last_seq + 1 },
-                got: first_seq,
-            }),
+            Some(last) if !in_sequence(last.last_seq, first_seq) => {
+                Err(LogError::OutOfOrderSequence {
+                    producer_id: pid,
+                    expected: if last.last_seq == i32::MAX {
+                        0
+                    } else {
+                        last.last_seq + 1
+                    },
+                    got: first_seq,
+                })
+            }
             _ => {
                 let mut e = cur.clone();
                 e.push(meta);
@@ -188,26 +215,50 @@ mod tests {
     fn sequence_rules() {
         let mut m = ProducerStateManager::new();
         // Unknown producer: any sequence.
-        assert!(matches!(apply(&mut m, &header(1, 0, 7, 2, 0)), Ok(SequenceCheck::Accept(_))));
-        assert!(matches!(apply(&mut m, &header(1, 0, 9, 1, 2)), Ok(SequenceCheck::Accept(_))));
+        assert!(matches!(
+            apply(&mut m, &header(1, 0, 7, 2, 0)),
+            Ok(SequenceCheck::Accept(_))
+        ));
+        assert!(matches!(
+            apply(&mut m, &header(1, 0, 9, 1, 2)),
+            Ok(SequenceCheck::Accept(_))
+        ));
         // Duplicate of the first batch.
         match apply(&mut m, &header(1, 0, 7, 2, 99)).unwrap() {
-            SequenceCheck::Duplicate(meta) => assert_eq!((meta.base_offset, meta.last_offset), (0, 1)),
+            SequenceCheck::Duplicate(meta) => {
+                assert_eq!((meta.base_offset, meta.last_offset), (0, 1))
+            }
             other => panic!("{other:?}"),
         }
         // Gap.
         assert!(matches!(
             apply(&mut m, &header(1, 0, 12, 1, 3)),
-            Err(LogError::OutOfOrderSequence { expected: 10, got: 12, .. })
+            Err(LogError::OutOfOrderSequence {
+                expected: 10,
+                got: 12,
+                ..
+            })
         ));
         // Old epoch.
-        assert!(matches!(apply(&mut m, &header(1, -1, 10, 1, 3)), Err(LogError::InvalidProducerEpoch { .. })));
+        assert!(matches!(
+            apply(&mut m, &header(1, -1, 10, 1, 3)),
+            Err(LogError::InvalidProducerEpoch { .. })
+        ));
         // New epoch must start at 0.
-        assert!(matches!(apply(&mut m, &header(1, 1, 10, 1, 3)), Err(LogError::OutOfOrderSequence { .. })));
-        assert!(matches!(apply(&mut m, &header(1, 1, 0, 1, 3)), Ok(SequenceCheck::Accept(_))));
+        assert!(matches!(
+            apply(&mut m, &header(1, 1, 10, 1, 3)),
+            Err(LogError::OutOfOrderSequence { .. })
+        ));
+        assert!(matches!(
+            apply(&mut m, &header(1, 1, 0, 1, 3)),
+            Ok(SequenceCheck::Accept(_))
+        ));
         assert_eq!(m.entry(1).unwrap().batches.len(), 1);
         // Not idempotent.
-        assert_eq!(apply(&mut m, &header(-1, -1, -1, 1, 4)).unwrap(), SequenceCheck::NotIdempotent);
+        assert_eq!(
+            apply(&mut m, &header(-1, -1, -1, 1, 4)).unwrap(),
+            SequenceCheck::NotIdempotent
+        );
     }
 
     #[test]

@@ -55,12 +55,20 @@ pub struct ScanReader<'a> {
 impl<'a> ScanReader<'a> {
     /// Reads never go at or past `limit_bytes` (the committed size or the file length).
     pub fn new(file: &'a File, limit_bytes: u64, chunk_bytes: usize) -> Self {
-        ScanReader { file, limit_bytes, chunk_bytes, buf: Vec::new(), buf_start: 0 }
+        ScanReader {
+            file,
+            limit_bytes,
+            chunk_bytes,
+            buf: Vec::new(),
+            buf_start: 0,
+        }
     }
 
     /// `len` bytes at `pos`, or `None` when they reach past the limit.
     pub fn get(&mut self, pos: u64, len: usize) -> std::io::Result<Option<&[u8]>> {
-        let Some(end) = pos.checked_add(len as u64) else { return Ok(None) };
+        let Some(end) = pos.checked_add(len as u64) else {
+            return Ok(None);
+        };
         if end > self.limit_bytes {
             return Ok(None);
         }
@@ -86,7 +94,10 @@ pub struct IndexPolicy {
 
 impl IndexPolicy {
     pub fn new() -> Self {
-        IndexPolicy { bytes_since_entry: 0, max_timestamp_ms: -1 }
+        IndexPolicy {
+            bytes_since_entry: 0,
+            max_timestamp_ms: -1,
+        }
     }
 
     /// Kafka's rule: an offset entry once more than `index_interval_bytes` were written since the
@@ -152,18 +163,33 @@ pub struct OpenOutcome {
 
 fn paths(dir: &Path, base_offset: i64) -> (PathBuf, PathBuf, PathBuf) {
     let stem = format!("{base_offset:020}");
-    (dir.join(format!("{stem}.log")), dir.join(format!("{stem}.index")), dir.join(format!("{stem}.timeindex")))
+    (
+        dir.join(format!("{stem}.log")),
+        dir.join(format!("{stem}.index")),
+        dir.join(format!("{stem}.timeindex")),
+    )
 }
 
 fn max_entries(settings: &TopicSettings, entry_bytes: usize) -> usize {
-    usize::try_from(settings.segment_index_bytes / entry_bytes as u64).unwrap_or(usize::MAX).max(1)
+    usize::try_from(settings.segment_index_bytes / entry_bytes as u64)
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 impl Segment {
     /// Creates an empty segment, replacing any files of the same name.
-    pub fn create(dir: &Path, base_offset: i64, settings: &TopicSettings) -> Result<Segment, LogError> {
+    pub fn create(
+        dir: &Path,
+        base_offset: i64,
+        settings: &TopicSettings,
+    ) -> Result<Segment, LogError> {
         let (log_path, index_path, time_index_path) = paths(dir, base_offset);
-        let log = OpenOptions::new().read(true).append(true).create(true).truncate(false).open(&log_path)?;
+        let log = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .truncate(false)
+            .open(&log_path)?;
         log.set_len(0)?;
         let offset_file = index::sync_file_content(&index_path, &[])?;
         let time_file = index::sync_file_content(&time_index_path, &[])?;
@@ -231,12 +257,19 @@ impl Segment {
                 },
             };
             let size = header.total_size_bytes();
-            if header.base_offset < next_offset || header.last_offset() - base_offset > u32::MAX as i64 {
-                problem = Some(format!("batch at position {pos} has out-of-order offset {}", header.base_offset));
+            if header.base_offset < next_offset
+                || header.last_offset() - base_offset > u32::MAX as i64
+            {
+                problem = Some(format!(
+                    "batch at position {pos} has out-of-order offset {}",
+                    header.base_offset
+                ));
                 break;
             }
             if pos + size as u64 > u32::MAX as u64 + 1 {
-                problem = Some(format!("batch at position {pos} passes the 4 GiB segment limit"));
+                problem = Some(format!(
+                    "batch at position {pos} passes the 4 GiB segment limit"
+                ));
                 break;
             }
             if verify_crc {
@@ -260,7 +293,11 @@ impl Segment {
             offsets.extend(o);
             times.extend(t);
             if first_batch_time_ms.is_none() {
-                first_batch_time_ms = Some(if header.max_timestamp >= 0 { header.max_timestamp } else { now_ms });
+                first_batch_time_ms = Some(if header.max_timestamp >= 0 {
+                    header.max_timestamp
+                } else {
+                    now_ms
+                });
             }
             visit(&header);
             next_offset = header.next_offset();
@@ -273,8 +310,10 @@ impl Segment {
             log.set_len(pos)?;
             log.sync_all()?;
         }
-        let offset_file = index::sync_file_content(&index_path, &index::encode_offset_entries(&offsets))?;
-        let time_file = index::sync_file_content(&time_index_path, &index::encode_time_entries(&times))?;
+        let offset_file =
+            index::sync_file_content(&index_path, &index::encode_offset_entries(&offsets))?;
+        let time_file =
+            index::sync_file_content(&time_index_path, &index::encode_time_entries(&times))?;
         Ok(OpenOutcome {
             segment: Segment {
                 base_offset,
@@ -315,11 +354,21 @@ impl Segment {
     /// The timestamp time retention compares: the largest record timestamp, or the last append
     /// time when no batch carries a timestamp.
     pub fn retention_timestamp_ms(&self) -> i64 {
-        if self.policy.max_timestamp_ms >= 0 { self.policy.max_timestamp_ms } else { self.last_modified_ms }
+        if self.policy.max_timestamp_ms >= 0 {
+            self.policy.max_timestamp_ms
+        } else {
+            self.last_modified_ms
+        }
     }
 
     /// Whether a batch of `batch_bytes` ending at `last_offset` must go to a new segment.
-    pub fn should_roll(&self, batch_bytes: u64, last_offset: i64, now_ms: i64, settings: &TopicSettings) -> bool {
+    pub fn should_roll(
+        &self,
+        batch_bytes: u64,
+        last_offset: i64,
+        now_ms: i64,
+        settings: &TopicSettings,
+    ) -> bool {
         if self.is_empty() {
             return false;
         }
@@ -339,13 +388,22 @@ impl Segment {
     /// file is cut back to the committed size. Does not commit; see `commit_batch`.
     pub fn write_parts(&mut self, parts: &[&[u8]]) -> Result<u64, LogError> {
         let position = self.size_bytes;
-        let mut slices: Vec<IoSlice<'_>> = parts.iter().filter(|p| !p.is_empty()).map(|p| IoSlice::new(p)).collect();
+        let mut slices: Vec<IoSlice<'_>> = parts
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| IoSlice::new(p))
+            .collect();
         let mut remaining: &mut [IoSlice<'_>] = &mut slices;
         let result: std::io::Result<()> = (|| {
             let mut file: &File = &self.log;
             while !remaining.is_empty() {
                 match file.write_vectored(remaining) {
-                    Ok(0) => return Err(std::io::Error::new(std::io::ErrorKind::WriteZero, "wrote 0 bytes")),
+                    Ok(0) => {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::WriteZero,
+                            "wrote 0 bytes",
+                        ));
+                    }
                     Ok(n) => IoSlice::advance_slices(&mut remaining, n),
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
@@ -364,23 +422,36 @@ impl Segment {
 
     /// Makes a written batch visible: size, next offset, indexes. `header` carries the assigned
     /// offsets and final timestamps.
-    pub fn commit_batch(&mut self, header: &BatchHeader, position: u64, now_ms: i64, settings: &TopicSettings) {
+    pub fn commit_batch(
+        &mut self,
+        header: &BatchHeader,
+        position: u64,
+        now_ms: i64,
+        settings: &TopicSettings,
+    ) {
         self.size_bytes = position + header.total_size_bytes() as u64;
         self.next_offset = header.next_offset();
         self.last_modified_ms = now_ms;
         if self.first_batch_time_ms.is_none() {
             self.first_batch_time_ms = Some(now_ms);
         }
-        let (o, t) = self.policy.observe(self.base_offset, header, position, settings.index_interval_bytes);
+        let (o, t) = self.policy.observe(
+            self.base_offset,
+            header,
+            position,
+            settings.index_interval_bytes,
+        );
         // A missing sparse entry only costs a longer scan; the log bytes are what matter.
         if let Some((rel, pos)) = o
-            && let Err(e) = self.offset_index.append(rel, pos) {
-                tracing::warn!(index = %self.index_path.display(), "offset index append failed: {e}");
-            }
+            && let Err(e) = self.offset_index.append(rel, pos)
+        {
+            tracing::warn!(index = %self.index_path.display(), "offset index append failed: {e}");
+        }
         if let Some((ts, rel)) = t
-            && let Err(e) = self.time_index.append(ts, rel) {
-                tracing::warn!(index = %self.time_index_path.display(), "time index append failed: {e}");
-            }
+            && let Err(e) = self.time_index.append(ts, rel)
+        {
+            tracing::warn!(index = %self.time_index_path.display(), "time index append failed: {e}");
+        }
     }
 
     /// fsync the log and both indexes.

@@ -95,7 +95,11 @@ impl TestBatch {
 
 /// A batch of `records` records with default everything else.
 pub fn simple(records: usize) -> Bytes {
-    TestBatch { records, ..Default::default() }.build()
+    TestBatch {
+        records,
+        ..Default::default()
+    }
+    .build()
 }
 
 pub fn manual_clock(start_ms: i64) -> (Arc<ManualClock>, SharedClock) {
@@ -105,5 +109,9 @@ pub fn manual_clock(start_ms: i64) -> (Arc<ManualClock>, SharedClock) {
 }
 
 pub fn small_settings(segment_bytes: u64) -> TopicSettings {
-    TopicSettings { segment_bytes, index_interval_bytes: 100, ..TopicSettings::default() }
+    TopicSettings {
+        segment_bytes,
+        index_interval_bytes: 100,
+        ..TopicSettings::default()
+    }
 }

@@ -108,26 +108,57 @@ pub fn peek_header(frame: &[u8]) -> Option<(i16, i16, i32)> {
 }
 
 /// Decodes one frame body (without its length prefix).
-pub fn decode_request(mut frame: Bytes, table: &ApiVersionTable) -> Result<RequestFrame, ProtocolError> {
+pub fn decode_request(
+    mut frame: Bytes,
+    table: &ApiVersionTable,
+) -> Result<RequestFrame, ProtocolError> {
     let Some((key, version, correlation_id)) = peek_header(&frame) else {
-        return Err(ProtocolError::FrameTooShort { len_bytes: frame.len() });
+        return Err(ProtocolError::FrameTooShort {
+            len_bytes: frame.len(),
+        });
     };
-    let api_key = ApiKey::try_from(key).map_err(|_| ProtocolError::UnknownApiKey { api_key: key, correlation_id })?;
-    let range = table.range(api_key).ok_or(ProtocolError::UnknownApiKey { api_key: key, correlation_id })?;
+    let api_key = ApiKey::try_from(key).map_err(|_| ProtocolError::UnknownApiKey {
+        api_key: key,
+        correlation_id,
+    })?;
+    let range = table.range(api_key).ok_or(ProtocolError::UnknownApiKey {
+        api_key: key,
+        correlation_id,
+    })?;
     if !range.contains(version) {
-        return Err(ProtocolError::UnsupportedVersion { api_key, version, min: range.min, max: range.max, correlation_id });
+        return Err(ProtocolError::UnsupportedVersion {
+            api_key,
+            version,
+            min: range.min,
+            max: range.max,
+            correlation_id,
+        });
     }
-    let malformed = |reason: String| ProtocolError::Malformed { api_key, version, correlation_id, reason };
+    let malformed = |reason: String| ProtocolError::Malformed {
+        api_key,
+        version,
+        correlation_id,
+        reason,
+    };
     let header_version = api_key.request_header_version(version);
-    let header = RequestHeader::decode(&mut frame, header_version).map_err(|e| malformed(format!("header: {e:#}")))?;
+    let header = RequestHeader::decode(&mut frame, header_version)
+        .map_err(|e| malformed(format!("header: {e:#}")))?;
     let request = if api_key == ApiKey::Produce && version < 3 {
-        Request::ProduceLegacy(decode_legacy_produce(&mut frame).ok_or_else(|| malformed("truncated body".into()))?)
+        Request::ProduceLegacy(
+            decode_legacy_produce(&mut frame).ok_or_else(|| malformed("truncated body".into()))?,
+        )
     } else {
         decode_body(api_key, &mut frame, version)
             .map_err(|e| malformed(format!("{e:#}")))?
             .ok_or_else(|| malformed("no decoder for this api".into()))?
     };
-    Ok(RequestFrame { api_key, version, correlation_id, client_id: header.client_id, request })
+    Ok(RequestFrame {
+        api_key,
+        version,
+        correlation_id,
+        client_id: header.client_id,
+        request,
+    })
 }
 
 fn get_string(buf: &mut Bytes) -> Option<StrBytes> {
@@ -150,7 +181,10 @@ fn get_array_len(buf: &mut Bytes, min_elem_bytes: usize) -> Option<usize> {
         return Some(0);
     }
     // An array cannot hold more elements than there are bytes left for them.
-    (n as usize).checked_mul(min_elem_bytes).filter(|need| *need <= buf.remaining()).map(|_| n as usize)
+    (n as usize)
+        .checked_mul(min_elem_bytes)
+        .filter(|need| *need <= buf.remaining())
+        .map(|_| n as usize)
 }
 
 /// Produce v0-2: acks i16, timeout i32, [topic string, [partition i32, records bytes]].
@@ -207,17 +241,33 @@ impl LegacyProduceResponse {
 }
 
 /// Encodes a whole response frame: length, header, body.
-pub fn encode_response(correlation_id: i32, version: i16, response: &Response) -> Result<BytesMut, ProtocolError> {
+pub fn encode_response(
+    correlation_id: i32,
+    version: i16,
+    response: &Response,
+) -> Result<BytesMut, ProtocolError> {
     let api_key = response.api_key();
     // ApiVersions responses always use header v0, so a client that sent a too-new version can read them.
-    let header_version = if api_key == ApiKey::ApiVersions { 0 } else { api_key.response_header_version(version) };
+    let header_version = if api_key == ApiKey::ApiVersions {
+        0
+    } else {
+        api_key.response_header_version(version)
+    };
     let mut buf = BytesMut::with_capacity(64);
     buf.put_i32(0);
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
-    let encode_err = |e: anyhow::Error| ProtocolError::Encode { api_key, version, reason: format!("{e:#}") };
-    header.encode(&mut buf, header_version).map_err(encode_err)?;
-    response.encode_body(&mut buf, version).map_err(encode_err)?;
+    let encode_err = |e: anyhow::Error| ProtocolError::Encode {
+        api_key,
+        version,
+        reason: format!("{e:#}"),
+    };
+    header
+        .encode(&mut buf, header_version)
+        .map_err(encode_err)?;
+    response
+        .encode_body(&mut buf, version)
+        .map_err(encode_err)?;
     let body_len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&body_len.to_be_bytes());
     Ok(buf)
@@ -225,7 +275,11 @@ pub fn encode_response(correlation_id: i32, version: i16, response: &Response) -
 
 /// The answer to an ApiVersions request whose version we do not support: error 35 in the v0
 /// layout, with our table, so the client can retry at a version we speak.
-pub fn encode_api_versions_unsupported(correlation_id: i32, table: &ApiVersionTable, error_code: i16) -> Result<BytesMut, ProtocolError> {
+pub fn encode_api_versions_unsupported(
+    correlation_id: i32,
+    table: &ApiVersionTable,
+    error_code: i16,
+) -> Result<BytesMut, ProtocolError> {
     let mut response = ApiVersionsResponse::default();
     response.error_code = error_code;
     response.api_keys = table.advertised();
@@ -252,7 +306,8 @@ mod tests {
         h.request_api_version = version;
         h.correlation_id = 7;
         h.client_id = Some(StrBytes::from_static_str("t"));
-        h.encode(&mut b, key.request_header_version(version)).unwrap();
+        h.encode(&mut b, key.request_header_version(version))
+            .unwrap();
         b.put_slice(body);
         b.freeze()
     }
@@ -271,13 +326,25 @@ mod tests {
     #[test]
     fn version_above_range_is_unsupported_and_unknown_key_is_reported() {
         let err = decode_request(frame(ApiKey::Metadata, 14, &[]), &table()).unwrap_err();
-        assert!(matches!(err, ProtocolError::UnsupportedVersion { correlation_id: 7, .. }));
+        assert!(matches!(
+            err,
+            ProtocolError::UnsupportedVersion {
+                correlation_id: 7,
+                ..
+            }
+        ));
         let mut raw = BytesMut::new();
         raw.put_i16(999);
         raw.put_i16(0);
         raw.put_i32(5);
         let err = decode_request(raw.freeze(), &table()).unwrap_err();
-        assert!(matches!(err, ProtocolError::UnknownApiKey { api_key: 999, correlation_id: 5 }));
+        assert!(matches!(
+            err,
+            ProtocolError::UnknownApiKey {
+                api_key: 999,
+                correlation_id: 5
+            }
+        ));
     }
 
     #[test]
@@ -302,9 +369,19 @@ mod tests {
         body.put_i32(0);
         body.put_i32(0);
         let f = decode_request(frame(ApiKey::Produce, 2, &body), &table()).unwrap();
-        let Request::ProduceLegacy(p) = f.request else { panic!("not legacy") };
+        let Request::ProduceLegacy(p) = f.request else {
+            panic!("not legacy")
+        };
         assert_eq!(p.topics.len(), 1);
-        let out = encode_response(7, 2, &Response::ProduceLegacy(LegacyProduceResponse { error_code: 35, topics: p.topics })).unwrap();
+        let out = encode_response(
+            7,
+            2,
+            &Response::ProduceLegacy(LegacyProduceResponse {
+                error_code: 35,
+                topics: p.topics,
+            }),
+        )
+        .unwrap();
         // length + correlation id + 1 topic (4 + 2 + 1) + 1 partition (4 + 4 + 2 + 8 + 8) + throttle (4)
         assert_eq!(out.len(), 4 + 4 + 7 + 4 + 22 + 4);
     }

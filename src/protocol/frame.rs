@@ -13,7 +13,10 @@ pub const HEADER_MIN_BYTES: usize = 8;
 pub fn frame_body_len(prefix: [u8; 4], request_bytes_max: usize) -> Result<usize, ProtocolError> {
     let len = i32::from_be_bytes(prefix) as i64;
     if len < 0 || len as u64 > request_bytes_max as u64 {
-        return Err(ProtocolError::FrameTooLarge { len_bytes: len, max_bytes: request_bytes_max });
+        return Err(ProtocolError::FrameTooLarge {
+            len_bytes: len,
+            max_bytes: request_bytes_max,
+        });
     }
     let len = len as usize;
     if len < HEADER_MIN_BYTES {

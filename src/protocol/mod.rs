@@ -28,16 +28,33 @@ pub use uuid::Uuid;
 /// What can go wrong between a frame's bytes and a typed request.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtocolError {
-    #[error("frame length {len_bytes} is negative or exceeds socket.request.max.bytes ({max_bytes})")]
+    #[error(
+        "frame length {len_bytes} is negative or exceeds socket.request.max.bytes ({max_bytes})"
+    )]
     FrameTooLarge { len_bytes: i64, max_bytes: usize },
     #[error("frame of {len_bytes} bytes is too short for a request header")]
     FrameTooShort { len_bytes: usize },
     #[error("unknown api key {api_key}")]
     UnknownApiKey { api_key: i16, correlation_id: i32 },
     #[error("{api_key:?} version {version} is not supported (supported {min}..={max})")]
-    UnsupportedVersion { api_key: ApiKey, version: i16, min: i16, max: i16, correlation_id: i32 },
+    UnsupportedVersion {
+        api_key: ApiKey,
+        version: i16,
+        min: i16,
+        max: i16,
+        correlation_id: i32,
+    },
     #[error("malformed {api_key:?} v{version} request: {reason}")]
-    Malformed { api_key: ApiKey, version: i16, correlation_id: i32, reason: String },
+    Malformed {
+        api_key: ApiKey,
+        version: i16,
+        correlation_id: i32,
+        reason: String,
+    },
     #[error("cannot encode {api_key:?} v{version} response: {reason}")]
-    Encode { api_key: ApiKey, version: i16, reason: String },
+    Encode {
+        api_key: ApiKey,
+        version: i16,
+        reason: String,
+    },
 }

@@ -30,7 +30,10 @@ fn records(mut batch: Bytes) -> anyhow::Result<Vec<(i64, i64)>> {
         .iter()
         .map(|r| {
             let ts = r.timestamp;
-            debug_assert!(matches!(r.timestamp_type, TimestampType::Creation | TimestampType::LogAppend));
+            debug_assert!(matches!(
+                r.timestamp_type,
+                TimestampType::Creation | TimestampType::LogAppend
+            ));
             (r.offset, ts)
         })
         .collect())

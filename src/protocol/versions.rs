@@ -30,7 +30,9 @@ pub struct ApiVersionTable {
 impl ApiVersionTable {
     /// Builds the table; a later entry for the same key replaces an earlier one.
     pub fn new(entries: impl IntoIterator<Item = (ApiKey, VersionRange)>) -> Self {
-        let mut table = ApiVersionTable { entries: Vec::new() };
+        let mut table = ApiVersionTable {
+            entries: Vec::new(),
+        };
         for (key, range) in entries {
             table.entries.retain(|(k, _)| *k != key);
             table.entries.push((key, range));
@@ -40,7 +42,10 @@ impl ApiVersionTable {
     }
 
     pub fn range(&self, key: ApiKey) -> Option<VersionRange> {
-        self.entries.iter().find(|(k, _)| *k == key).map(|(_, r)| *r)
+        self.entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, r)| *r)
     }
 
     /// The ApiVersions response's `api_keys` list.

@@ -92,12 +92,19 @@ impl Partition {
             let flushed = tokio::task::spawn_blocking(move || log.flush())
                 .await
                 .map_err(|e| ReplicationError::SyncTask(e.to_string()))??;
-            self.durable.flushed_end.fetch_max(flushed.0, Ordering::AcqRel);
+            self.durable
+                .flushed_end
+                .fetch_max(flushed.0, Ordering::AcqRel);
         }
     }
 
     /// Reads whole batches at `offset`, never past the high watermark.
-    pub fn read(&self, offset: Offset, bytes_max: usize, min_one_batch: bool) -> Result<ReadResult, ReplicationError> {
+    pub fn read(
+        &self,
+        offset: Offset,
+        bytes_max: usize,
+        min_one_batch: bool,
+    ) -> Result<ReadResult, ReplicationError> {
         let hw = self.high_watermark();
         Ok(self.log.read(offset, bytes_max, hw, min_one_batch)?)
     }
@@ -127,7 +134,11 @@ pub struct ReplicaManager {
 
 impl ReplicaManager {
     pub fn new(node_id: NodeId, logs: Arc<LogManager>) -> Self {
-        ReplicaManager { node_id, logs, partitions: DashMap::new() }
+        ReplicaManager {
+            node_id,
+            logs,
+            partitions: DashMap::new(),
+        }
     }
 
     pub fn node_id(&self) -> NodeId {

@@ -19,12 +19,19 @@ use tokio::sync::watch;
 use super::Broker;
 use super::handlers::{self, ConnectionState};
 use crate::protocol::codec::encode_api_versions_unsupported;
-use crate::protocol::{ApiKey, FRAME_PREFIX_BYTES, ProtocolError, decode_request, encode_response, frame_body_len};
+use crate::protocol::{
+    ApiKey, FRAME_PREFIX_BYTES, ProtocolError, decode_request, encode_response, frame_body_len,
+};
 
 const READ_BUFFER_BYTES: usize = 64 * 1024;
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
-pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let (rd, wr) = stream.into_split();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, rd);
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, wr);
@@ -55,7 +62,8 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut
         }
         let out = match decode_request(frame.freeze(), &broker.versions) {
             Ok(request) => {
-                let (api_key, version, correlation_id) = (request.api_key, request.version, request.correlation_id);
+                let (api_key, version, correlation_id) =
+                    (request.api_key, request.version, request.correlation_id);
                 match handlers::handle(&broker, &mut state, request).await {
                     Some(response) => match encode_response(correlation_id, version, &response) {
                         Ok(bytes) => bytes,
@@ -67,8 +75,16 @@ pub async fn serve(broker: Arc<Broker>, stream: TcpStream, peer: SocketAddr, mut
                     None => continue, // acks=0: Kafka sends no response
                 }
             }
-            Err(ProtocolError::UnsupportedVersion { api_key: ApiKey::ApiVersions, correlation_id, .. }) => {
-                match encode_api_versions_unsupported(correlation_id, &broker.versions, super::error_code::code::UNSUPPORTED_VERSION) {
+            Err(ProtocolError::UnsupportedVersion {
+                api_key: ApiKey::ApiVersions,
+                correlation_id,
+                ..
+            }) => {
+                match encode_api_versions_unsupported(
+                    correlation_id,
+                    &broker.versions,
+                    super::error_code::code::UNSUPPORTED_VERSION,
+                ) {
                     Ok(bytes) => bytes,
                     Err(_) => break,
                 }

@@ -66,7 +66,13 @@ pub type Wanted = (TopicPartition, TopicId, i64, i32);
 
 impl FetchSessionCache {
     pub fn new(sessions_max: usize) -> Self {
-        FetchSessionCache { sessions_max, inner: Mutex::new(Inner { next_id: 1, ..Default::default() }) }
+        FetchSessionCache {
+            sessions_max,
+            inner: Mutex::new(Inner {
+                next_id: 1,
+                ..Default::default()
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -83,14 +89,16 @@ impl FetchSessionCache {
     ) -> Result<(SessionMode, Vec<SessionPartition>), BrokerError> {
         let fresh = |w: Vec<Wanted>| -> Vec<SessionPartition> {
             w.into_iter()
-                .map(|(tp, topic_id, fetch_offset, partition_max_bytes)| SessionPartition {
-                    tp,
-                    topic_id,
-                    fetch_offset,
-                    partition_max_bytes,
-                    last_high_watermark: -1,
-                    last_log_start_offset: -1,
-                })
+                .map(
+                    |(tp, topic_id, fetch_offset, partition_max_bytes)| SessionPartition {
+                        tp,
+                        topic_id,
+                        fetch_offset,
+                        partition_max_bytes,
+                        last_high_watermark: -1,
+                        last_log_start_offset: -1,
+                    },
+                )
                 .collect()
         };
         let mut inner = self.lock();
@@ -101,9 +109,15 @@ impl FetchSessionCache {
                 return Ok((SessionMode::Sessionless, fresh(wanted)));
             }
             if epoch != INITIAL_EPOCH {
-                return Err(BrokerError::InvalidFetchSessionEpoch { expected: INITIAL_EPOCH, got: epoch });
+                return Err(BrokerError::InvalidFetchSessionEpoch {
+                    expected: INITIAL_EPOCH,
+                    got: epoch,
+                });
             }
-            return Ok((self.create(&mut inner, fresh(wanted.clone()), now), fresh(wanted)));
+            return Ok((
+                self.create(&mut inner, fresh(wanted.clone()), now),
+                fresh(wanted),
+            ));
         }
         match epoch {
             FINAL_EPOCH => {
@@ -112,13 +126,21 @@ impl FetchSessionCache {
             }
             INITIAL_EPOCH => {
                 inner.sessions.remove(&session_id);
-                Ok((self.create(&mut inner, fresh(wanted.clone()), now), fresh(wanted)))
+                Ok((
+                    self.create(&mut inner, fresh(wanted.clone()), now),
+                    fresh(wanted),
+                ))
             }
             _ => {
-                let session =
-                    inner.sessions.get_mut(&session_id).ok_or(BrokerError::FetchSessionIdNotFound(session_id))?;
+                let session = inner
+                    .sessions
+                    .get_mut(&session_id)
+                    .ok_or(BrokerError::FetchSessionIdNotFound(session_id))?;
                 if session.next_epoch != epoch {
-                    return Err(BrokerError::InvalidFetchSessionEpoch { expected: session.next_epoch, got: epoch });
+                    return Err(BrokerError::InvalidFetchSessionEpoch {
+                        expected: session.next_epoch,
+                        got: epoch,
+                    });
                 }
                 session.next_epoch = if epoch == i32::MAX { 1 } else { epoch + 1 };
                 session.last_used = now;
@@ -130,30 +152,64 @@ impl FetchSessionCache {
                             p.partition_max_bytes = partition_max_bytes;
                             p.topic_id = topic_id;
                         }
-                        None => session.partitions.extend(fresh(vec![(tp, topic_id, fetch_offset, partition_max_bytes)])),
+                        None => session.partitions.extend(fresh(vec![(
+                            tp,
+                            topic_id,
+                            fetch_offset,
+                            partition_max_bytes,
+                        )])),
                     }
                 }
-                Ok((SessionMode::Incremental(session_id), session.partitions.clone()))
+                Ok((
+                    SessionMode::Incremental(session_id),
+                    session.partitions.clone(),
+                ))
             }
         }
     }
 
-    fn create(&self, inner: &mut Inner, partitions: Vec<SessionPartition>, now: u64) -> SessionMode {
+    fn create(
+        &self,
+        inner: &mut Inner,
+        partitions: Vec<SessionPartition>,
+        now: u64,
+    ) -> SessionMode {
         if inner.sessions.len() >= self.sessions_max
-            && let Some(oldest) = inner.sessions.iter().min_by_key(|(_, s)| s.last_used).map(|(id, _)| *id)
+            && let Some(oldest) = inner
+                .sessions
+                .iter()
+                .min_by_key(|(_, s)| s.last_used)
+                .map(|(id, _)| *id)
         {
             inner.sessions.remove(&oldest);
         }
         let id = inner.next_id;
         inner.next_id = if id == i32::MAX { 1 } else { id + 1 };
-        inner.sessions.insert(id, Session { next_epoch: 1, partitions, last_used: now });
+        inner.sessions.insert(
+            id,
+            Session {
+                next_epoch: 1,
+                partitions,
+                last_used: now,
+            },
+        );
         SessionMode::New(id)
     }
 
     /// Records what a response reported for a partition of a session.
-    pub fn reported(&self, session_id: i32, tp: &TopicPartition, high_watermark: i64, log_start_offset: i64) {
+    pub fn reported(
+        &self,
+        session_id: i32,
+        tp: &TopicPartition,
+        high_watermark: i64,
+        log_start_offset: i64,
+    ) {
         let mut inner = self.lock();
-        if let Some(p) = inner.sessions.get_mut(&session_id).and_then(|s| s.partitions.iter_mut().find(|p| &p.tp == tp)) {
+        if let Some(p) = inner
+            .sessions
+            .get_mut(&session_id)
+            .and_then(|s| s.partitions.iter_mut().find(|p| &p.tp == tp))
+        {
             p.last_high_watermark = high_watermark;
             p.last_log_start_offset = log_start_offset;
         }
@@ -182,19 +238,36 @@ mod tests {
         assert_eq!(mode, SessionMode::Sessionless);
         assert_eq!(parts.len(), 1);
         let (mode, _) = c.begin(0, 0, vec![w(0, 0), w(1, 0)], vec![]).unwrap();
-        let SessionMode::New(id) = mode else { panic!("expected a new session") };
+        let SessionMode::New(id) = mode else {
+            panic!("expected a new session")
+        };
         // Incremental: only partition 1 changed; partition 0 is remembered.
         let (mode, parts) = c.begin(id, 1, vec![w(1, 5)], vec![]).unwrap();
         assert_eq!(mode, SessionMode::Incremental(id));
-        assert_eq!(parts.iter().map(|p| p.fetch_offset).collect::<Vec<_>>(), vec![0, 5]);
+        assert_eq!(
+            parts.iter().map(|p| p.fetch_offset).collect::<Vec<_>>(),
+            vec![0, 5]
+        );
         // Forgetting removes; a replayed epoch is refused; an unknown id is refused.
-        let (_, parts) = c.begin(id, 2, vec![], vec![TopicPartition::new("t", 0)]).unwrap();
+        let (_, parts) = c
+            .begin(id, 2, vec![], vec![TopicPartition::new("t", 0)])
+            .unwrap();
         assert_eq!(parts.len(), 1);
-        assert!(matches!(c.begin(id, 2, vec![], vec![]), Err(BrokerError::InvalidFetchSessionEpoch { .. })));
-        assert!(matches!(c.begin(999, 1, vec![], vec![]), Err(BrokerError::FetchSessionIdNotFound(999))));
+        assert!(matches!(
+            c.begin(id, 2, vec![], vec![]),
+            Err(BrokerError::InvalidFetchSessionEpoch { .. })
+        ));
+        assert!(matches!(
+            c.begin(999, 1, vec![], vec![]),
+            Err(BrokerError::FetchSessionIdNotFound(999))
+        ));
         // The cache is bounded: the least recently used session is evicted.
-        let (SessionMode::New(a), _) = c.begin(0, 0, vec![], vec![]).unwrap() else { panic!() };
-        let (SessionMode::New(_), _) = c.begin(0, 0, vec![], vec![]).unwrap() else { panic!() };
+        let (SessionMode::New(a), _) = c.begin(0, 0, vec![], vec![]).unwrap() else {
+            panic!()
+        };
+        let (SessionMode::New(_), _) = c.begin(0, 0, vec![], vec![]).unwrap() else {
+            panic!()
+        };
         assert!(c.begin(id, 3, vec![], vec![]).is_err() || c.begin(a, 1, vec![], vec![]).is_err());
     }
 }

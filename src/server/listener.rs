@@ -13,8 +13,15 @@ use tokio::task::JoinSet;
 use super::Broker;
 use super::connection;
 
-pub async fn serve(broker: Arc<Broker>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
-    let connections_max = broker.config.max_connections.clamp(1, Semaphore::MAX_PERMITS);
+pub async fn serve(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let connections_max = broker
+        .config
+        .max_connections
+        .clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(connections_max));
     let mut tasks = JoinSet::new();
     loop {

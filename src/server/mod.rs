@@ -39,7 +39,10 @@ pub enum StartError {
     #[error("no listener configured (listeners)")]
     NoListener,
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("cannot open the data directory: {0}")]
     Storage(#[from] BrokerError),
 }
@@ -65,7 +68,10 @@ impl Broker {
         self.controller.image()
     }
 
-    pub fn topic_settings(&self, configs: &BTreeMap<String, String>) -> Result<TopicSettings, BrokerError> {
+    pub fn topic_settings(
+        &self,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<TopicSettings, BrokerError> {
         Ok(self.config.topic_settings(configs)?)
     }
 
@@ -85,9 +91,17 @@ impl Broker {
         let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
         if validate_only {
             if self.image().topic(name).is_some() {
-                return Err(crate::controller::ControllerError::TopicAlreadyExists(name.to_string()).into());
+                return Err(crate::controller::ControllerError::TopicAlreadyExists(
+                    name.to_string(),
+                )
+                .into());
             }
-            return Ok(Arc::new(TopicMeta { name: name.to_string(), id: String::new(), partitions, configs }));
+            return Ok(Arc::new(TopicMeta {
+                name: name.to_string(),
+                id: String::new(),
+                partitions,
+                configs,
+            }));
         }
         let meta = self.controller.create_topic(name, partitions, configs)?;
         self.replicas
@@ -98,7 +112,11 @@ impl Broker {
     }
 
     /// The topic, created with the broker defaults if it is absent and auto-creation is enabled.
-    pub fn topic_or_auto_create(&self, name: &str, allow_auto_create: bool) -> Result<Arc<TopicMeta>, BrokerError> {
+    pub fn topic_or_auto_create(
+        &self,
+        name: &str,
+        allow_auto_create: bool,
+    ) -> Result<Arc<TopicMeta>, BrokerError> {
         if let Some(t) = self.image().topic(name) {
             return Ok(t.clone());
         }
@@ -108,9 +126,13 @@ impl Broker {
         }
         match self.create_topic(name, self.config.num_partitions, BTreeMap::new(), false) {
             Ok(t) => Ok(t),
-            Err(BrokerError::Controller(crate::controller::ControllerError::TopicAlreadyExists(_))) => {
-                self.image().topic(name).cloned().ok_or(BrokerError::UnknownTopicOrPartition)
-            }
+            Err(BrokerError::Controller(
+                crate::controller::ControllerError::TopicAlreadyExists(_),
+            )) => self
+                .image()
+                .topic(name)
+                .cloned()
+                .ok_or(BrokerError::UnknownTopicOrPartition),
             Err(e) => Err(e),
         }
     }
@@ -122,14 +144,25 @@ impl Broker {
         let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
         let meta = self.controller.delete_topic(name)?;
         self.fetch_sessions.forget_topic(name);
-        self.replicas.remove_topic(name, meta.partitions).map_err(BrokerError::from)?;
+        self.replicas
+            .remove_topic(name, meta.partitions)
+            .map_err(BrokerError::from)?;
         tracing::info!(topic = name, "deleted topic");
         Ok(meta)
     }
 
-    pub fn create_partitions(&self, name: &str, count: i32, validate_only: bool) -> Result<(), BrokerError> {
+    pub fn create_partitions(
+        &self,
+        name: &str,
+        count: i32,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
         let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self.image().topic(name).cloned().ok_or(BrokerError::UnknownTopicOrPartition)?;
+        let current = self
+            .image()
+            .topic(name)
+            .cloned()
+            .ok_or(BrokerError::UnknownTopicOrPartition)?;
         if count <= current.partitions {
             return Err(crate::controller::ControllerError::InvalidPartitionCount {
                 topic: name.to_string(),
@@ -143,13 +176,17 @@ impl Broker {
         }
         let settings = self.topic_settings(&current.configs)?;
         let meta = self.controller.create_partitions(name, count)?;
-        self.replicas.host_topic(name, meta.topic_id(), count, &settings).map_err(BrokerError::from)?;
+        self.replicas
+            .host_topic(name, meta.topic_id(), count, &settings)
+            .map_err(BrokerError::from)?;
         Ok(())
     }
 
     /// The partition if this broker hosts it.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
-        self.replicas.get(&TopicPartition::new(topic, partition)).ok_or(BrokerError::UnknownTopicOrPartition)
+        self.replicas
+            .get(&TopicPartition::new(topic, partition))
+            .ok_or(BrokerError::UnknownTopicOrPartition)
     }
 
     /// A fresh producer id; ids come from blocks reserved durably through the controller.
@@ -181,7 +218,10 @@ impl BrokerHandle {
 
     /// `host:port` as clients should use it.
     pub fn bootstrap(&self) -> String {
-        format!("{}:{}", self.broker.advertised_host, self.broker.advertised_port)
+        format!(
+            "{}:{}",
+            self.broker.advertised_host, self.broker.advertised_port
+        )
     }
 
     /// Stops accepting, lets connections finish their request in hand, flushes and marks the data
@@ -202,13 +242,27 @@ impl BrokerHandle {
 
 /// Opens storage, hosts known topics, binds the first listener and starts serving.
 pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHandle, StartError> {
-    let log_dir = config.log_dirs.first().cloned().ok_or(StartError::NoLogDir)?;
-    let listener_cfg = config.listeners.first().cloned().ok_or(StartError::NoListener)?;
+    let log_dir = config
+        .log_dirs
+        .first()
+        .cloned()
+        .ok_or(StartError::NoLogDir)?;
+    let listener_cfg = config
+        .listeners
+        .first()
+        .cloned()
+        .ok_or(StartError::NoListener)?;
     let bind_addr = format!("{}:{}", listener_cfg.host, listener_cfg.port);
     let listener = TcpListener::bind(&bind_addr)
         .await
-        .map_err(|source| StartError::Bind { addr: bind_addr.clone(), source })?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: bind_addr, source })?;
+        .map_err(|source| StartError::Bind {
+            addr: bind_addr.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+        addr: bind_addr,
+        source,
+    })?;
 
     let (logs, controller) = {
         let clock = clock.clone();
@@ -226,8 +280,10 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     let node_id = NodeId(config.node_id);
     let replicas = ReplicaManager::new(node_id, logs.clone());
     let image = controller.image();
-    let known: std::collections::HashSet<(String, i32)> =
-        image.topics().flat_map(|t| (0..t.partitions).map(move |p| (t.name.clone(), p))).collect();
+    let known: std::collections::HashSet<(String, i32)> = image
+        .topics()
+        .flat_map(|t| (0..t.partitions).map(move |p| (t.name.clone(), p)))
+        .collect();
     for (tp, _) in logs.partitions_on_disk().map_err(BrokerError::from)? {
         if !known.contains(&(tp.topic.to_string(), tp.partition)) {
             tracing::warn!(partition = %tp, "removing the log of a topic that no longer exists");
@@ -235,17 +291,29 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         }
     }
     for t in image.topics() {
-        let settings = config.topic_settings(&t.configs).map_err(BrokerError::from)?;
-        replicas.host_topic(&t.name, t.topic_id(), t.partitions, &settings).map_err(BrokerError::from)?;
+        let settings = config
+            .topic_settings(&t.configs)
+            .map_err(BrokerError::from)?;
+        replicas
+            .host_topic(&t.name, t.topic_id(), t.partitions, &settings)
+            .map_err(BrokerError::from)?;
     }
 
-    let advertised = config.advertised_listeners.first().cloned().unwrap_or(listener_cfg.clone());
+    let advertised = config
+        .advertised_listeners
+        .first()
+        .cloned()
+        .unwrap_or(listener_cfg.clone());
     let advertised_host = match advertised.host.as_str() {
         "" | "0.0.0.0" | "::" => local_addr.ip().to_string(),
         h => h.to_string(),
     };
     // Port 0 means "any free port": advertise the one we got.
-    let advertised_port = if advertised.port == 0 { local_addr.port() } else { advertised.port } as i32;
+    let advertised_port = if advertised.port == 0 {
+        local_addr.port()
+    } else {
+        advertised.port
+    } as i32;
     for name in &config.ignored {
         tracing::info!(property = %name, "Kafka property accepted but not used by Gregor");
     }
@@ -263,15 +331,25 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         producer_ids: Mutex::new((0, 0)),
     });
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let accept = tokio::spawn(listener::serve(broker.clone(), listener, shutdown_rx.clone()));
+    let accept = tokio::spawn(listener::serve(
+        broker.clone(),
+        listener,
+        shutdown_rx.clone(),
+    ));
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx));
     tracing::info!(%local_addr, node_id = node_id.0, "Gregor is serving");
-    Ok(BrokerHandle { broker, local_addr, shutdown_tx, tasks: vec![accept, housekeeping] })
+    Ok(BrokerHandle {
+        broker,
+        local_addr,
+        shutdown_tx,
+        tasks: vec![accept, housekeeping],
+    })
 }
 
 /// Periodic work: retention (`log.retention.check.interval.ms`) and recovery-point checkpoints.
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
-    let retention_every = Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1) as u64);
+    let retention_every =
+        Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1) as u64);
     const CHECKPOINT_INTERVAL_MS: u64 = 60_000;
     let mut retention = tokio::time::interval(retention_every);
     let mut checkpoint = tokio::time::interval(Duration::from_millis(CHECKPOINT_INTERVAL_MS));

@@ -13,6 +13,8 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+pub mod raw;
+
 pub const WAIT: Duration = Duration::from_secs(30);
 
 pub struct TestBroker {
@@ -26,10 +28,19 @@ impl TestBroker {
     }
 
     pub async fn start_with(properties: &[(&str, &str)]) -> TestBroker {
-        let _ = tracing_subscriber::fmt().with_env_filter("warn").with_test_writer().try_init();
+        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("temp dir");
-        let broker = EmbeddedBroker::start_in(dir.path(), properties).await.expect("broker starts");
-        TestBroker { broker: Some(broker), dir }
+        let broker = EmbeddedBroker::start_in(dir.path(), properties)
+            .await
+            .expect("broker starts");
+        TestBroker {
+            broker: Some(broker),
+            dir,
+        }
     }
 
     pub fn bootstrap(&self) -> String {
@@ -40,12 +51,17 @@ impl TestBroker {
         if let Some(b) = self.broker.take() {
             b.shutdown().await;
         }
-        self.broker = Some(EmbeddedBroker::start_in(self.dir.path(), properties).await.expect("broker restarts"));
+        self.broker = Some(
+            EmbeddedBroker::start_in(self.dir.path(), properties)
+                .await
+                .expect("broker restarts"),
+        );
     }
 
     pub fn config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", self.bootstrap()).set("broker.address.family", "v4");
+        c.set("bootstrap.servers", self.bootstrap())
+            .set("broker.address.family", "v4");
         c
     }
 
@@ -61,7 +77,9 @@ impl TestBroker {
     pub fn consumer(&self, extra: &[(&str, &str)]) -> BaseConsumer {
         let mut c = self.config();
         // librdkafka needs a group id to assign partitions; no group coordination is used.
-        c.set("group.id", "gregor-tests").set("enable.auto.commit", "false").set("enable.partition.eof", "false");
+        c.set("group.id", "gregor-tests")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false");
         for (k, v) in extra {
             c.set(*k, *v);
         }
@@ -77,7 +95,11 @@ impl TestBroker {
         for (k, v) in configs {
             t = t.set(k, v);
         }
-        let res = self.admin().create_topics(&[t], &AdminOptions::new()).await.expect("create_topics");
+        let res = self
+            .admin()
+            .create_topics(&[t], &AdminOptions::new())
+            .await
+            .expect("create_topics");
         for r in res {
             r.expect("topic created");
         }
@@ -105,7 +127,16 @@ pub fn got(m: &BorrowedMessage<'_>) -> Got {
     use rdkafka::message::Headers;
     let headers = m
         .headers()
-        .map(|h| h.iter().map(|x| (x.key.to_string(), x.value.map(|v| v.to_vec()).unwrap_or_default())).collect())
+        .map(|h| {
+            h.iter()
+                .map(|x| {
+                    (
+                        x.key.to_string(),
+                        x.value.map(|v| v.to_vec()).unwrap_or_default(),
+                    )
+                })
+                .collect()
+        })
         .unwrap_or_default();
     Got {
         partition: m.partition(),
@@ -121,7 +152,8 @@ pub fn got(m: &BorrowedMessage<'_>) -> Got {
 pub fn read_all(consumer: &BaseConsumer, topic: &str, partitions: i32, count: usize) -> Vec<Got> {
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).expect("tpl");
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .expect("tpl");
     }
     consumer.assign(&tpl).expect("assign");
     let deadline = std::time::Instant::now() + WAIT;
@@ -136,11 +168,21 @@ pub fn read_all(consumer: &BaseConsumer, topic: &str, partitions: i32, count: us
     out
 }
 
-pub async fn send(producer: &FutureProducer, topic: &str, partition: Option<i32>, key: &[u8], value: &[u8]) -> (i32, i64) {
+pub async fn send(
+    producer: &FutureProducer,
+    topic: &str,
+    partition: Option<i32>,
+    key: &[u8],
+    value: &[u8],
+) -> (i32, i64) {
     let mut r = FutureRecord::to(topic).key(key).payload(value);
     if let Some(p) = partition {
         r = r.partition(p);
     }
-    let d = producer.send(r, WAIT).await.map_err(|(e, _)| e).expect("delivered");
+    let d = producer
+        .send(r, WAIT)
+        .await
+        .map_err(|(e, _)| e)
+        .expect("delivered");
     (d.partition, d.offset)
 }

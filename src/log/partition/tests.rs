@@ -10,11 +10,31 @@ use crate::log::test_util::{TestBatch, manual_clock, simple, small_settings};
 
 const E0: LeaderEpoch = LeaderEpoch(0);
 
-fn open(dir: &Path, settings: TopicSettings, clock: &SharedClock, recover: Option<i64>) -> PartitionLog {
-    PartitionLog::open(dir, TopicId([9; 16]), settings, clock.clone(), recover.map(Offset)).unwrap()
+fn open(
+    dir: &Path,
+    settings: TopicSettings,
+    clock: &SharedClock,
+    recover: Option<i64>,
+) -> PartitionLog {
+    PartitionLog::open(
+        dir,
+        TopicId([9; 16]),
+        settings,
+        clock.clone(),
+        recover.map(Offset),
+    )
+    .unwrap()
 }
 
-fn setup(settings: TopicSettings) -> (tempfile::TempDir, PathBuf, Arc<ManualClock>, SharedClock, PartitionLog) {
+fn setup(
+    settings: TopicSettings,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    Arc<ManualClock>,
+    SharedClock,
+    PartitionLog,
+) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("t-0");
     let (c, clock) = manual_clock(1_000_000);
@@ -91,19 +111,29 @@ fn reads_at_every_offset_and_mid_batch() {
     }
     let end = log.log_end_offset().0;
     for off in 0..end {
-        let r = log.read(Offset(off), 1 << 20, Offset(i64::MAX), false).unwrap();
+        let r = log
+            .read(Offset(off), 1 << 20, Offset(i64::MAX), false)
+            .unwrap();
         let b = batches(&r.records);
         let holding = spans.iter().find(|(b, l)| *b <= off && off <= *l).unwrap();
         assert_eq!(b.first(), Some(holding), "offset {off}");
         assert_eq!(r.log_end_offset.0, end);
     }
     // At the log end: empty, not an error.
-    assert!(log.read(Offset(end), 1000, Offset(i64::MAX), true).unwrap().records.is_empty());
+    assert!(
+        log.read(Offset(end), 1000, Offset(i64::MAX), true)
+            .unwrap()
+            .records
+            .is_empty()
+    );
     assert!(matches!(
         log.read(Offset(end + 1), 1000, Offset(i64::MAX), true),
         Err(LogError::OffsetOutOfRange { requested, log_start: 0, log_end }) if requested == end + 1 && log_end == end
     ));
-    assert!(matches!(log.read(Offset(-1), 1000, Offset(i64::MAX), true), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(Offset(-1), 1000, Offset(i64::MAX), true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
 }
 
 #[test]
@@ -114,21 +144,42 @@ fn max_bytes_trimming_min_one_batch_and_max_offset() {
     for _ in 0..10 {
         log.append(simple(1), E0).unwrap();
     }
-    let r = log.read(Offset(0), size * 3 + size / 2, Offset(i64::MAX), false).unwrap();
+    let r = log
+        .read(Offset(0), size * 3 + size / 2, Offset(i64::MAX), false)
+        .unwrap();
     assert_eq!(batches(&r.records).len(), 3);
     assert_eq!(r.records.len(), size * 3);
     // Smaller than one batch.
-    assert!(log.read(Offset(0), size - 1, Offset(i64::MAX), false).unwrap().records.is_empty());
-    let r = log.read(Offset(2), size - 1, Offset(i64::MAX), true).unwrap();
+    assert!(
+        log.read(Offset(0), size - 1, Offset(i64::MAX), false)
+            .unwrap()
+            .records
+            .is_empty()
+    );
+    let r = log
+        .read(Offset(2), size - 1, Offset(i64::MAX), true)
+        .unwrap();
     assert_eq!(batches(&r.records), vec![(2, 2)]);
     // High-watermark bound.
     let r = log.read(Offset(0), 1 << 20, Offset(4), true).unwrap();
     assert_eq!(batches(&r.records), vec![(0, 0), (1, 1), (2, 2), (3, 3)]);
-    assert!(log.read(Offset(4), 1 << 20, Offset(4), true).unwrap().records.is_empty());
+    assert!(
+        log.read(Offset(4), 1 << 20, Offset(4), true)
+            .unwrap()
+            .records
+            .is_empty()
+    );
     // A large batch alone.
-    let big = TestBatch { records: 5, value_bytes: 1000, ..Default::default() }.build();
+    let big = TestBatch {
+        records: 5,
+        value_bytes: 1000,
+        ..Default::default()
+    }
+    .build();
     let r = log.append(big.clone(), E0).unwrap();
-    let rr = log.read(r.base_offset, 100, Offset(i64::MAX), true).unwrap();
+    let rr = log
+        .read(r.base_offset, 100, Offset(i64::MAX), true)
+        .unwrap();
     assert_eq!(rr.records.len(), big.len());
     // Bytes on disk are the client's bytes except base offset and leader epoch.
     assert_eq!(&rr.records[16..], &big[16..]);
@@ -138,14 +189,22 @@ fn max_bytes_trimming_min_one_batch_and_max_offset() {
 fn offset_index_and_time_index_lookups() {
     let (_t, dir, _c, _clock, log) = setup(small_settings(1 << 20)); // index every 100 bytes
     for i in 0..50 {
-        let b = TestBatch { records: 2, base_timestamp_ms: 10_000 + i * 100, timestamp_step_ms: 10, ..Default::default() };
+        let b = TestBatch {
+            records: 2,
+            base_timestamp_ms: 10_000 + i * 100,
+            timestamp_step_ms: 10,
+            ..Default::default()
+        };
         log.append(b.build(), E0).unwrap();
     }
     let idx = std::fs::read(dir.join("00000000000000000000.index")).unwrap();
     let entries = crate::log::index::decode_offset_entries(&idx).unwrap();
     assert!(entries.len() > 10);
     // Entries point at batch starts whose last offset is the entry's offset.
-    let whole = log.read(Offset(0), 1 << 20, Offset(i64::MAX), true).unwrap().records;
+    let whole = log
+        .read(Offset(0), 1 << 20, Offset(i64::MAX), true)
+        .unwrap()
+        .records;
     for (rel, pos) in &entries {
         let h = BatchHeader::parse(&whole[*pos as usize..]).unwrap();
         assert_eq!(h.last_offset(), i64::from(*rel));
@@ -156,13 +215,23 @@ fn offset_index_and_time_index_lookups() {
     assert_eq!(tentries[3], (10_310, 7));
 
     // Batch i has max ts 10_000 + i*100 + 10.
-    let b = log.batch_for_timestamp(10_000 + 7 * 100 + 5).unwrap().unwrap();
+    let b = log
+        .batch_for_timestamp(10_000 + 7 * 100 + 5)
+        .unwrap()
+        .unwrap();
     assert_eq!(BatchHeader::parse(&b).unwrap().base_offset, 14);
     let b = log.batch_for_timestamp(0).unwrap().unwrap();
     assert_eq!(BatchHeader::parse(&b).unwrap().base_offset, 0);
-    let b = log.batch_for_timestamp(10_000 + 49 * 100 + 10).unwrap().unwrap();
+    let b = log
+        .batch_for_timestamp(10_000 + 49 * 100 + 10)
+        .unwrap()
+        .unwrap();
     assert_eq!(BatchHeader::parse(&b).unwrap().base_offset, 98);
-    assert!(log.batch_for_timestamp(10_000 + 49 * 100 + 11).unwrap().is_none());
+    assert!(
+        log.batch_for_timestamp(10_000 + 49 * 100 + 11)
+            .unwrap()
+            .is_none()
+    );
     verify_crc(&b).unwrap();
     let m = log.batch_with_max_timestamp().unwrap().unwrap();
     assert_eq!(BatchHeader::parse(&m).unwrap().base_offset, 98);
@@ -173,7 +242,15 @@ fn timestamp_lookups_across_segments_and_out_of_order_timestamps() {
     let (_t, _d, _c, _clock, log) = setup(small_settings(250));
     let ts = [500, 100, 900, 300, 700, 2000, 50, 1000];
     for t in ts {
-        log.append(TestBatch { base_timestamp_ms: t, ..Default::default() }.build(), E0).unwrap();
+        log.append(
+            TestBatch {
+                base_timestamp_ms: t,
+                ..Default::default()
+            }
+            .build(),
+            E0,
+        )
+        .unwrap();
     }
     assert!(log.segment_count() > 2);
     let base_of = |b: Bytes| BatchHeader::parse(&b).unwrap().base_offset;
@@ -188,7 +265,10 @@ fn timestamp_lookups_across_segments_and_out_of_order_timestamps() {
 
 #[test]
 fn rolls_by_segment_ms() {
-    let settings = TopicSettings { segment_ms: 60_000, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        segment_ms: 60_000,
+        ..small_settings(1 << 20)
+    };
     let (_t, dir, c, _clock, log) = setup(settings);
     log.append(simple(1), E0).unwrap();
     c.advance_ms(30_000);
@@ -203,7 +283,11 @@ fn rolls_by_segment_ms() {
 
 #[test]
 fn rolls_when_index_is_full() {
-    let settings = TopicSettings { segment_index_bytes: 24, index_interval_bytes: 0, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        segment_index_bytes: 24,
+        index_interval_bytes: 0,
+        ..small_settings(1 << 20)
+    };
     let (_t, _d, _c, _clock, log) = setup(settings);
     for _ in 0..10 {
         log.append(simple(1), E0).unwrap();
@@ -228,7 +312,10 @@ fn recovery_truncates_torn_tail() {
     drop(log);
     let last_file = dir.join(log_files(&dir).last().unwrap());
     let len = std::fs::metadata(&last_file).unwrap().len();
-    let f = std::fs::OpenOptions::new().write(true).open(&last_file).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&last_file)
+        .unwrap();
     f.set_len(len - 7).unwrap();
     drop(f);
     let log = open(&dir, small_settings(400), &clock, Some(0));
@@ -247,7 +334,12 @@ fn clean_open_still_cuts_torn_tail() {
     drop(log);
     let file = dir.join("00000000000000000000.log");
     let len = std::fs::metadata(&file).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(&file).unwrap().set_len(len - 1).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(len - 1)
+        .unwrap();
     let log = open(&dir, small_settings(1 << 20), &clock, None);
     assert_eq!(log.log_end_offset().0, spans[4].0);
 }
@@ -311,18 +403,27 @@ fn clean_reopen_keeps_everything() {
     assert_eq!(log.segment_count(), segs);
     assert_eq!(read_all(&log), spans);
     assert_eq!(log.recovery_point(), log.log_end_offset());
-    assert_eq!(std::fs::read(dir.join("00000000000000000000.index")).unwrap(), idx_before);
+    assert_eq!(
+        std::fs::read(dir.join("00000000000000000000.index")).unwrap(),
+        idx_before
+    );
     let r = log.append(simple(1), E0).unwrap();
     assert_eq!(r.base_offset.0, spans.last().unwrap().1 + 1);
 }
 
 #[test]
 fn retention_by_time() {
-    let settings = TopicSettings { retention_ms: 10_000, ..small_settings(300) };
+    let settings = TopicSettings {
+        retention_ms: 10_000,
+        ..small_settings(300)
+    };
     let (_t, dir, c, _clock, log) = setup(settings);
     // Record timestamps follow the clock.
     for i in 0..12 {
-        let b = TestBatch { base_timestamp_ms: 1_000_000 + i * 1_000, ..Default::default() };
+        let b = TestBatch {
+            base_timestamp_ms: 1_000_000 + i * 1_000,
+            ..Default::default()
+        };
         log.append(b.build(), E0).unwrap();
     }
     let segs = log.segment_count();
@@ -333,7 +434,10 @@ fn retention_by_time() {
     assert!(deleted >= 1);
     let start = log.log_start_offset();
     assert!(start.0 > 0);
-    assert!(matches!(log.read(Offset(0), 1000, Offset(i64::MAX), true), Err(LogError::OffsetOutOfRange { .. })));
+    assert!(matches!(
+        log.read(Offset(0), 1000, Offset(i64::MAX), true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
     assert_eq!(read_all(&log).first().unwrap().0, start.0);
     assert_eq!(log_files(&dir).len(), segs - deleted);
     // Everything expired: an empty active segment remains at the log end.
@@ -343,7 +447,12 @@ fn retention_by_time() {
     assert_eq!(log.log_start_offset(), end);
     assert_eq!(log.segment_count(), 1);
     assert_eq!(log_files(&dir), vec![format!("{:020}.log", end.0)]);
-    assert!(log.read(end, 1000, Offset(i64::MAX), true).unwrap().records.is_empty());
+    assert!(
+        log.read(end, 1000, Offset(i64::MAX), true)
+            .unwrap()
+            .records
+            .is_empty()
+    );
     let r = log.append(simple(1), E0).unwrap();
     assert_eq!(r.base_offset, end);
     assert_eq!(r.log_start_offset, end);
@@ -351,7 +460,10 @@ fn retention_by_time() {
 
 #[test]
 fn retention_by_size() {
-    let settings = TopicSettings { retention_bytes: 500, ..small_settings(300) };
+    let settings = TopicSettings {
+        retention_bytes: 500,
+        ..small_settings(300)
+    };
     let (_t, _d, _c, _clock, log) = setup(settings);
     fill(&log, 20);
     let before = log.segment_count();
@@ -362,8 +474,16 @@ fn retention_by_size() {
     assert!(log.size_bytes() < 500 + 300);
     let start = log.log_start_offset();
     assert!(start.0 > 0);
-    assert!(matches!(log.read(Offset(start.0 - 1), 1000, Offset(i64::MAX), true), Err(LogError::OffsetOutOfRange { .. })));
-    assert!(!log.read(start, 1000, Offset(i64::MAX), true).unwrap().records.is_empty());
+    assert!(matches!(
+        log.read(Offset(start.0 - 1), 1000, Offset(i64::MAX), true),
+        Err(LogError::OffsetOutOfRange { .. })
+    ));
+    assert!(
+        !log.read(start, 1000, Offset(i64::MAX), true)
+            .unwrap()
+            .records
+            .is_empty()
+    );
     assert_eq!(log.apply_retention().unwrap(), 0);
 }
 
@@ -377,27 +497,60 @@ fn bad_crc_is_corrupt_and_writes_nothing() {
     bad[n - 2] ^= 0xff;
     let mut both = good.to_vec();
     both.extend_from_slice(&bad);
-    let size_before = std::fs::metadata(dir.join("00000000000000000000.log")).unwrap().len();
-    assert!(matches!(log.append(Bytes::from(both), E0), Err(LogError::Corrupt(_))));
-    assert!(matches!(log.append(Bytes::from(bad), E0), Err(LogError::Corrupt(_))));
+    let size_before = std::fs::metadata(dir.join("00000000000000000000.log"))
+        .unwrap()
+        .len();
+    assert!(matches!(
+        log.append(Bytes::from(both), E0),
+        Err(LogError::Corrupt(_))
+    ));
+    assert!(matches!(
+        log.append(Bytes::from(bad), E0),
+        Err(LogError::Corrupt(_))
+    ));
     let mut truncated = good.to_vec();
     truncated.truncate(good.len() - 1);
-    assert!(matches!(log.append(Bytes::from(truncated), E0), Err(LogError::Corrupt(_))));
-    assert!(matches!(log.append(Bytes::new(), E0), Err(LogError::Corrupt(_))));
+    assert!(matches!(
+        log.append(Bytes::from(truncated), E0),
+        Err(LogError::Corrupt(_))
+    ));
+    assert!(matches!(
+        log.append(Bytes::new(), E0),
+        Err(LogError::Corrupt(_))
+    ));
     let mut magic1 = good.to_vec();
     magic1[16] = 1;
-    assert!(matches!(log.append(Bytes::from(magic1), E0), Err(LogError::Corrupt(_))));
-    let zero = TestBatch { records: 0, ..Default::default() }.build();
+    assert!(matches!(
+        log.append(Bytes::from(magic1), E0),
+        Err(LogError::Corrupt(_))
+    ));
+    let zero = TestBatch {
+        records: 0,
+        ..Default::default()
+    }
+    .build();
     assert!(matches!(log.append(zero, E0), Err(LogError::Corrupt(_))));
-    assert_eq!(std::fs::metadata(dir.join("00000000000000000000.log")).unwrap().len(), size_before);
+    assert_eq!(
+        std::fs::metadata(dir.join("00000000000000000000.log"))
+            .unwrap()
+            .len(),
+        size_before
+    );
     assert_eq!(log.log_end_offset(), Offset(1));
 }
 
 #[test]
 fn oversized_batch_is_rejected() {
-    let settings = TopicSettings { max_message_bytes: 200, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        max_message_bytes: 200,
+        ..small_settings(1 << 20)
+    };
     let (_t, _d, _c, _clock, log) = setup(settings);
-    let big = TestBatch { value_bytes: 300, ..Default::default() }.build();
+    let big = TestBatch {
+        value_bytes: 300,
+        ..Default::default()
+    }
+    .build();
     let size = big.len();
     assert!(matches!(
         log.append(big, E0),
@@ -407,7 +560,14 @@ fn oversized_batch_is_rejected() {
 }
 
 fn idem(pid: i64, epoch: i16, seq: i32, records: usize) -> Bytes {
-    TestBatch { records, producer_id: pid, producer_epoch: epoch, base_sequence: seq, ..Default::default() }.build()
+    TestBatch {
+        records,
+        producer_id: pid,
+        producer_epoch: epoch,
+        base_sequence: seq,
+        ..Default::default()
+    }
+    .build()
 }
 
 #[test]
@@ -425,11 +585,19 @@ fn idempotent_producer_rules_and_reopen() {
     assert_eq!(log.log_end_offset(), Offset(8));
     assert!(matches!(
         log.append(idem(7, 0, 9, 1), E0),
-        Err(LogError::OutOfOrderSequence { producer_id: 7, expected: 5, got: 9 })
+        Err(LogError::OutOfOrderSequence {
+            producer_id: 7,
+            expected: 5,
+            got: 9
+        })
     ));
     assert!(matches!(
         log.append(idem(7, -1, 5, 1), E0),
-        Err(LogError::InvalidProducerEpoch { producer_id: 7, current: 0, got: -1 })
+        Err(LogError::InvalidProducerEpoch {
+            producer_id: 7,
+            current: 0,
+            got: -1
+        })
     ));
     assert_eq!(log.log_end_offset(), Offset(8));
     // Unknown producer: any sequence.
@@ -441,24 +609,44 @@ fn idempotent_producer_rules_and_reopen() {
         let dup = log.append(idem(7, 0, 2, 3), E0).unwrap();
         assert!(dup.duplicate);
         assert_eq!((dup.base_offset.0, dup.last_offset.0), (5, 7));
-        assert!(matches!(log.append(idem(7, 0, 6, 1), E0), Err(LogError::OutOfOrderSequence { expected: 5, .. })));
-        assert!(matches!(log.append(idem(8, 3, 44, 1), E0), Err(LogError::OutOfOrderSequence { expected: 43, .. })));
+        assert!(matches!(
+            log.append(idem(7, 0, 6, 1), E0),
+            Err(LogError::OutOfOrderSequence { expected: 5, .. })
+        ));
+        assert!(matches!(
+            log.append(idem(8, 3, 44, 1), E0),
+            Err(LogError::OutOfOrderSequence { expected: 43, .. })
+        ));
     }
     let log = open(&dir, small_settings(300), &clock, None);
     // A new epoch starts at 0.
-    assert!(matches!(log.append(idem(7, 1, 5, 1), E0), Err(LogError::OutOfOrderSequence { expected: 0, .. })));
+    assert!(matches!(
+        log.append(idem(7, 1, 5, 1), E0),
+        Err(LogError::OutOfOrderSequence { expected: 0, .. })
+    ));
     assert!(!log.append(idem(7, 1, 0, 1), E0).unwrap().duplicate);
 }
 
 #[test]
 fn log_append_time_rewrites_max_timestamp() {
-    let settings = TopicSettings { message_timestamp_type: TimestampType::LogAppendTime, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        message_timestamp_type: TimestampType::LogAppendTime,
+        ..small_settings(1 << 20)
+    };
     let (_t, _d, c, _clock, log) = setup(settings);
     c.set_ms(5_555_555);
-    let sent = TestBatch { records: 3, base_timestamp_ms: 42, ..Default::default() }.build();
+    let sent = TestBatch {
+        records: 3,
+        base_timestamp_ms: 42,
+        ..Default::default()
+    }
+    .build();
     let r = log.append(sent.clone(), LeaderEpoch(4)).unwrap();
     assert_eq!(r.log_append_time_ms, 5_555_555);
-    let got = log.read(Offset(0), 1 << 20, Offset(i64::MAX), true).unwrap().records;
+    let got = log
+        .read(Offset(0), 1 << 20, Offset(i64::MAX), true)
+        .unwrap()
+        .records;
     verify_crc(&got).unwrap();
     let h = BatchHeader::parse(&got).unwrap();
     assert!(h.is_log_append_time());
@@ -473,13 +661,23 @@ fn log_append_time_rewrites_max_timestamp() {
 fn offsets_and_leader_epoch_are_patched_outside_the_crc() {
     let (_t, dir, _c, _clock, log) = setup(small_settings(1 << 20));
     log.append(simple(2), LeaderEpoch(3)).unwrap();
-    let sent = TestBatch { base_offset: 999, ..Default::default() }.build();
+    let sent = TestBatch {
+        base_offset: 999,
+        ..Default::default()
+    }
+    .build();
     log.append(sent.clone(), LeaderEpoch(5)).unwrap();
-    let got = log.read(Offset(2), 1 << 20, Offset(i64::MAX), true).unwrap().records;
+    let got = log
+        .read(Offset(2), 1 << 20, Offset(i64::MAX), true)
+        .unwrap()
+        .records;
     let h = BatchHeader::parse(&got).unwrap();
     assert_eq!((h.base_offset, h.partition_leader_epoch), (2, 5));
     verify_crc(&got).unwrap();
-    assert_eq!(log.leader_epochs(), vec![(LeaderEpoch(3), Offset(0)), (LeaderEpoch(5), Offset(2))]);
+    assert_eq!(
+        log.leader_epochs(),
+        vec![(LeaderEpoch(3), Offset(0)), (LeaderEpoch(5), Offset(2))]
+    );
     let lec = std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap();
     assert_eq!(lec, "0\n2\n3 0\n5 2\n");
 }
@@ -493,21 +691,30 @@ fn multi_batch_append_is_all_or_nothing() {
     assert_eq!((r.base_offset.0, r.last_offset.0), (0, 3));
     let mut gap = idem(1, 0, 4, 1).to_vec();
     gap.extend_from_slice(&idem(1, 0, 9, 1));
-    assert!(matches!(log.append(Bytes::from(gap), E0), Err(LogError::OutOfOrderSequence { .. })));
+    assert!(matches!(
+        log.append(Bytes::from(gap), E0),
+        Err(LogError::OutOfOrderSequence { .. })
+    ));
     assert_eq!(log.log_end_offset(), Offset(4));
     assert!(!log.append(idem(1, 0, 4, 1), E0).unwrap().duplicate);
 }
 
 #[test]
 fn flush_messages_and_flush_ms_advance_recovery_point() {
-    let settings = TopicSettings { flush_messages: 3, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        flush_messages: 3,
+        ..small_settings(1 << 20)
+    };
     let (_t, _d, _c, _clock, log) = setup(settings);
     log.append(simple(2), E0).unwrap();
     assert_eq!(log.recovery_point(), Offset(0));
     log.append(simple(1), E0).unwrap();
     assert_eq!(log.recovery_point(), Offset(3));
 
-    let settings = TopicSettings { flush_ms: 1_000, ..small_settings(1 << 20) };
+    let settings = TopicSettings {
+        flush_ms: 1_000,
+        ..small_settings(1 << 20)
+    };
     let (_t2, _d2, c, _clock2, log) = setup(settings);
     log.append(simple(1), E0).unwrap();
     assert_eq!(log.recovery_point(), Offset(0));
@@ -535,7 +742,10 @@ fn concurrent_reader_never_sees_torn_batch() {
                 for b in BatchIter::new(&r.records) {
                     let b = b.unwrap();
                     verify_crc(&r.records[b.range.clone()]).unwrap();
-                    assert!(b.header.base_offset <= next && next <= b.header.last_offset() || b.header.base_offset == next);
+                    assert!(
+                        b.header.base_offset <= next && next <= b.header.last_offset()
+                            || b.header.base_offset == next
+                    );
                     next = b.header.last_offset() + 1;
                 }
                 reads += 1;
@@ -546,7 +756,16 @@ fn concurrent_reader_never_sees_torn_batch() {
         })
     };
     for i in 0..400 {
-        log.append(TestBatch { records: 1 + i % 5, value_bytes: 50 + i % 70, ..Default::default() }.build(), E0).unwrap();
+        log.append(
+            TestBatch {
+                records: 1 + i % 5,
+                value_bytes: 50 + i % 70,
+                ..Default::default()
+            }
+            .build(),
+            E0,
+        )
+        .unwrap();
     }
     done.store(true, Ordering::SeqCst);
     let (next, reads) = reader.join().unwrap();
@@ -558,11 +777,26 @@ fn concurrent_reader_never_sees_torn_batch() {
 fn partition_metadata_written_and_checked() {
     let (_t, dir, _c, clock, log) = setup(small_settings(1 << 20));
     let text = std::fs::read_to_string(dir.join("partition.metadata")).unwrap();
-    assert_eq!(text, format!("version: 0\ntopic_id: {}\n", checkpoint::topic_id_to_string(&TopicId([9; 16]))));
-    assert_eq!(std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap(), "0\n0\n");
+    assert_eq!(
+        text,
+        format!(
+            "version: 0\ntopic_id: {}\n",
+            checkpoint::topic_id_to_string(&TopicId([9; 16]))
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap(),
+        "0\n0\n"
+    );
     assert_eq!(log.topic_id(), TopicId([9; 16]));
     drop(log);
-    let err = PartitionLog::open(&dir, TopicId([1; 16]), small_settings(1 << 20), clock.clone(), None);
+    let err = PartitionLog::open(
+        &dir,
+        TopicId([1; 16]),
+        small_settings(1 << 20),
+        clock.clone(),
+        None,
+    );
     assert!(matches!(err, Err(LogError::InconsistentTopicId { .. })));
     let log = open(&dir, small_settings(1 << 20), &clock, None);
     log.delete().unwrap();
@@ -571,10 +805,22 @@ fn partition_metadata_written_and_checked() {
 
 #[test]
 fn retention_by_time_without_record_timestamps_uses_append_time() {
-    let settings = TopicSettings { retention_ms: 10_000, ..small_settings(200) };
+    let settings = TopicSettings {
+        retention_ms: 10_000,
+        ..small_settings(200)
+    };
     let (_t, _d, c, _clock, log) = setup(settings);
     for _ in 0..6 {
-        log.append(TestBatch { base_timestamp_ms: -1, timestamp_step_ms: 0, ..Default::default() }.build(), E0).unwrap();
+        log.append(
+            TestBatch {
+                base_timestamp_ms: -1,
+                timestamp_step_ms: 0,
+                ..Default::default()
+            }
+            .build(),
+            E0,
+        )
+        .unwrap();
     }
     assert!(log.segment_count() > 1);
     assert_eq!(log.apply_retention().unwrap(), 0);

@@ -6,13 +6,18 @@ use crate::protocol::msg::{DescribeClusterRequest, DescribeClusterResponse};
 use crate::protocol::{ApiKey, VersionRange};
 use crate::server::Broker;
 
-pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::DescribeCluster, VersionRange::new(0, 2))];
+pub const VERSIONS: &[(ApiKey, VersionRange)] =
+    &[(ApiKey::DescribeCluster, VersionRange::new(0, 2))];
 
 /// Kafka's endpoint types (KIP-919): brokers, or controllers.
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 const UNSUPPORTED_ENDPOINT_TYPE: i16 = 119;
 
-pub fn handle(broker: &Broker, request: DescribeClusterRequest, _version: i16) -> DescribeClusterResponse {
+pub fn handle(
+    broker: &Broker,
+    request: DescribeClusterRequest,
+    _version: i16,
+) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
     response.cluster_id = str_bytes(&broker.image().cluster_id);
     response.controller_id = broker.node_id.0.into();

@@ -3,18 +3,25 @@
 
 use super::str_bytes;
 use crate::config::ConfigEntry;
-use crate::protocol::msg::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use crate::protocol::msg::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use crate::protocol::msg::{DescribeConfigsRequest, DescribeConfigsResponse};
 use crate::protocol::{ApiKey, VersionRange};
 use crate::server::error_code::{code, error_code};
 use crate::server::{Broker, BrokerError};
 
-pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::DescribeConfigs, VersionRange::new(1, 4))];
+pub const VERSIONS: &[(ApiKey, VersionRange)] =
+    &[(ApiKey::DescribeConfigs, VersionRange::new(1, 4))];
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
 
-pub fn describe(broker: &Broker, request: DescribeConfigsRequest, _version: i16) -> DescribeConfigsResponse {
+pub fn describe(
+    broker: &Broker,
+    request: DescribeConfigsRequest,
+    _version: i16,
+) -> DescribeConfigsResponse {
     let mut response = DescribeConfigsResponse::default();
     for r in request.resources {
         let mut out = DescribeConfigsResult::default();
@@ -30,19 +37,30 @@ pub fn describe(broker: &Broker, request: DescribeConfigsRequest, _version: i16)
             RESOURCE_BROKER if name.is_empty() || name == broker.node_id.0.to_string() => {
                 Ok(broker.config.describe_broker_configs())
             }
-            RESOURCE_BROKER => Err(BrokerError::InvalidRequest(format!("this is broker {}, not {name}", broker.node_id.0))),
-            other => Err(BrokerError::InvalidRequest(format!("resource type {other} is not supported"))),
+            RESOURCE_BROKER => Err(BrokerError::InvalidRequest(format!(
+                "this is broker {}, not {name}",
+                broker.node_id.0
+            ))),
+            other => Err(BrokerError::InvalidRequest(format!(
+                "resource type {other} is not supported"
+            ))),
         };
         match entries {
             Ok(entries) => {
-                let wanted = r.configuration_keys.map(|k| k.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+                let wanted = r
+                    .configuration_keys
+                    .map(|k| k.iter().map(|s| s.to_string()).collect::<Vec<_>>());
                 out.configs = entries
                     .into_iter()
                     .filter(|e| wanted.as_ref().is_none_or(|w| w.contains(&e.name)))
                     .map(|e| {
                         let mut c = DescribeConfigsResourceResult::default();
                         c.name = str_bytes(&e.name);
-                        c.value = if e.sensitive { None } else { e.value.as_deref().map(str_bytes) };
+                        c.value = if e.sensitive {
+                            None
+                        } else {
+                            e.value.as_deref().map(str_bytes)
+                        };
                         c.read_only = e.read_only;
                         c.config_source = e.source.kafka_code();
                         c.is_sensitive = e.sensitive;

@@ -62,11 +62,19 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             }
         } else {
             let name = t.topic.0.to_string();
-            let id = image.topic(&name).map(|m| m.topic_id()).unwrap_or(TopicId::ZERO);
+            let id = image
+                .topic(&name)
+                .map(|m| m.topic_id())
+                .unwrap_or(TopicId::ZERO);
             (name, id)
         };
         for p in &t.partitions {
-            wanted.push((TopicPartition::new(name.as_str(), p.partition), id, p.fetch_offset, p.partition_max_bytes));
+            wanted.push((
+                TopicPartition::new(name.as_str(), p.partition),
+                id,
+                p.fetch_offset,
+                p.partition_max_bytes,
+            ));
         }
     }
     let forgotten: Vec<TopicPartition> = request
@@ -74,16 +82,26 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         .iter()
         .flat_map(|t| {
             let name = if by_id {
-                image.topic_by_id(TopicId(*t.topic_id.as_bytes())).map(|m| m.name.clone()).unwrap_or_default()
+                image
+                    .topic_by_id(TopicId(*t.topic_id.as_bytes()))
+                    .map(|m| m.name.clone())
+                    .unwrap_or_default()
             } else {
                 t.topic.0.to_string()
             };
-            t.partitions.iter().map(move |p| TopicPartition::new(name.as_str(), *p))
+            t.partitions
+                .iter()
+                .map(move |p| TopicPartition::new(name.as_str(), *p))
         })
         .collect();
 
     let mut response = FetchResponse::default();
-    let (mode, parts) = match broker.fetch_sessions.begin(request.session_id, request.session_epoch, wanted, forgotten) {
+    let (mode, parts) = match broker.fetch_sessions.begin(
+        request.session_id,
+        request.session_epoch,
+        wanted,
+        forgotten,
+    ) {
         Ok(x) => x,
         Err(e) => {
             response.error_code = error_code(&e);
@@ -93,7 +111,11 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
 
     let max_wait_ms = (request.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MS_MAX);
     let min_bytes = request.min_bytes.max(0) as usize;
-    let response_bytes_max = if request.max_bytes <= 0 { usize::MAX } else { request.max_bytes as usize };
+    let response_bytes_max = if request.max_bytes <= 0 {
+        usize::MAX
+    } else {
+        request.max_bytes as usize
+    };
     let may_wait = max_wait_ms > 0 && min_bytes > 0 && unresolved.is_empty();
     let deadline = tokio::time::sleep(Duration::from_millis(max_wait_ms));
     tokio::pin!(deadline);
@@ -135,15 +157,24 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
             continue;
         }
         if session_id != 0 {
-            broker.fetch_sessions.reported(session_id, &r.tp, r.high_watermark, r.log_start_offset);
+            broker
+                .fetch_sessions
+                .reported(session_id, &r.tp, r.high_watermark, r.log_start_offset);
         }
         included.push(r);
     }
     included.extend(unresolved);
     for r in included {
-        let same_topic = response.responses.last().is_some_and(|t: &FetchableTopicResponse| {
-            if by_id { t.topic_id == Uuid::from_bytes(r.topic_id.0) } else { t.topic.0.as_str() == &*r.tp.topic }
-        });
+        let same_topic = response
+            .responses
+            .last()
+            .is_some_and(|t: &FetchableTopicResponse| {
+                if by_id {
+                    t.topic_id == Uuid::from_bytes(r.topic_id.0)
+                } else {
+                    t.topic.0.as_str() == &*r.tp.topic
+                }
+            });
         if !same_topic {
             let mut t = FetchableTopicResponse::default();
             if by_id {
@@ -167,7 +198,11 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
     response
 }
 
-fn read_all(broker: &Broker, parts: &[SessionPartition], response_bytes_max: usize) -> Vec<PartitionResult> {
+fn read_all(
+    broker: &Broker,
+    parts: &[SessionPartition],
+    response_bytes_max: usize,
+) -> Vec<PartitionResult> {
     let mut remaining = response_bytes_max;
     let mut total = 0usize;
     parts

@@ -2,7 +2,9 @@
 //! offset at or after a timestamp, found through the time index and then the batch's records.
 
 use crate::model::TopicPartition;
-use crate::protocol::msg::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
+use crate::protocol::msg::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
 use crate::protocol::msg::{ListOffsetsRequest, ListOffsetsResponse};
 use crate::protocol::records::{first_record_at_or_after, max_timestamp_record};
 use crate::protocol::{ApiKey, VersionRange};
@@ -30,7 +32,9 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, _version: i16) -> Li
                 .replicas
                 .get(&TopicPartition::new(t.name.0.as_str(), p.partition_index))
                 .ok_or(BrokerError::UnknownTopicOrPartition)
-                .and_then(|partition| lookup(&partition, p.timestamp).map(|r| (r, partition.leader_epoch().0)));
+                .and_then(|partition| {
+                    lookup(&partition, p.timestamp).map(|r| (r, partition.leader_epoch().0))
+                });
             match result {
                 Ok(((offset, timestamp), epoch)) => {
                     pr.offset = offset;
@@ -55,7 +59,11 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, _version: i16) -> Li
 fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), BrokerError> {
     let none = (-1, -1);
     let decode = |r: anyhow::Result<Option<(i64, i64)>>| {
-        r.map_err(|e| BrokerError::Log(crate::log::LogError::Corrupt(format!("stored batch: {e:#}"))))
+        r.map_err(|e| {
+            BrokerError::Log(crate::log::LogError::Corrupt(format!(
+                "stored batch: {e:#}"
+            )))
+        })
     };
     Ok(match timestamp {
         LATEST => (partition.high_watermark().0, -1),
@@ -69,6 +77,10 @@ fn lookup(partition: &Partition, timestamp: i64) -> Result<(i64, i64), BrokerErr
             Some(batch) => decode(first_record_at_or_after(batch, ts))?.unwrap_or(none),
             None => none,
         },
-        other => return Err(BrokerError::InvalidRequest(format!("unknown timestamp {other}"))),
+        other => {
+            return Err(BrokerError::InvalidRequest(format!(
+                "unknown timestamp {other}"
+            )));
+        }
     })
 }

@@ -4,7 +4,9 @@
 use super::str_bytes;
 use crate::controller::TopicMeta;
 use crate::model::TopicId;
-use crate::protocol::msg::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use crate::protocol::msg::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use crate::protocol::msg::{MetadataRequest, MetadataResponse, TopicName};
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::{code, error_code};

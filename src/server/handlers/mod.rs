@@ -43,7 +43,11 @@ pub fn version_table() -> ApiVersionTable {
     ApiVersionTable::new(families.into_iter().flatten().copied())
 }
 
-pub async fn handle(broker: &Arc<Broker>, state: &mut ConnectionState, frame: RequestFrame) -> Option<Response> {
+pub async fn handle(
+    broker: &Arc<Broker>,
+    state: &mut ConnectionState,
+    frame: RequestFrame,
+) -> Option<Response> {
     state.requests_handled += 1;
     let v = frame.version;
     Some(match frame.request {
@@ -55,7 +59,9 @@ pub async fn handle(broker: &Arc<Broker>, state: &mut ConnectionState, frame: Re
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(broker, r, v)),
         Request::CreateTopics(r) => Response::CreateTopics(topics::create_topics(broker, r, v)),
         Request::DeleteTopics(r) => Response::DeleteTopics(topics::delete_topics(broker, r, v)),
-        Request::CreatePartitions(r) => Response::CreatePartitions(topics::create_partitions(broker, r, v)),
+        Request::CreatePartitions(r) => {
+            Response::CreatePartitions(topics::create_partitions(broker, r, v))
+        }
         Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),

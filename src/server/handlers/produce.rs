@@ -19,38 +19,54 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Produce, VersionRange
 /// Produce v13 and later name topics by id only.
 const TOPIC_ID_VERSION_MIN: i16 = 13;
 
-pub async fn handle(broker: &Broker, request: ProduceRequest, version: i16) -> Option<ProduceResponse> {
+pub async fn handle(
+    broker: &Broker,
+    request: ProduceRequest,
+    version: i16,
+) -> Option<ProduceResponse> {
     let acks = request.acks;
     let mut response = ProduceResponse::default();
     for topic in request.topic_data {
         // A topic that cannot be resolved fails each of its partitions with the same code.
         let resolved: Result<String, (i16, String)> = if version >= TOPIC_ID_VERSION_MIN {
             let id = TopicId(*topic.topic_id.as_bytes());
-            broker.image().topic_by_id(id).map(|t| t.name.clone()).ok_or_else(|| failure(BrokerError::UnknownTopicId))
+            broker
+                .image()
+                .topic_by_id(id)
+                .map(|t| t.name.clone())
+                .ok_or_else(|| failure(BrokerError::UnknownTopicId))
         } else {
-            broker.topic_or_auto_create(&topic.name, true).map(|t| t.name.clone()).map_err(failure)
+            broker
+                .topic_or_auto_create(&topic.name, true)
+                .map(|t| t.name.clone())
+                .map_err(failure)
         };
         let mut out = TopicProduceResponse::default();
         out.name = topic.name.clone();
         out.topic_id = topic.topic_id;
         for p in topic.partition_data {
             let result = match &resolved {
-                _ if !matches!(acks, -1..=1) => Err(failure(BrokerError::InvalidRequiredAcks(acks))),
+                _ if !matches!(acks, -1..=1) => {
+                    Err(failure(BrokerError::InvalidRequiredAcks(acks)))
+                }
                 Err(f) => Err(f.clone()),
-                Ok(name) => append(broker, name, p.index, p.records).await.map_err(failure),
+                Ok(name) => append(broker, name, p.index, p.records)
+                    .await
+                    .map_err(failure),
             };
             let mut pr = PartitionProduceResponse::default();
             pr.index = p.index;
             match result {
                 Ok(r) => {
+                    if r.duplicate {
+                        tracing::debug!(topic = %topic.name.0, partition = p.index, base_offset = r.base_offset.0, "duplicate batch acknowledged again");
+                    }
                     pr.base_offset = r.base_offset.0;
                     pr.log_append_time_ms = r.log_append_time_ms;
                     pr.log_start_offset = r.log_start_offset.0;
                 }
                 Err((error_code, message)) => {
-                    if acks == 0 {
-                        tracing::debug!(topic = %topic.name.0, partition = p.index, %message, "acks=0 produce failed");
-                    }
+                    tracing::debug!(topic = %topic.name.0, partition = p.index, acks, %message, "produce failed");
                     pr.error_code = error_code;
                     pr.base_offset = -1;
                     pr.log_append_time_ms = -1;
@@ -76,13 +92,17 @@ async fn append(
     records: Option<bytes::Bytes>,
 ) -> Result<crate::log::AppendResult, BrokerError> {
     let partition = broker.partition(topic, partition)?;
-    let records = records.filter(|r| !r.is_empty()).ok_or_else(|| BrokerError::InvalidRequest("no records".into()))?;
+    let records = records
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| BrokerError::InvalidRequest("no records".into()))?;
     Ok(partition.append(records).await?)
 }
 
 /// Produce v0-2: refused as Kafka 4 refuses them.
 pub fn handle_legacy(request: LegacyProduce) -> LegacyProduceResponse {
     tracing::debug!(acks = request.acks, "refusing Produce v0-2");
-    LegacyProduceResponse { error_code: code::UNSUPPORTED_VERSION, topics: request.topics }
+    LegacyProduceResponse {
+        error_code: code::UNSUPPORTED_VERSION,
+        topics: request.topics,
+    }
 }
-

@@ -7,9 +7,14 @@ use crate::protocol::{ApiKey, VersionRange};
 use crate::server::error_code::error_code;
 use crate::server::{Broker, BrokerError};
 
-pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::InitProducerId, VersionRange::new(0, 5))];
+pub const VERSIONS: &[(ApiKey, VersionRange)] =
+    &[(ApiKey::InitProducerId, VersionRange::new(0, 5))];
 
-pub fn handle(broker: &Broker, request: InitProducerIdRequest, _version: i16) -> InitProducerIdResponse {
+pub fn handle(
+    broker: &Broker,
+    request: InitProducerIdRequest,
+    _version: i16,
+) -> InitProducerIdResponse {
     let mut response = InitProducerIdResponse::default();
     let result = match request.transactional_id.filter(|t| !t.0.is_empty()) {
         Some(_) => Err(BrokerError::TransactionsUnsupported),

@@ -12,8 +12,8 @@ use crate::protocol::msg::create_partitions_response::CreatePartitionsTopicResul
 use crate::protocol::msg::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
 use crate::protocol::msg::delete_topics_response::DeletableTopicResult;
 use crate::protocol::msg::{
-    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse, DeleteTopicsRequest,
-    DeleteTopicsResponse, TopicName,
+    CreatePartitionsRequest, CreatePartitionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    DeleteTopicsRequest, DeleteTopicsResponse, TopicName,
 };
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::error_code;
@@ -25,20 +25,32 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
 ];
 
-pub fn create_topics(broker: &Broker, request: CreateTopicsRequest, _version: i16) -> CreateTopicsResponse {
+pub fn create_topics(
+    broker: &Broker,
+    request: CreateTopicsRequest,
+    _version: i16,
+) -> CreateTopicsResponse {
     let mut response = CreateTopicsResponse::default();
     let mut seen = HashSet::new();
-    let duplicates: HashSet<String> =
-        request.topics.iter().filter(|t| !seen.insert(t.name.0.to_string())).map(|t| t.name.0.to_string()).collect();
+    let duplicates: HashSet<String> = request
+        .topics
+        .iter()
+        .filter(|t| !seen.insert(t.name.0.to_string()))
+        .map(|t| t.name.0.to_string())
+        .collect();
     for t in request.topics {
         let name = t.name.0.to_string();
         let mut out = CreatableTopicResult::default();
         out.name = t.name.clone();
         let result = if duplicates.contains(&name) {
-            Err(BrokerError::InvalidRequest(format!("topic '{name}' appears more than once in the request")))
+            Err(BrokerError::InvalidRequest(format!(
+                "topic '{name}' appears more than once in the request"
+            )))
         } else {
             plan(broker, &t).and_then(|(partitions, configs)| {
-                broker.create_topic(&name, partitions, configs, request.validate_only).map(|meta| (meta, partitions))
+                broker
+                    .create_topic(&name, partitions, configs, request.validate_only)
+                    .map(|meta| (meta, partitions))
             })
         };
         match result {
@@ -82,11 +94,19 @@ fn plan(
 ) -> Result<(i32, BTreeMap<String, String>), BrokerError> {
     let node = broker.node_id.0;
     let partitions = if t.assignments.is_empty() {
-        let rf = if t.replication_factor == -1 { broker.config.default_replication_factor } else { t.replication_factor };
+        let rf = if t.replication_factor == -1 {
+            broker.config.default_replication_factor
+        } else {
+            t.replication_factor
+        };
         if rf != 1 {
             return Err(BrokerError::InvalidReplicationFactor(rf as i32));
         }
-        if t.num_partitions == -1 { broker.config.num_partitions } else { t.num_partitions }
+        if t.num_partitions == -1 {
+            broker.config.num_partitions
+        } else {
+            t.num_partitions
+        }
     } else {
         if t.num_partitions != -1 || t.replication_factor != -1 {
             return Err(BrokerError::InvalidRequest(
@@ -96,10 +116,17 @@ fn plan(
         let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
         indexes.sort_unstable();
         if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
-            return Err(BrokerError::InvalidReplicaAssignment("partitions must be numbered 0..n without gaps".into()));
+            return Err(BrokerError::InvalidReplicaAssignment(
+                "partitions must be numbered 0..n without gaps".into(),
+            ));
         }
-        if t.assignments.iter().any(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node]) {
-            return Err(BrokerError::InvalidReplicaAssignment(format!("the only broker is node {node}")));
+        if t.assignments
+            .iter()
+            .any(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node])
+        {
+            return Err(BrokerError::InvalidReplicaAssignment(format!(
+                "the only broker is node {node}"
+            )));
         }
         t.assignments.len() as i32
     };
@@ -112,13 +139,25 @@ fn plan(
     Ok((partitions, configs))
 }
 
-pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
+pub fn delete_topics(
+    broker: &Broker,
+    request: DeleteTopicsRequest,
+    version: i16,
+) -> DeleteTopicsResponse {
     let mut response = DeleteTopicsResponse::default();
     // v6 names topics by name or id in `topics`; earlier versions list names in `topic_names`.
     let targets: Vec<(Option<TopicName>, Uuid)> = if version >= 6 {
-        request.topics.into_iter().map(|t| (t.name, t.topic_id)).collect()
+        request
+            .topics
+            .into_iter()
+            .map(|t| (t.name, t.topic_id))
+            .collect()
     } else {
-        request.topic_names.into_iter().map(|n| (Some(n), Uuid::nil())).collect()
+        request
+            .topic_names
+            .into_iter()
+            .map(|n| (Some(n), Uuid::nil()))
+            .collect()
     };
     for (name, id) in targets {
         let mut out = DeletableTopicResult::default();
@@ -148,18 +187,24 @@ pub fn delete_topics(broker: &Broker, request: DeleteTopicsRequest, version: i16
     response
 }
 
-pub fn create_partitions(broker: &Broker, request: CreatePartitionsRequest, _version: i16) -> CreatePartitionsResponse {
+pub fn create_partitions(
+    broker: &Broker,
+    request: CreatePartitionsRequest,
+    _version: i16,
+) -> CreatePartitionsResponse {
     let mut response = CreatePartitionsResponse::default();
     let node = broker.node_id.0;
     for t in request.topics {
         let mut out = CreatePartitionsTopicResult::default();
         out.name = t.name.clone();
-        let bad_assignment = t
-            .assignments
-            .as_ref()
-            .is_some_and(|a| a.iter().any(|x| x.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node]));
+        let bad_assignment = t.assignments.as_ref().is_some_and(|a| {
+            a.iter()
+                .any(|x| x.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node])
+        });
         let result = if bad_assignment {
-            Err(BrokerError::InvalidReplicaAssignment(format!("the only broker is node {node}")))
+            Err(BrokerError::InvalidReplicaAssignment(format!(
+                "the only broker is node {node}"
+            )))
         } else {
             broker.create_partitions(&t.name.0, t.count, request.validate_only)
         };
