@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every test of Gregor on a fresh machine, installing what it needs first.
+# Usage: ./test.sh [extra cargo test args]
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# librdkafka (through rdkafka-sys, used by the tests) builds from source with a C toolchain.
+need=()
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if ((${#need[@]})); then
+  if [[ $(id -u) -eq 0 ]]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}"
+  else
+    echo "test.sh: please install: ${need[*]}" >&2
+    exit 1
+  fi
+fi
+
+# One release build serves the unit tests, the integration tests and the crash test's child
+# broker (cargo hands it the release binary). The container test builds its own static binary.
+cargo test --release "$@"
