@@ -578,3 +578,188 @@ async fn fetch_sessions_and_long_polls() {
     );
     broker.shutdown().await;
 }
+
+/// Produce v13 names the topic by id; ListOffsets -3 finds the record with the largest
+/// timestamp; DescribeCluster describes this broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn produce_by_topic_id_max_timestamp_and_describe_cluster() {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{
+        DescribeClusterRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest, TopicName,
+    };
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    let broker = TestBroker::start().await;
+    broker.create_topic("by-id", 1, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let mut md = MetadataRequest::default();
+    let mut t = MetadataRequestTopic::default();
+    t.name = Some(TopicName(StrBytes::from_static_str("by-id")));
+    md.topics = Some(vec![t]);
+    let md = raw.call(&md, 12).await;
+    let topic_id = md.topics[0].topic_id;
+    assert!(!topic_id.is_nil());
+
+    let records: Vec<Record> = [100i64, 300, 200]
+        .iter()
+        .enumerate()
+        .map(|(i, ts)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: *ts,
+            key: Some(bytes::Bytes::from(format!("k{i}"))),
+            value: Some(bytes::Bytes::from(format!("v{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut batch = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut batch,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .unwrap();
+    let mut pd = PartitionProduceData::default();
+    pd.index = 0;
+    pd.records = Some(batch.freeze());
+    let mut td = TopicProduceData::default();
+    td.topic_id = topic_id;
+    td.partition_data = vec![pd];
+    let mut produce = ProduceRequest::default();
+    produce.acks = -1;
+    produce.timeout_ms = 5000;
+    produce.topic_data = vec![td];
+    let resp = raw.call(&produce, 13).await;
+    assert_eq!(resp.responses[0].topic_id, topic_id);
+    let pr = &resp.responses[0].partition_responses[0];
+    assert_eq!((pr.error_code, pr.base_offset), (0, 0));
+
+    // An unknown id is UNKNOWN_TOPIC_ID.
+    let mut unknown = produce.clone();
+    unknown.topic_data[0].topic_id = uuid::Uuid::from_u128(42);
+    let resp = raw.call(&unknown, 13).await;
+    assert_eq!(resp.responses[0].partition_responses[0].error_code, 100);
+
+    let mut lp = ListOffsetsPartition::default();
+    lp.partition_index = 0;
+    lp.timestamp = -3;
+    let mut lt = ListOffsetsTopic::default();
+    lt.name = TopicName(StrBytes::from_static_str("by-id"));
+    lt.partitions = vec![lp];
+    let mut lo = ListOffsetsRequest::default();
+    lo.replica_id = (-1).into();
+    lo.topics = vec![lt];
+    let resp = raw.call(&lo, 7).await;
+    let p = &resp.topics[0].partitions[0];
+    assert_eq!(
+        (p.error_code, p.offset, p.timestamp),
+        (0, 1, 300),
+        "the record with the largest timestamp"
+    );
+
+    let dc = raw
+        .call(&DescribeClusterRequest::default().with_endpoint_type(1), 1)
+        .await;
+    assert_eq!(dc.error_code, 0);
+    assert_eq!(Some(dc.cluster_id), md.cluster_id);
+    assert_eq!(dc.brokers.len(), 1);
+    assert_eq!(
+        format!("{}:{}", dc.brokers[0].host, dc.brokers[0].port),
+        broker.bootstrap()
+    );
+    broker.shutdown().await;
+}
+
+/// The running broker applies retention: old segments go, the log start offset moves, and a
+/// consumer sees the new low watermark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_deletes_old_segments_while_serving() {
+    let broker = TestBroker::start_with(&[("log.retention.check.interval.ms", "200")]).await;
+    broker
+        .create_topic(
+            "by-time",
+            1,
+            &[("retention.ms", "60000"), ("segment.bytes", "2000")],
+        )
+        .await;
+    broker
+        .create_topic(
+            "by-size",
+            1,
+            &[("retention.bytes", "4000"), ("segment.bytes", "2000")],
+        )
+        .await;
+    let producer = broker.producer(&[("linger.ms", "0")]);
+    let hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+        - 3_600_000;
+    for i in 0..100 {
+        let v = format!("{i:0>100}");
+        producer
+            .send(
+                FutureRecord::to("by-time")
+                    .partition(0)
+                    .payload(&v)
+                    .key("k")
+                    .timestamp(hour_ago),
+                WAIT,
+            )
+            .await
+            .unwrap();
+        send(&producer, "by-size", Some(0), b"k", v.as_bytes()).await;
+    }
+    let consumer = broker.consumer(&[]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let time = consumer
+            .fetch_watermarks("by-time", 0, Duration::from_secs(5))
+            .unwrap();
+        let size = consumer
+            .fetch_watermarks("by-size", 0, Duration::from_secs(5))
+            .unwrap();
+        if time == (100, 100) && size.0 > 0 {
+            assert_eq!(size.1, 100);
+            let segments_bytes: u64 = std::fs::read_dir(broker.dir.path().join("by-size-0"))
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .filter(|e| e.path().extension().is_some_and(|x| x == "log"))
+                .map(|e| e.metadata().unwrap().len())
+                .sum();
+            assert!(
+                segments_bytes < 4000 + 2000,
+                "retention.bytes bounds the log: {segments_bytes}"
+            );
+            let got = read_all(&consumer, "by-size", 1, (100 - size.0) as usize);
+            assert_eq!(
+                got.first().map(|g| g.offset),
+                Some(size.0),
+                "reads start at the new log start"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "retention did not run: time {time:?} size {size:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    broker.shutdown().await;
+}
