@@ -620,14 +620,49 @@ impl PartitionLog {
     /// fsyncs every segment with unflushed data and its indexes; returns the offset flushed up
     /// to (exclusive), which becomes the recovery point.
     pub fn flush(&self) -> Result<Offset, LogError> {
+        self.flush_segments(true)
+    }
+
+    /// fsyncs the segments before the active one (as Kafka does after a roll), so the recovery
+    /// point reaches the active segment's base offset without syncing the segment being written.
+    pub fn flush_rolled(&self) -> Result<Offset, LogError> {
+        self.flush_segments(false)
+    }
+
+    /// Flushes when `flush.ms` has passed since the last flush and something is unflushed:
+    /// the periodic half of `flush.ms` (appends check it too).
+    pub fn flush_if_due(&self) -> Result<Option<Offset>, LogError> {
+        let due = {
+            let inner = self.lock();
+            inner.unflushed_records > 0
+                && self
+                    .clock
+                    .monotonic_ms()
+                    .saturating_sub(inner.last_flush_mono_ms)
+                    >= inner.settings.flush_ms
+        };
+        if due {
+            self.flush().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn flush_segments(&self, include_active: bool) -> Result<Offset, LogError> {
         let (files, target) = {
             let mut inner = self.lock();
-            let target = inner.log_end_offset;
+            let active_base = inner.active()?.base_offset;
+            let target = if include_active {
+                inner.log_end_offset
+            } else {
+                active_base
+            };
             let mut files = Vec::new();
             for s in inner
                 .segments
                 .iter()
                 .filter(|s| s.flushed_size_bytes < s.size_bytes)
+                .filter(|s| include_active || s.base_offset < active_base)
             {
                 files.push((
                     s.log.clone(),
@@ -637,8 +672,10 @@ impl PartitionLog {
                     s.size_bytes,
                 ));
             }
-            inner.unflushed_records = 0;
-            inner.last_flush_mono_ms = self.clock.monotonic_ms();
+            if include_active {
+                inner.unflushed_records = 0;
+                inner.last_flush_mono_ms = self.clock.monotonic_ms();
+            }
             (files, target)
         };
         for (log, idx, tidx, _, _) in &files {

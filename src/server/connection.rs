@@ -6,10 +6,12 @@
 //! producer's batches reach each partition in the order sent. Responses are buffered and flushed
 //! when no further request is already waiting in the read buffer. A malformed frame, an unknown
 //! API key or an unsupported version of anything but ApiVersions closes this connection only,
-//! with a log line. On shutdown the request in hand is finished, then the connection closes.
+//! with a log line. A connection idle (or stalled mid-frame) for `connections.max.idle.ms` is
+//! closed. On shutdown the request in hand is finished, then the connection closes.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
@@ -37,16 +39,21 @@ pub async fn serve(
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, wr);
     let mut state = ConnectionState::default();
     let request_bytes_max = broker.config.socket_request_max_bytes;
+    // A connection that sends nothing, or stops mid-frame, for this long gives up its slot.
+    let idle_ms_max = Duration::from_millis(broker.config.connections_max_idle_ms.max(1) as u64);
     loop {
         let mut prefix = [0u8; FRAME_PREFIX_BYTES];
         tokio::select! {
             biased;
             _ = shutdown.changed() => break,
-            r = reader.read_exact(&mut prefix) => {
-                if r.is_err() {
-                    break; // peer closed or the read failed: nothing to answer
+            r = tokio::time::timeout(idle_ms_max, reader.read_exact(&mut prefix)) => match r {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => break, // peer closed or the read failed: nothing to answer
+                Err(_) => {
+                    tracing::info!(%peer, "closing idle connection (connections.max.idle.ms)");
+                    break;
                 }
-            }
+            },
         }
         let len = match frame_body_len(prefix, request_bytes_max) {
             Ok(len) => len,
@@ -56,9 +63,16 @@ pub async fn serve(
             }
         };
         let mut frame = BytesMut::zeroed(len);
-        if let Err(e) = reader.read_exact(&mut frame).await {
-            tracing::debug!(%peer, error = %e, "connection closed mid-frame");
-            break;
+        match tokio::time::timeout(idle_ms_max, reader.read_exact(&mut frame)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::debug!(%peer, error = %e, "connection closed mid-frame");
+                break;
+            }
+            Err(_) => {
+                tracing::info!(%peer, "closing connection stalled mid-frame (connections.max.idle.ms)");
+                break;
+            }
         }
         let out = match decode_request(frame.freeze(), &broker.versions) {
             Ok(request) => {

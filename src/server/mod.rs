@@ -350,6 +350,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_every =
         Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1) as u64);
+    // Kafka's log.flush.offset.checkpoint.interval.ms; also when rolled segments are synced.
     const CHECKPOINT_INTERVAL_MS: u64 = 60_000;
     let mut retention = tokio::time::interval(retention_every);
     let mut checkpoint = tokio::time::interval(Duration::from_millis(CHECKPOINT_INTERVAL_MS));

@@ -726,6 +726,33 @@ fn flush_messages_and_flush_ms_advance_recovery_point() {
 }
 
 #[test]
+fn flush_rolled_syncs_up_to_the_active_segment_and_flush_if_due_waits_for_flush_ms() {
+    let (_t, _d, _c, _clock, log) = setup(small_settings(300));
+    for _ in 0..20 {
+        log.append(simple(1), E0).unwrap();
+    }
+    assert!(log.segment_count() > 2, "small segments rolled");
+    assert_eq!(log.recovery_point(), Offset(0), "nothing synced by default");
+    let rp = log.flush_rolled().unwrap();
+    assert!(
+        rp.0 > 0 && rp.0 < 20,
+        "up to the active segment's base offset: {rp:?}"
+    );
+    assert_eq!(log.recovery_point(), rp);
+
+    let settings = TopicSettings {
+        flush_ms: 1_000,
+        ..small_settings(1 << 20)
+    };
+    let (_t2, _d2, c, _clock2, log) = setup(settings);
+    assert_eq!(log.flush_if_due().unwrap(), None, "nothing to flush");
+    log.append(simple(1), E0).unwrap();
+    assert_eq!(log.flush_if_due().unwrap(), None, "flush.ms not yet passed");
+    c.advance_ms(1_000);
+    assert_eq!(log.flush_if_due().unwrap(), Some(Offset(1)));
+}
+
+#[test]
 fn concurrent_reader_never_sees_torn_batch() {
     let (_t, _d, _c, _clock, log) = setup(small_settings(4_000));
     let log = Arc::new(log);
