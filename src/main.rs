@@ -31,6 +31,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let env: Vec<(String, String)> = std::env::vars().collect();
     let config = match BrokerConfig::load(args.config.as_deref(), &args.overrides, &env) {

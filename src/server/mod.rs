@@ -252,7 +252,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         .first()
         .cloned()
         .ok_or(StartError::NoListener)?;
-    let bind_addr = format!("{}:{}", listener_cfg.host, listener_cfg.port);
+    let bind_addr = listener_cfg.address();
     let listener = TcpListener::bind(&bind_addr)
         .await
         .map_err(|source| StartError::Bind {

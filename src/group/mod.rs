@@ -1,0 +1,65 @@
+//! Consumer groups and committed offsets.
+//!
+//! Contract: groups are state machines driven by requests and by the injected clock
+//! (`(state, request, now) -> (records, response)`); their durable state (committed offsets and
+//! group metadata) is written as records to the internal topic `__consumer_offsets` through the
+//! `GroupStore` trait and rebuilt at start-up by replaying those records through the same code.
+//! Two protocols: the classic one (`classic`: JoinGroup/SyncGroup/Heartbeat/LeaveGroup, assignment
+//! on the client) and KIP-848's (`consumer`: ConsumerGroupHeartbeat, assignment on the broker
+//! through `assignor`). One group is one or the other; they do not mix while it has members.
+//! Must not import: protocol, server, replication, log, controller (topics are seen through
+//! `TopicView`, storage through `GroupStore`).
+
+pub mod classic;
+pub mod consumer;
+pub mod error;
+
+pub use error::GroupError;
+
+use crate::model::TopicId;
+
+/// Settings of the coordinator, from the broker's `group.*` properties.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupConfig {
+    /// `group.min.session.timeout.ms`
+    pub session_timeout_ms_min: i32,
+    /// `group.max.session.timeout.ms`
+    pub session_timeout_ms_max: i32,
+    /// `group.initial.rebalance.delay.ms` (Gregor's default: 0)
+    pub initial_rebalance_delay_ms: i32,
+    /// `group.max.size`
+    pub classic_group_size_max: usize,
+    /// `group.consumer.session.timeout.ms`
+    pub consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`
+    pub consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`
+    pub consumer_group_size_max: usize,
+    /// `group.consumer.assignors`, the first being the default.
+    pub consumer_assignors: Vec<String>,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        GroupConfig {
+            session_timeout_ms_min: 6_000,
+            session_timeout_ms_max: 1_800_000,
+            initial_rebalance_delay_ms: 0,
+            classic_group_size_max: i32::MAX as usize,
+            consumer_session_timeout_ms: 45_000,
+            consumer_heartbeat_interval_ms: 5_000,
+            consumer_group_size_max: i32::MAX as usize,
+            consumer_assignors: vec!["uniform".into(), "range".into()],
+        }
+    }
+}
+
+/// What the coordinator may know of topics: implemented by the server over the metadata image.
+pub trait TopicView {
+    /// The id and partition count of a topic by name.
+    fn topic(&self, name: &str) -> Option<(TopicId, i32)>;
+    /// The name and partition count of a topic by id.
+    fn topic_by_id(&self, id: TopicId) -> Option<(String, i32)>;
+    /// Every topic's name (for regex subscriptions), internal topics excluded.
+    fn topic_names(&self) -> Vec<String>;
+}
