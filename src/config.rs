@@ -910,6 +910,26 @@ static BROKER_DEFS: &[BrokerDef] = &[
     bp("delete.topic.enable", Kind::Bool, Some("true")),
     bp("fetch.max.bytes", int(1024, I32_MAX), Some("57671680")),
     bp(
+        "group.consumer.assignors",
+        Kind::Text,
+        Some("uniform,range"),
+    ),
+    bp(
+        "group.consumer.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.consumer.max.size",
+        int(1, I32_MAX),
+        Some("2147483647"),
+    ),
+    bp(
+        "group.consumer.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
+    ),
+    bp(
         "group.initial.rebalance.delay.ms",
         int(0, I32_MAX),
         Some("0"),
@@ -1473,6 +1493,15 @@ pub struct BrokerConfig {
     pub group_max_session_timeout_ms: i32,
     /// `group.max.size`: members of one classic group.
     pub group_max_size: i32,
+    /// `group.consumer.session.timeout.ms`: KIP-848 members' session timeout.
+    pub group_consumer_session_timeout_ms: i32,
+    /// `group.consumer.heartbeat.interval.ms`: KIP-848 members' heartbeat interval.
+    pub group_consumer_heartbeat_interval_ms: i32,
+    /// `group.consumer.max.size`: members of one KIP-848 group.
+    pub group_consumer_max_size: i32,
+    /// `group.consumer.assignors`: server-side assignors by short name ("uniform", "range"), the
+    /// first the default; Kafka's class names are accepted and shortened.
+    pub group_consumer_assignors: Vec<String>,
     /// `transactional.id.expiration.ms`.
     pub transactional_id_expiration_ms: i32,
     /// `producer.id.expiration.ms`.
@@ -1545,6 +1574,10 @@ impl Default for BrokerConfig {
             group_min_session_timeout_ms: 6_000,
             group_max_session_timeout_ms: 1_800_000,
             group_max_size: i32::MAX,
+            group_consumer_session_timeout_ms: 45_000,
+            group_consumer_heartbeat_interval_ms: 5_000,
+            group_consumer_max_size: i32::MAX,
+            group_consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
             transactional_id_expiration_ms: 604_800_000,
             producer_id_expiration_ms: 86_400_000,
             transaction_max_timeout_ms: 900_000,
@@ -1597,6 +1630,36 @@ pub struct ConfigEntry {
     pub read_only: bool,
     pub sensitive: bool,
     pub is_default: bool,
+}
+
+/// `group.consumer.assignors`: short names or Kafka's class names of the uniform and range
+/// assignors, comma-separated.
+fn parse_assignors(raw: &str) -> Result<Vec<String>, ConfigError> {
+    let mut out = Vec::new();
+    for item in raw.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let short = match item {
+            "uniform" | "org.apache.kafka.coordinator.group.assignor.UniformAssignor" => "uniform",
+            "range" | "org.apache.kafka.coordinator.group.assignor.RangeAssignor" => "range",
+            _ => {
+                return Err(invalid(
+                    "group.consumer.assignors",
+                    raw,
+                    "a comma-separated list of uniform and range (or their Kafka class names)",
+                ));
+            }
+        };
+        if !out.iter().any(|s: &String| s == short) {
+            out.push(short.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(
+            "group.consumer.assignors",
+            raw,
+            "at least one assignor",
+        ));
+    }
+    Ok(out)
 }
 
 fn invalid(name: &str, value: &str, expected: impl Into<String>) -> ConfigError {
@@ -1788,6 +1851,12 @@ impl BrokerConfig {
             ));
         }
         c.group_max_size = c.get_int("group.max.size")?;
+        c.group_consumer_session_timeout_ms = c.get_int("group.consumer.session.timeout.ms")?;
+        c.group_consumer_heartbeat_interval_ms =
+            c.get_int("group.consumer.heartbeat.interval.ms")?;
+        c.group_consumer_max_size = c.get_int("group.consumer.max.size")?;
+        let assignors_raw = c.get_text("group.consumer.assignors").unwrap_or_default();
+        c.group_consumer_assignors = parse_assignors(&assignors_raw)?;
         c.transactional_id_expiration_ms = c.get_int("transactional.id.expiration.ms")?;
         c.producer_id_expiration_ms = c.get_int("producer.id.expiration.ms")?;
         c.transaction_max_timeout_ms = c.get_int("transaction.max.timeout.ms")?;

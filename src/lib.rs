@@ -10,6 +10,7 @@
 //! | `log` | durable partition storage, batches as opaque bytes plus a parsed header | model, config, clock |
 //! | `replication` | partition roles, high watermark, waiting for data, durable acks | log, model, config, clock |
 //! | `controller` | cluster metadata and its `MetadataImage` | model, config, clock |
+//! | `group` | consumer groups and committed offsets, as state machines | model, clock, its storage trait |
 //! | `server` | sockets, dispatch, handlers, error codes | everything above |
 //! | `embedded` | a broker inside the calling process, for tests | server |
 //!
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod config;
 pub mod controller;
 pub mod embedded;
+pub mod group;
 pub mod log;
 pub mod model;
 pub mod protocol;

@@ -10,9 +10,12 @@
 //! Must not import: protocol, server, replication, log, controller (topics are seen through
 //! `TopicView`, storage through `GroupStore`).
 
+pub mod assignor;
 pub mod classic;
 pub mod consumer;
+pub mod coordinator;
 pub mod error;
+pub mod records;
 
 pub use error::GroupError;
 

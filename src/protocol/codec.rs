@@ -85,6 +85,19 @@ apis! {
     DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
     CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
     DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
+    FindCoordinator => FindCoordinatorRequest, FindCoordinatorResponse;
+    JoinGroup => JoinGroupRequest, JoinGroupResponse;
+    SyncGroup => SyncGroupRequest, SyncGroupResponse;
+    Heartbeat => HeartbeatRequest, HeartbeatResponse;
+    LeaveGroup => LeaveGroupRequest, LeaveGroupResponse;
+    OffsetCommit => OffsetCommitRequest, OffsetCommitResponse;
+    OffsetFetch => OffsetFetchRequest, OffsetFetchResponse;
+    DescribeGroups => DescribeGroupsRequest, DescribeGroupsResponse;
+    ListGroups => ListGroupsRequest, ListGroupsResponse;
+    DeleteGroups => DeleteGroupsRequest, DeleteGroupsResponse;
+    OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
+    ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse;
+    ConsumerGroupDescribe => ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse;
 }
 
 /// One decoded request with what its response needs.

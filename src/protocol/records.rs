@@ -38,3 +38,54 @@ fn records(mut batch: Bytes) -> anyhow::Result<Vec<(i64, i64)>> {
         })
         .collect())
 }
+
+/// Encodes `(key, value)` records as one uncompressed magic-2 batch (no producer id), for the
+/// broker's own internal topics.
+pub fn encode_key_values(
+    records: &[(Bytes, Option<Bytes>)],
+    timestamp_ms: i64,
+) -> anyhow::Result<Bytes> {
+    use kafka_protocol::records::{Compression, Record, RecordBatchEncoder, RecordEncodeOptions};
+    let records: Vec<Record> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (key, value))| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // The encoder splits records without sequences into separate batches.
+            sequence: i as i32,
+            timestamp: timestamp_ms,
+            key: Some(key.clone()),
+            value: value.clone(),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )?;
+    Ok(buf.freeze())
+}
+
+/// The records of one stored batch as (offset, key, value).
+pub fn decode_key_values(
+    mut batch: Bytes,
+) -> anyhow::Result<Vec<(i64, Option<Bytes>, Option<Bytes>)>> {
+    let set = RecordBatchDecoder::decode(&mut batch)?;
+    Ok(set
+        .records
+        .into_iter()
+        .map(|r| (r.offset, r.key, r.value))
+        .collect())
+}

@@ -37,7 +37,7 @@ pub async fn serve(
     let (rd, wr) = stream.into_split();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, rd);
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, wr);
-    let mut state = ConnectionState::default();
+    let mut state = ConnectionState::new(peer);
     let request_bytes_max = broker.config.socket_request_max_bytes;
     // A connection that sends nothing, or stops mid-frame, for this long gives up its slot.
     let idle_ms_max = Duration::from_millis(broker.config.connections_max_idle_ms.max(1) as u64);

@@ -6,6 +6,7 @@
 
 use crate::config::ConfigError;
 use crate::controller::ControllerError;
+use crate::group::GroupError;
 use crate::log::LogError;
 use crate::replication::ReplicationError;
 
@@ -19,9 +20,18 @@ pub mod code {
     pub const LEADER_NOT_AVAILABLE: i16 = 5;
     pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
     pub const MESSAGE_TOO_LARGE: i16 = 10;
+    pub const OFFSET_METADATA_TOO_LARGE: i16 = 12;
+    pub const COORDINATOR_LOAD_IN_PROGRESS: i16 = 14;
     pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
+    pub const NOT_COORDINATOR: i16 = 16;
     pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
     pub const INVALID_REQUIRED_ACKS: i16 = 21;
+    pub const ILLEGAL_GENERATION: i16 = 22;
+    pub const INCONSISTENT_GROUP_PROTOCOL: i16 = 23;
+    pub const INVALID_GROUP_ID: i16 = 24;
+    pub const UNKNOWN_MEMBER_ID: i16 = 25;
+    pub const INVALID_SESSION_TIMEOUT: i16 = 26;
+    pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const UNSUPPORTED_VERSION: i16 = 35;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
@@ -35,6 +45,17 @@ pub mod code {
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
     pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const NON_EMPTY_GROUP: i16 = 68;
+    pub const GROUP_ID_NOT_FOUND: i16 = 69;
+    pub const MEMBER_ID_REQUIRED: i16 = 79;
+    pub const GROUP_MAX_SIZE_REACHED: i16 = 81;
+    pub const FENCED_INSTANCE_ID: i16 = 82;
+    pub const GROUP_SUBSCRIBED_TO_TOPIC: i16 = 86;
+    pub const FENCED_MEMBER_EPOCH: i16 = 110;
+    pub const UNRELEASED_INSTANCE_ID: i16 = 111;
+    pub const UNSUPPORTED_ASSIGNOR: i16 = 112;
+    pub const STALE_MEMBER_EPOCH: i16 = 113;
+    pub const INVALID_REGULAR_EXPRESSION: i16 = 128;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
     pub const INCONSISTENT_TOPIC_ID: i16 = 103;
 }
@@ -49,6 +70,8 @@ pub enum BrokerError {
     Controller(#[from] ControllerError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Group(#[from] GroupError),
     #[error("unknown topic or partition")]
     UnknownTopicOrPartition,
     #[error("unknown topic id")]
@@ -93,6 +116,7 @@ pub fn error_code(e: &BrokerError) -> i16 {
             ControllerError::Io { .. } | ControllerError::Corrupt { .. } => KAFKA_STORAGE_ERROR,
         },
         BrokerError::Config(_) => INVALID_CONFIG,
+        BrokerError::Group(g) => group_code(g),
         BrokerError::UnknownTopicOrPartition => UNKNOWN_TOPIC_OR_PARTITION,
         BrokerError::UnknownTopicId => UNKNOWN_TOPIC_ID,
         BrokerError::InvalidReplicationFactor(_) => INVALID_REPLICATION_FACTOR,
@@ -105,6 +129,35 @@ pub fn error_code(e: &BrokerError) -> i16 {
         BrokerError::InvalidFetchSessionEpoch { .. } => INVALID_FETCH_SESSION_EPOCH,
         BrokerError::TransactionsUnsupported => COORDINATOR_NOT_AVAILABLE,
         BrokerError::UnsupportedVersion => UNSUPPORTED_VERSION,
+    }
+}
+
+fn group_code(e: &GroupError) -> i16 {
+    use code::*;
+    match e {
+        GroupError::UnknownMemberId => UNKNOWN_MEMBER_ID,
+        GroupError::IllegalGeneration { .. } => ILLEGAL_GENERATION,
+        GroupError::RebalanceInProgress => REBALANCE_IN_PROGRESS,
+        GroupError::FencedInstanceId(_) => FENCED_INSTANCE_ID,
+        GroupError::GroupMaxSizeReached => GROUP_MAX_SIZE_REACHED,
+        GroupError::InconsistentGroupProtocol(_) => INCONSISTENT_GROUP_PROTOCOL,
+        GroupError::MemberIdRequired => MEMBER_ID_REQUIRED,
+        GroupError::InvalidSessionTimeout(_) => INVALID_SESSION_TIMEOUT,
+        GroupError::CoordinatorLoadInProgress => COORDINATOR_LOAD_IN_PROGRESS,
+        GroupError::CoordinatorNotAvailable | GroupError::Store(_) => COORDINATOR_NOT_AVAILABLE,
+        GroupError::NotCoordinator => NOT_COORDINATOR,
+        GroupError::NonEmptyGroup => NON_EMPTY_GROUP,
+        GroupError::GroupIdNotFound => GROUP_ID_NOT_FOUND,
+        GroupError::InvalidGroupId => INVALID_GROUP_ID,
+        GroupError::FencedMemberEpoch { .. } => FENCED_MEMBER_EPOCH,
+        GroupError::StaleMemberEpoch { .. } => STALE_MEMBER_EPOCH,
+        GroupError::UnreleasedInstanceId(_) => UNRELEASED_INSTANCE_ID,
+        GroupError::UnsupportedAssignor(_) => UNSUPPORTED_ASSIGNOR,
+        GroupError::InvalidRegularExpression(_) => INVALID_REGULAR_EXPRESSION,
+        GroupError::GroupSubscribedToTopic => GROUP_SUBSCRIBED_TO_TOPIC,
+        GroupError::UnknownTopicOrPartition => UNKNOWN_TOPIC_OR_PARTITION,
+        GroupError::OffsetMetadataTooLarge(_) => OFFSET_METADATA_TOO_LARGE,
+        GroupError::InvalidRequest(_) => INVALID_REQUEST,
     }
 }
 

@@ -10,6 +10,7 @@
 pub mod connection;
 pub mod error_code;
 pub mod fetch_session;
+pub mod group_store;
 pub mod handlers;
 pub mod listener;
 
@@ -25,6 +26,7 @@ use tokio::task::JoinHandle;
 use crate::clock::SharedClock;
 use crate::config::{BrokerConfig, TopicSettings};
 use crate::controller::{Controller, MetadataImage, TopicMeta};
+use crate::group::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::LogManager;
 use crate::model::{NodeId, TopicPartition};
 use crate::protocol::ApiVersionTable;
@@ -56,6 +58,7 @@ pub struct Broker {
     pub replicas: ReplicaManager,
     pub versions: ApiVersionTable,
     pub fetch_sessions: fetch_session::FetchSessionCache,
+    pub groups: GroupCoordinator,
     pub node_id: NodeId,
     pub advertised_host: String,
     pub advertised_port: i32,
@@ -189,6 +192,38 @@ impl Broker {
             .ok_or(BrokerError::UnknownTopicOrPartition)
     }
 
+    /// Creates `__consumer_offsets` on first use, as Kafka does: `offsets.topic.num.partitions`
+    /// partitions, compacted.
+    pub fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
+        if self.image().topic(OFFSETS_TOPIC).is_some() {
+            return Ok(());
+        }
+        let configs = BTreeMap::from([
+            ("cleanup.policy".to_string(), "compact".to_string()),
+            (
+                "segment.bytes".to_string(),
+                OFFSETS_TOPIC_SEGMENT_BYTES.to_string(),
+            ),
+        ]);
+        match self.create_topic(
+            OFFSETS_TOPIC,
+            self.groups.offsets_partitions(),
+            configs,
+            false,
+        ) {
+            Ok(_)
+            | Err(BrokerError::Controller(
+                crate::controller::ControllerError::TopicAlreadyExists(_),
+            )) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Topics as the group coordinator sees them.
+    pub fn topic_view(&self) -> group_store::ImageTopicView {
+        group_store::ImageTopicView(self.image())
+    }
+
     /// A fresh producer id; ids come from blocks reserved durably through the controller.
     pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
         let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
@@ -317,8 +352,24 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     for name in &config.ignored {
         tracing::info!(property = %name, "Kafka property accepted but not used by Gregor");
     }
+    let store = Arc::new(group_store::OffsetsTopicStore::default());
+    let groups = GroupCoordinator::new(
+        group_store::group_config(&config),
+        clock.clone(),
+        store.clone(),
+        config.offsets_topic_num_partitions,
+        i64::from(config.offsets_retention_minutes).saturating_mul(60_000),
+    );
+    let offsets_partitions = image
+        .topic(OFFSETS_TOPIC)
+        .map(|t| t.partitions)
+        .unwrap_or(0);
+    for p in 0..offsets_partitions {
+        groups.begin_loading(p);
+    }
     let broker = Arc::new(Broker {
         fetch_sessions: fetch_session::FetchSessionCache::new(fetch_session::SESSIONS_MAX),
+        groups,
         versions: handlers::version_table(),
         config,
         clock,
@@ -330,6 +381,11 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         topic_ops: Mutex::new(()),
         producer_ids: Mutex::new((0, 0)),
     });
+    store.bind(&broker);
+    if offsets_partitions > 0 {
+        let b = broker.clone();
+        tokio::task::spawn_blocking(move || group_store::replay_offsets_topic(&b));
+    }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let accept = tokio::spawn(listener::serve(
         broker.clone(),
@@ -346,7 +402,11 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     })
 }
 
-/// Periodic work: retention (`log.retention.check.interval.ms`) and recovery-point checkpoints.
+/// Kafka's `offsets.topic.segment.bytes` default.
+const OFFSETS_TOPIC_SEGMENT_BYTES: u64 = 104_857_600;
+const GROUP_TICK_MS: u64 = 100;
+
+/// Periodic work: group timers, (`log.retention.check.interval.ms`) and recovery-point checkpoints.
 async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let retention_every =
         Duration::from_millis(broker.config.log_retention_check_interval_ms.max(1) as u64);
@@ -354,6 +414,9 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
     const CHECKPOINT_INTERVAL_MS: u64 = 60_000;
     let mut retention = tokio::time::interval(retention_every);
     let mut checkpoint = tokio::time::interval(Duration::from_millis(CHECKPOINT_INTERVAL_MS));
+    // Group timers (session and rebalance timeouts) are seconds long; a 100 ms tick is precise
+    // enough and costs one pass over the groups.
+    let mut group_timers = tokio::time::interval(Duration::from_millis(GROUP_TICK_MS));
     retention.tick().await;
     checkpoint.tick().await;
     loop {
@@ -364,6 +427,7 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
                 let r = tokio::task::spawn_blocking(move || logs.apply_retention_all()).await;
                 if let Ok(Err(e)) = r { tracing::warn!(error = %e, "retention pass failed") }
             }
+            _ = group_timers.tick() => broker.groups.tick().await,
             _ = checkpoint.tick() => {
                 let r = tokio::task::spawn_blocking(move || logs.checkpoint()).await;
                 if let Ok(Err(e)) = r { tracing::warn!(error = %e, "checkpoint failed") }

@@ -63,6 +63,7 @@ fn topic_entry(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(str_bytes(&meta.name)));
     t.topic_id = Uuid::from_bytes(meta.topic_id().0);
+    t.is_internal = meta.name == crate::group::coordinator::OFFSETS_TOPIC;
     t.partitions = (0..meta.partitions)
         .map(|p| {
             let mut e = MetadataResponsePartition::default();

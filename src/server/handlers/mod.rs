@@ -10,6 +10,7 @@ pub mod api_versions;
 pub mod cluster;
 pub mod configs;
 pub mod fetch;
+pub mod groups;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -26,10 +27,29 @@ use crate::protocol::{ApiKey, ApiVersionTable, Request, RequestFrame, Response, 
 #[derive(Debug, Default)]
 pub struct ConnectionState {
     pub requests_handled: u64,
+    /// The client id of the latest request (what group APIs report as a member's client id).
+    pub client_id: String,
+    pub peer: Option<std::net::SocketAddr>,
+}
+
+impl ConnectionState {
+    pub fn new(peer: std::net::SocketAddr) -> Self {
+        ConnectionState {
+            peer: Some(peer),
+            ..Default::default()
+        }
+    }
+
+    /// The client's host as Kafka reports it: "/" and the address.
+    pub fn client_host(&self) -> String {
+        self.peer
+            .map(|p| format!("/{}", p.ip()))
+            .unwrap_or_default()
+    }
 }
 
 pub fn version_table() -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 9] = [
+    let families: [&[(ApiKey, VersionRange)]; 10] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -39,6 +59,7 @@ pub fn version_table() -> ApiVersionTable {
         producer_id::VERSIONS,
         configs::VERSIONS,
         cluster::VERSIONS,
+        groups::VERSIONS,
     ];
     ApiVersionTable::new(families.into_iter().flatten().copied())
 }
@@ -49,6 +70,11 @@ pub async fn handle(
     frame: RequestFrame,
 ) -> Option<Response> {
     state.requests_handled += 1;
+    if let Some(id) = &frame.client_id
+        && id.as_str() != state.client_id
+    {
+        state.client_id = id.to_string();
+    }
     let v = frame.version;
     Some(match frame.request {
         Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(broker, r, v)),
@@ -65,6 +91,33 @@ pub async fn handle(
         Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
+        Request::FindCoordinator(r) => {
+            Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)
+        }
+        Request::JoinGroup(r) => Response::JoinGroup(groups::join_group(broker, state, r, v).await),
+        Request::SyncGroup(r) => Response::SyncGroup(groups::sync_group(broker, r, v).await),
+        Request::Heartbeat(r) => Response::Heartbeat(groups::heartbeat(broker, r, v).await),
+        Request::LeaveGroup(r) => Response::LeaveGroup(groups::leave_group(broker, r, v).await),
+        Request::OffsetCommit(r) => {
+            Response::OffsetCommit(groups::offset_commit(broker, r, v).await)
+        }
+        Request::OffsetFetch(r) => Response::OffsetFetch(groups::offset_fetch(broker, r, v).await),
+        Request::DescribeGroups(r) => {
+            Response::DescribeGroups(groups::describe_groups(broker, r, v))
+        }
+        Request::ListGroups(r) => Response::ListGroups(groups::list_groups(broker, r, v)),
+        Request::DeleteGroups(r) => {
+            Response::DeleteGroups(groups::delete_groups(broker, r, v).await)
+        }
+        Request::OffsetDelete(r) => {
+            Response::OffsetDelete(groups::offset_delete(broker, r, v).await)
+        }
+        Request::ConsumerGroupHeartbeat(r) => Response::ConsumerGroupHeartbeat(
+            groups::consumer_group_heartbeat(broker, state, r, v).await,
+        ),
+        Request::ConsumerGroupDescribe(r) => {
+            Response::ConsumerGroupDescribe(groups::consumer_group_describe(broker, r, v))
+        }
     })
 }
 

@@ -1,0 +1,866 @@
+//! The group coordinator: the groups of this broker, their committed offsets, and the shell that
+//! turns the pure state machines (`classic`, `consumer`) into answered requests.
+//!
+//! Contract:
+//! - State changes happen under one mutex (never held across an await); the records they produce
+//!   are appended to `__consumer_offsets` through `GroupStore` before anyone is answered, so an
+//!   answered commit or assignment is durable.
+//! - A JoinGroup or SyncGroup the state machine cannot answer yet is parked on a oneshot channel;
+//!   whichever later call (or `tick`) completes the phase answers it.
+//! - A group lives in partition `abs(java_hash(group_id)) % offsets.topic.num.partitions` of the
+//!   offsets topic, as in Kafka. While a partition is being replayed at start-up its groups answer
+//!   COORDINATOR_LOAD_IN_PROGRESS; replay applies the same records the live path writes.
+//! - Offsets of a group that has no members expire `offsets.retention.minutes` after their commit.
+//! Lock order: `inner` is a leaf.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use super::classic::{
+    self, ClassicGroup, JoinRequest, JoinResponse, Outcome, SyncRequest, SyncResponse,
+};
+use super::consumer::{self, ConsumerGroup};
+use super::records::{self, OffsetValue, Record};
+use super::{GroupConfig, GroupError, TopicView};
+use crate::clock::SharedClock;
+
+/// Kafka's `offset.metadata.max.bytes` default.
+pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
+/// The offsets topic's name.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// One record for the offsets topic; a `None` value is a tombstone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreRecord {
+    pub key: Bytes,
+    pub value: Option<Bytes>,
+}
+
+pub type StoreFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// Durable storage of coordinator records: implemented by the server over the offsets topic.
+pub trait GroupStore: Send + Sync + std::fmt::Debug {
+    /// Appends `records` to `partition` of the offsets topic; resolves once they are durable.
+    fn append(&self, partition: i32, records: Vec<StoreRecord>) -> StoreFuture<'_>;
+}
+
+#[derive(Debug)]
+enum Kind {
+    Classic(ClassicGroup),
+    Consumer(ConsumerGroup),
+}
+
+#[derive(Debug)]
+struct Group {
+    kind: Kind,
+    offsets: BTreeMap<(String, i32), OffsetValue>,
+    joins: HashMap<String, oneshot::Sender<JoinResponse>>,
+    syncs: HashMap<String, oneshot::Sender<SyncResponse>>,
+}
+
+impl Group {
+    fn classic(id: &str, now_ms: i64) -> Group {
+        Group {
+            kind: Kind::Classic(ClassicGroup::new(id.to_string(), now_ms)),
+            offsets: BTreeMap::new(),
+            joins: HashMap::new(),
+            syncs: HashMap::new(),
+        }
+    }
+
+    fn has_members(&self) -> bool {
+        match &self.kind {
+            Kind::Classic(g) => !g.is_empty(),
+            Kind::Consumer(g) => !g.is_empty(),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            Kind::Classic(_) => "classic",
+            Kind::Consumer(_) => "consumer",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    groups: HashMap<String, Group>,
+    loading: HashSet<i32>,
+}
+
+/// Answers parked by a state change, sent once its records are durable.
+#[derive(Default)]
+struct Deliveries {
+    joins: Vec<(oneshot::Sender<JoinResponse>, JoinResponse)>,
+    syncs: Vec<(oneshot::Sender<SyncResponse>, SyncResponse)>,
+}
+
+impl Deliveries {
+    fn send(self) {
+        for (tx, r) in self.joins {
+            let _ = tx.send(r);
+        }
+        for (tx, r) in self.syncs {
+            let _ = tx.send(r);
+        }
+    }
+}
+
+/// A partition to commit, as the coordinator sees it.
+#[derive(Debug, Clone)]
+pub struct CommitPartition {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub leader_epoch: i32,
+    pub metadata: Option<String>,
+}
+
+/// A group as ListGroups shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupListing {
+    pub group_id: String,
+    pub protocol_type: String,
+    pub state: String,
+    pub group_type: String,
+}
+
+/// A classic group as DescribeGroups shows it.
+#[derive(Debug, Clone)]
+pub struct ClassicDescription {
+    pub state: String,
+    pub protocol_type: String,
+    pub protocol: String,
+    pub members: Vec<classic::MemberDescription>,
+}
+
+#[derive(Debug)]
+pub struct GroupCoordinator {
+    cfg: GroupConfig,
+    clock: SharedClock,
+    store: Arc<dyn GroupStore>,
+    partitions: i32,
+    offsets_retention_ms: i64,
+    inner: Mutex<Inner>,
+}
+
+/// Java's `String.hashCode`, over UTF-16 code units, as Kafka hashes group ids.
+pub fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(c as i32))
+}
+
+impl GroupCoordinator {
+    pub fn new(
+        cfg: GroupConfig,
+        clock: SharedClock,
+        store: Arc<dyn GroupStore>,
+        partitions: i32,
+        offsets_retention_ms: i64,
+    ) -> Self {
+        GroupCoordinator {
+            cfg,
+            clock,
+            store,
+            partitions: partitions.max(1),
+            offsets_retention_ms,
+            inner: Mutex::new(Inner::default()),
+        }
+    }
+
+    pub fn config(&self) -> &GroupConfig {
+        &self.cfg
+    }
+
+    /// The offsets-topic partition that holds `group_id`.
+    pub fn partition_for(&self, group_id: &str) -> i32 {
+        (java_string_hash(group_id) & 0x7fff_ffff) % self.partitions
+    }
+
+    pub fn offsets_partitions(&self) -> i32 {
+        self.partitions
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.monotonic_ms()
+    }
+
+    fn check(&self, inner: &Inner, group_id: &str) -> Result<(), GroupError> {
+        if group_id.is_empty() {
+            return Err(GroupError::InvalidGroupId);
+        }
+        if inner.loading.contains(&self.partition_for(group_id)) {
+            return Err(GroupError::CoordinatorLoadInProgress);
+        }
+        Ok(())
+    }
+
+    // ---- loading -------------------------------------------------------------------------
+
+    pub fn begin_loading(&self, partition: i32) {
+        self.lock().loading.insert(partition);
+    }
+
+    pub fn finish_loading(&self, partition: i32) {
+        self.lock().loading.remove(&partition);
+    }
+
+    /// Applies one record read back from the offsets topic.
+    pub fn replay(&self, key: &[u8], value: Option<&[u8]>) -> Result<(), records::RecordError> {
+        let now = self.now();
+        let mut inner = self.lock();
+        match records::decode(key, value)? {
+            None => {}
+            Some(Record::Offset {
+                group,
+                topic,
+                partition,
+                value,
+            }) => {
+                let g = inner
+                    .groups
+                    .entry(group.clone())
+                    .or_insert_with(|| Group::classic(&group, now));
+                match value {
+                    Some(v) => {
+                        g.offsets.insert((topic, partition), v);
+                    }
+                    None => {
+                        g.offsets.remove(&(topic, partition));
+                    }
+                }
+            }
+            Some(Record::ClassicGroup { group, value }) => match value {
+                Some(snapshot) => {
+                    let offsets = inner
+                        .groups
+                        .remove(&group)
+                        .map(|g| g.offsets)
+                        .unwrap_or_default();
+                    let mut g = Group::classic(&group, now);
+                    g.kind = Kind::Classic(ClassicGroup::from_snapshot(snapshot, now));
+                    g.offsets = offsets;
+                    inner.groups.insert(group, g);
+                }
+                None => {
+                    inner.groups.remove(&group);
+                }
+            },
+            Some(Record::ConsumerGroup { group, epoch }) => match epoch {
+                Some(epoch) => {
+                    let offsets = inner
+                        .groups
+                        .remove(&group)
+                        .map(|g| g.offsets)
+                        .unwrap_or_default();
+                    let mut g = Group::classic(&group, now);
+                    g.kind = Kind::Consumer(ConsumerGroup::restored(group.clone(), epoch));
+                    g.offsets = offsets;
+                    inner.groups.insert(group, g);
+                }
+                None => {
+                    inner.groups.remove(&group);
+                }
+            },
+        }
+        Ok(())
+    }
+
+    // ---- classic protocol ----------------------------------------------------------------
+
+    fn classic_mut<'a>(
+        &self,
+        inner: &'a mut Inner,
+        group_id: &str,
+        create: bool,
+    ) -> Result<&'a mut Group, GroupError> {
+        let now = self.now();
+        let exists = inner.groups.contains_key(group_id);
+        if !exists && !create {
+            return Err(GroupError::UnknownMemberId);
+        }
+        let g = inner
+            .groups
+            .entry(group_id.to_string())
+            .or_insert_with(|| Group::classic(group_id, now));
+        if let Kind::Consumer(cg) = &g.kind {
+            if !cg.is_empty() {
+                return Err(GroupError::InconsistentGroupProtocol(
+                    "the group uses the consumer protocol (KIP-848)".into(),
+                ));
+            }
+            if !create {
+                return Err(GroupError::UnknownMemberId);
+            }
+            // An empty consumer-protocol group becomes a classic one; its offsets stay.
+            g.kind = Kind::Classic(ClassicGroup::new(group_id.to_string(), now));
+        }
+        Ok(g)
+    }
+
+    /// Collects what a classic state change requires: responders to answer, records to write.
+    fn classic_effects(
+        &self,
+        group_id: &str,
+        g: &mut Group,
+        effects: classic::Effects,
+        out: &mut Deliveries,
+        records: &mut Vec<StoreRecord>,
+    ) {
+        for (member, r) in effects.joins {
+            if let Some(tx) = g.joins.remove(&member) {
+                out.joins.push((tx, r));
+            }
+        }
+        for (member, r) in effects.syncs {
+            if let Some(tx) = g.syncs.remove(&member) {
+                out.syncs.push((tx, r));
+            }
+        }
+        if effects.persist
+            && let Kind::Classic(cg) = &g.kind
+        {
+            records.push(StoreRecord {
+                key: records::group_key(group_id),
+                value: Some(records::group_value(&cg.snapshot())),
+            });
+        }
+    }
+
+    async fn persist(&self, group_id: &str, records: Vec<StoreRecord>) -> Result<(), GroupError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let partition = self.partition_for(group_id);
+        self.store.append(partition, records).await.map_err(|e| {
+            tracing::warn!(group = group_id, error = %e, "writing to the offsets topic failed");
+            GroupError::Store(e)
+        })
+    }
+
+    pub async fn join(&self, group_id: &str, req: JoinRequest) -> JoinResponse {
+        let error = |e: GroupError, member_id: String| JoinResponse {
+            error: Some(e),
+            generation_id: -1,
+            protocol_type: None,
+            protocol_name: None,
+            leader: String::new(),
+            skip_assignment: false,
+            member_id,
+            members: Vec::new(),
+        };
+        let wait_ms = req.rebalance_timeout_ms.max(req.session_timeout_ms).max(0) as u64 + 5_000;
+        let requested_member = req.member_id.clone();
+        let mut deliveries = Deliveries::default();
+        let mut records = Vec::new();
+        let outcome = {
+            let mut inner = self.lock();
+            if let Err(e) = self.check(&inner, group_id) {
+                return error(e, requested_member);
+            }
+            let now = self.now();
+            let g = match self.classic_mut(&mut inner, group_id, true) {
+                Ok(g) => g,
+                Err(e) => return error(e, requested_member),
+            };
+            let Kind::Classic(cg) = &mut g.kind else {
+                return error(GroupError::CoordinatorNotAvailable, requested_member);
+            };
+            let (outcome, effects) = cg.join(req, now, &self.cfg);
+            let outcome = match outcome {
+                Outcome::Done(r) => Ok(r),
+                Outcome::Pending(member_id) => {
+                    let (tx, rx) = oneshot::channel();
+                    g.joins.insert(member_id.clone(), tx);
+                    Err((member_id, rx))
+                }
+            };
+            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+            outcome
+        };
+        let stored = self.persist(group_id, records).await;
+        deliveries.send();
+        match outcome {
+            Ok(r) => r,
+            Err((member_id, rx)) => {
+                match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
+                    Ok(Ok(r)) => r,
+                    _ => error(
+                        stored.err().unwrap_or(GroupError::RebalanceInProgress),
+                        member_id,
+                    ),
+                }
+            }
+        }
+    }
+
+    pub async fn sync(&self, group_id: &str, req: SyncRequest) -> SyncResponse {
+        let error = |e: GroupError| SyncResponse {
+            error: Some(e),
+            protocol_type: None,
+            protocol_name: None,
+            assignment: Bytes::new(),
+        };
+        let member_id = req.member_id.clone();
+        let mut deliveries = Deliveries::default();
+        let mut records = Vec::new();
+        let (outcome, wait_ms) = {
+            let mut inner = self.lock();
+            if let Err(e) = self.check(&inner, group_id) {
+                return error(e);
+            }
+            let now = self.now();
+            let g = match self.classic_mut(&mut inner, group_id, false) {
+                Ok(g) => g,
+                Err(e) => return error(e),
+            };
+            let Kind::Classic(cg) = &mut g.kind else {
+                return error(GroupError::UnknownMemberId);
+            };
+            let wait_ms = cg.rebalance_timeout_ms_max().max(0) as u64 + 5_000;
+            let (outcome, effects) = cg.sync(req, now, &self.cfg);
+            let outcome = match outcome {
+                Outcome::Done(r) => Ok(r),
+                Outcome::Pending(_) => {
+                    let (tx, rx) = oneshot::channel();
+                    g.syncs.insert(member_id.clone(), tx);
+                    Err(rx)
+                }
+            };
+            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+            (outcome, wait_ms)
+        };
+        let stored = self.persist(group_id, records).await;
+        if let Err(e) = stored {
+            // The assignment is not durable: nobody may act on it.
+            for (tx, _) in deliveries.syncs.drain(..) {
+                let _ = tx.send(error(e.clone()));
+            }
+            deliveries.send();
+            return error(e);
+        }
+        deliveries.send();
+        match outcome {
+            Ok(r) => r,
+            Err(rx) => match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
+                Ok(Ok(r)) => r,
+                _ => error(GroupError::RebalanceInProgress),
+            },
+        }
+    }
+
+    pub async fn heartbeat(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+    ) -> Result<(), GroupError> {
+        let mut deliveries = Deliveries::default();
+        let mut records = Vec::new();
+        let result = {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let now = self.now();
+            let g = self.classic_mut(&mut inner, group_id, false)?;
+            let Kind::Classic(cg) = &mut g.kind else {
+                return Err(GroupError::UnknownMemberId);
+            };
+            let (result, effects) =
+                cg.heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
+            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+            result
+        };
+        let _ = self.persist(group_id, records).await;
+        deliveries.send();
+        result
+    }
+
+    pub async fn leave(
+        &self,
+        group_id: &str,
+        members: Vec<(String, Option<String>)>,
+    ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
+        let mut deliveries = Deliveries::default();
+        let mut records = Vec::new();
+        let results = {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let now = self.now();
+            let g = self.classic_mut(&mut inner, group_id, false)?;
+            let Kind::Classic(cg) = &mut g.kind else {
+                return Err(GroupError::UnknownMemberId);
+            };
+            let (results, effects) = cg.leave(members, now, &self.cfg);
+            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+            results
+        };
+        let _ = self.persist(group_id, records).await;
+        deliveries.send();
+        Ok(results)
+    }
+
+    // ---- consumer protocol (KIP-848) -----------------------------------------------------
+
+    pub async fn consumer_heartbeat(
+        &self,
+        group_id: &str,
+        req: consumer::HeartbeatRequest,
+        topics: &(dyn TopicView + Sync),
+    ) -> Result<consumer::HeartbeatResponse, GroupError> {
+        let mut records = Vec::new();
+        let result = {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let now = self.now();
+            let g = inner
+                .groups
+                .entry(group_id.to_string())
+                .or_insert_with(|| Group {
+                    kind: Kind::Consumer(ConsumerGroup::new(group_id.to_string())),
+                    offsets: BTreeMap::new(),
+                    joins: HashMap::new(),
+                    syncs: HashMap::new(),
+                });
+            if let Kind::Classic(cg) = &g.kind {
+                if !cg.is_empty() {
+                    return Err(GroupError::GroupIdNotFound);
+                }
+                g.kind = Kind::Consumer(ConsumerGroup::new(group_id.to_string()));
+            }
+            let Kind::Consumer(cg) = &mut g.kind else {
+                return Err(GroupError::CoordinatorNotAvailable);
+            };
+            let (result, effects) = cg.heartbeat(req, topics, now, &self.cfg);
+            if effects.persist {
+                records.push(StoreRecord {
+                    key: records::consumer_group_key(group_id),
+                    value: Some(records::consumer_group_value(cg.group_epoch())),
+                });
+            }
+            result
+        };
+        self.persist(group_id, records).await?;
+        result
+    }
+
+    pub fn describe_consumer(
+        &self,
+        group_id: &str,
+        topics: &dyn TopicView,
+    ) -> Result<consumer::ConsumerGroupDescription, GroupError> {
+        let inner = self.lock();
+        self.check(&inner, group_id)?;
+        match inner.groups.get(group_id).map(|g| &g.kind) {
+            Some(Kind::Consumer(cg)) => Ok(cg.describe(topics)),
+            _ => Err(GroupError::GroupIdNotFound),
+        }
+    }
+
+    // ---- offsets -------------------------------------------------------------------------
+
+    /// OffsetCommit: validates the committer, writes the offsets, then makes them visible.
+    pub async fn commit_offsets(
+        &self,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_or_epoch: i32,
+        partitions: Vec<CommitPartition>,
+    ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
+        let commit_ts = self.clock.now_ms();
+        let mut results = Vec::with_capacity(partitions.len());
+        let mut records = Vec::new();
+        let mut accepted = Vec::new();
+        {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let now = self.now();
+            let simple = generation_or_epoch < 0 && member_id.is_empty();
+            if !inner.groups.contains_key(group_id) {
+                if !simple {
+                    return Err(GroupError::IllegalGeneration {
+                        current: -1,
+                        got: generation_or_epoch,
+                    });
+                }
+                inner
+                    .groups
+                    .insert(group_id.to_string(), Group::classic(group_id, now));
+            }
+            let g = inner
+                .groups
+                .get_mut(group_id)
+                .ok_or(GroupError::GroupIdNotFound)?;
+            match &mut g.kind {
+                Kind::Classic(cg) => {
+                    cg.validate_offset_commit(member_id, instance_id, generation_or_epoch, now)?
+                }
+                Kind::Consumer(cg) => {
+                    cg.validate_offset_commit(member_id, generation_or_epoch, now)?
+                }
+            }
+            for p in partitions {
+                let metadata = p.metadata.unwrap_or_default();
+                if metadata.len() > OFFSET_METADATA_BYTES_MAX {
+                    results.push(Err(GroupError::OffsetMetadataTooLarge(
+                        OFFSET_METADATA_BYTES_MAX,
+                    )));
+                    continue;
+                }
+                let value = OffsetValue {
+                    offset: p.offset,
+                    leader_epoch: p.leader_epoch,
+                    metadata,
+                    commit_timestamp_ms: commit_ts,
+                };
+                records.push(StoreRecord {
+                    key: records::offset_key(group_id, &p.topic, p.partition),
+                    value: Some(records::offset_value(&value)),
+                });
+                accepted.push((results.len(), (p.topic, p.partition), value));
+                results.push(Ok(()));
+            }
+        }
+        if let Err(e) = self.persist(group_id, records).await {
+            for (i, _, _) in &accepted {
+                results[*i] = Err(e.clone());
+            }
+            return Ok(results);
+        }
+        let mut inner = self.lock();
+        if let Some(g) = inner.groups.get_mut(group_id) {
+            for (_, key, value) in accepted {
+                g.offsets.insert(key, value);
+            }
+        }
+        Ok(results)
+    }
+
+    /// OffsetFetch: the committed offsets of `topics` (all, when `None`); an unknown group has
+    /// none and is no error, as in Kafka.
+    pub fn fetch_offsets(
+        &self,
+        group_id: &str,
+        topics: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Result<Vec<(String, i32, Option<OffsetValue>)>, GroupError> {
+        let inner = self.lock();
+        self.check(&inner, group_id)?;
+        let offsets = inner.groups.get(group_id).map(|g| &g.offsets);
+        Ok(match topics {
+            Some(topics) => topics
+                .into_iter()
+                .flat_map(|(t, parts)| {
+                    parts.into_iter().map(move |p| {
+                        let v = offsets.and_then(|o| o.get(&(t.clone(), p))).cloned();
+                        (t.clone(), p, v)
+                    })
+                })
+                .collect(),
+            None => offsets
+                .map(|o| {
+                    o.iter()
+                        .map(|((t, p), v)| (t.clone(), *p, Some(v.clone())))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+
+    /// OffsetDelete: removes committed offsets of partitions the group does not consume.
+    pub async fn delete_offsets(
+        &self,
+        group_id: &str,
+        partitions: Vec<(String, i32)>,
+        topics: &(dyn TopicView + Sync),
+    ) -> Result<Vec<(String, i32, Result<(), GroupError>)>, GroupError> {
+        let mut out = Vec::new();
+        let mut records = Vec::new();
+        {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let g = inner
+                .groups
+                .get_mut(group_id)
+                .ok_or(GroupError::GroupIdNotFound)?;
+            let subscribed: BTreeSet<String> = match &g.kind {
+                Kind::Classic(cg) if !cg.is_empty() => cg.subscribed_topics().unwrap_or_default(),
+                Kind::Consumer(cg) if !cg.is_empty() => cg.subscribed_topic_names(topics),
+                _ => BTreeSet::new(),
+            };
+            for (topic, partition) in partitions {
+                if subscribed.contains(&topic) {
+                    out.push((topic, partition, Err(GroupError::GroupSubscribedToTopic)));
+                    continue;
+                }
+                if g.offsets.remove(&(topic.clone(), partition)).is_some() {
+                    records.push(StoreRecord {
+                        key: records::offset_key(group_id, &topic, partition),
+                        value: None,
+                    });
+                }
+                out.push((topic, partition, Ok(())));
+            }
+        }
+        self.persist(group_id, records).await?;
+        Ok(out)
+    }
+
+    /// DeleteGroups: only groups without members; their offsets go with them.
+    pub async fn delete_group(&self, group_id: &str) -> Result<(), GroupError> {
+        let records = {
+            let mut inner = self.lock();
+            self.check(&inner, group_id)?;
+            let g = inner
+                .groups
+                .get(group_id)
+                .ok_or(GroupError::GroupIdNotFound)?;
+            if g.has_members() {
+                return Err(GroupError::NonEmptyGroup);
+            }
+            let mut records: Vec<StoreRecord> = g
+                .offsets
+                .keys()
+                .map(|(t, p)| StoreRecord {
+                    key: records::offset_key(group_id, t, *p),
+                    value: None,
+                })
+                .collect();
+            records.push(StoreRecord {
+                key: match g.kind {
+                    Kind::Classic(_) => records::group_key(group_id),
+                    Kind::Consumer(_) => records::consumer_group_key(group_id),
+                },
+                value: None,
+            });
+            inner.groups.remove(group_id);
+            records
+        };
+        self.persist(group_id, records).await
+    }
+
+    pub fn list_groups(&self, states: &[String], types: &[String]) -> Vec<GroupListing> {
+        let inner = self.lock();
+        let mut out: Vec<GroupListing> = inner
+            .groups
+            .iter()
+            .filter(|(id, _)| !inner.loading.contains(&self.partition_for(id)))
+            .map(|(id, g)| {
+                let (protocol_type, state) = match &g.kind {
+                    Kind::Classic(cg) => (
+                        cg.protocol_type().unwrap_or("").to_string(),
+                        cg.state().as_str().to_string(),
+                    ),
+                    Kind::Consumer(cg) => ("consumer".to_string(), cg.state_name().to_string()),
+                };
+                GroupListing {
+                    group_id: id.clone(),
+                    protocol_type,
+                    state,
+                    group_type: g.type_name().to_string(),
+                }
+            })
+            .filter(|l| {
+                states.is_empty() || states.iter().any(|s| s.eq_ignore_ascii_case(&l.state))
+            })
+            .filter(|l| {
+                types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(&l.group_type))
+            })
+            .collect();
+        out.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+        out
+    }
+
+    /// DescribeGroups of a classic group; `None` when the group does not exist.
+    pub fn describe_classic(
+        &self,
+        group_id: &str,
+    ) -> Result<Option<ClassicDescription>, GroupError> {
+        let inner = self.lock();
+        self.check(&inner, group_id)?;
+        Ok(inner.groups.get(group_id).map(|g| match &g.kind {
+            Kind::Classic(cg) => ClassicDescription {
+                state: cg.state().as_str().to_string(),
+                protocol_type: cg.protocol_type().unwrap_or("").to_string(),
+                protocol: cg.protocol_name().unwrap_or("").to_string(),
+                members: cg.members(),
+            },
+            Kind::Consumer(cg) => ClassicDescription {
+                state: cg.state_name().to_string(),
+                protocol_type: "consumer".to_string(),
+                protocol: String::new(),
+                members: Vec::new(),
+            },
+        }))
+    }
+
+    // ---- time ----------------------------------------------------------------------------
+
+    /// Fires due timers of every group and expires old offsets of groups without members.
+    pub async fn tick(&self) {
+        let now = self.now();
+        let wall_now = self.clock.now_ms();
+        let mut per_group: Vec<(String, Vec<StoreRecord>)> = Vec::new();
+        let mut deliveries = Deliveries::default();
+        {
+            let mut inner = self.lock();
+            let ids: Vec<String> = inner.groups.keys().cloned().collect();
+            for id in ids {
+                let Some(g) = inner.groups.get_mut(&id) else {
+                    continue;
+                };
+                let mut records = Vec::new();
+                match &mut g.kind {
+                    Kind::Classic(cg) => {
+                        let effects = cg.tick(now, &self.cfg);
+                        self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
+                    }
+                    Kind::Consumer(cg) => {
+                        if cg.tick(now, &self.cfg).persist {
+                            records.push(StoreRecord {
+                                key: records::consumer_group_key(&id),
+                                value: Some(records::consumer_group_value(cg.group_epoch())),
+                            });
+                        }
+                    }
+                }
+                if !g.has_members() && self.offsets_retention_ms > 0 {
+                    let expired: Vec<(String, i32)> = g
+                        .offsets
+                        .iter()
+                        .filter(|(_, v)| {
+                            wall_now.saturating_sub(v.commit_timestamp_ms)
+                                > self.offsets_retention_ms
+                        })
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for (t, p) in expired {
+                        g.offsets.remove(&(t.clone(), p));
+                        records.push(StoreRecord {
+                            key: records::offset_key(&id, &t, p),
+                            value: None,
+                        });
+                    }
+                }
+                if !records.is_empty() {
+                    per_group.push((id, records));
+                }
+            }
+        }
+        for (id, records) in per_group {
+            let _ = self.persist(&id, records).await;
+        }
+        deliveries.send();
+    }
+}
