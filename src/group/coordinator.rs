@@ -864,3 +864,280 @@ impl GroupCoordinator {
         deliveries.send();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::group::classic::JoinRequest;
+    use crate::model::TopicId;
+
+    /// Keeps appended records in memory, per partition, in order; can be told to fail.
+    #[derive(Debug, Default)]
+    struct MemoryStore {
+        records: Mutex<Vec<(i32, StoreRecord)>>,
+        fail: std::sync::atomic::AtomicBool,
+    }
+
+    impl GroupStore for MemoryStore {
+        fn append(&self, partition: i32, records: Vec<StoreRecord>) -> StoreFuture<'_> {
+            Box::pin(async move {
+                if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+                    return Err("disk full".to_string());
+                }
+                self.records
+                    .lock()
+                    .unwrap()
+                    .extend(records.into_iter().map(|r| (partition, r)));
+                Ok(())
+            })
+        }
+    }
+
+    struct NoTopics;
+    impl TopicView for NoTopics {
+        fn topic(&self, _: &str) -> Option<(TopicId, i32)> {
+            None
+        }
+        fn topic_by_id(&self, _: TopicId) -> Option<(String, i32)> {
+            None
+        }
+        fn topic_names(&self) -> Vec<String> {
+            Vec::new()
+        }
+    }
+
+    const RETENTION_MS: i64 = 60_000;
+
+    fn coordinator(store: Arc<MemoryStore>, clock: Arc<ManualClock>) -> GroupCoordinator {
+        GroupCoordinator::new(GroupConfig::default(), clock, store, 50, RETENTION_MS)
+    }
+
+    fn commit(p: i32, offset: i64) -> CommitPartition {
+        CommitPartition {
+            topic: "t".into(),
+            partition: p,
+            offset,
+            leader_epoch: 7,
+            metadata: Some(format!("m{p}")),
+        }
+    }
+
+    fn replay_into(c: &GroupCoordinator, store: &MemoryStore) {
+        for (_, r) in store.records.lock().unwrap().iter() {
+            c.replay(&r.key, r.value.as_deref()).unwrap();
+        }
+    }
+
+    fn join(member: &str) -> JoinRequest {
+        JoinRequest {
+            member_id: member.into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 10_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), Bytes::from_static(b"meta"))],
+            require_known_member_id: false,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn java_hash_places_groups_as_kafka_does() {
+        // Java's "my-group".hashCode() is -1906497762 (s[0]*31^(n-1) + ... in wrapping i32);
+        // Kafka's Utils.abs masks the sign bit: (-1906497762 & 0x7fffffff) % 50 = 36.
+        assert_eq!(java_string_hash("my-group"), -1_906_497_762);
+        assert_eq!(java_string_hash("test-group"), 627_841_412);
+        assert_eq!(java_string_hash(""), 0);
+        let c = coordinator(Arc::default(), Arc::new(ManualClock::new(0)));
+        assert_eq!(c.partition_for("my-group"), 36);
+    }
+
+    #[tokio::test]
+    async fn commits_are_stored_then_replayed_into_a_fresh_coordinator() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::new(1_000));
+        let c = coordinator(store.clone(), clock.clone());
+        // A simple (group-less) commit creates the group; an unknown group's fetch is no error.
+        assert_eq!(
+            c.fetch_offsets("g", Some(vec![("t".into(), vec![0])]))
+                .unwrap(),
+            vec![("t".into(), 0, None)]
+        );
+        let r = c
+            .commit_offsets("g", "", None, -1, vec![commit(0, 10), commit(1, 20)])
+            .await
+            .unwrap();
+        assert!(r.iter().all(|r| r.is_ok()));
+        let big = CommitPartition {
+            metadata: Some("x".repeat(OFFSET_METADATA_BYTES_MAX + 1)),
+            ..commit(2, 1)
+        };
+        let r = c
+            .commit_offsets("g", "", None, -1, vec![big])
+            .await
+            .unwrap();
+        assert_eq!(
+            r[0],
+            Err(GroupError::OffsetMetadataTooLarge(
+                OFFSET_METADATA_BYTES_MAX
+            ))
+        );
+        // A member commit to a group that does not exist is refused.
+        let err = c
+            .commit_offsets("nope", "m", None, 3, vec![commit(0, 1)])
+            .await
+            .unwrap_err();
+        assert!(matches!(err, GroupError::IllegalGeneration { .. }));
+
+        // Recovery is replay: the same records give the same offsets, metadata and epochs.
+        let fresh = coordinator(store.clone(), clock.clone());
+        let p = fresh.partition_for("g");
+        fresh.begin_loading(p);
+        assert_eq!(
+            fresh.fetch_offsets("g", None),
+            Err(GroupError::CoordinatorLoadInProgress)
+        );
+        replay_into(&fresh, &store);
+        fresh.finish_loading(p);
+        let all = fresh.fetch_offsets("g", None).unwrap();
+        assert_eq!(all.len(), 2);
+        let v = all[0].2.clone().unwrap();
+        assert_eq!(
+            (
+                v.offset,
+                v.leader_epoch,
+                v.metadata.as_str(),
+                v.commit_timestamp_ms
+            ),
+            (10, 7, "m0", 1_000)
+        );
+        assert!(
+            store
+                .records
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|(part, _)| *part == p),
+            "one group, one partition"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_is_not_visible() {
+        let store = Arc::new(MemoryStore::default());
+        let c = coordinator(store.clone(), Arc::new(ManualClock::new(0)));
+        store.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let r = c
+            .commit_offsets("g", "", None, -1, vec![commit(0, 10)])
+            .await
+            .unwrap();
+        assert!(matches!(r[0], Err(GroupError::Store(_))));
+        assert_eq!(c.fetch_offsets("g", None).unwrap(), vec![]);
+    }
+
+    #[tokio::test]
+    async fn offsets_of_empty_groups_expire_after_retention_with_tombstones() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::new(0));
+        let c = coordinator(store.clone(), clock.clone());
+        c.commit_offsets("g", "", None, -1, vec![commit(0, 10)])
+            .await
+            .unwrap();
+        clock.advance_ms(RETENTION_MS);
+        c.tick().await;
+        assert_eq!(c.fetch_offsets("g", None).unwrap().len(), 1, "not yet");
+        clock.advance_ms(1);
+        c.tick().await;
+        assert_eq!(c.fetch_offsets("g", None).unwrap(), vec![]);
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        assert_eq!(
+            fresh.fetch_offsets("g", None).unwrap(),
+            vec![],
+            "the tombstone replays too"
+        );
+    }
+
+    #[tokio::test]
+    async fn groups_with_members_keep_offsets_refuse_deletion_and_protocols_do_not_mix() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::new(0));
+        let c = coordinator(store.clone(), clock.clone());
+        let r = c.join("g", join("")).await;
+        assert_eq!(r.error, None);
+        let member = r.member_id.clone();
+        let s = c
+            .sync(
+                "g",
+                SyncRequest {
+                    member_id: member.clone(),
+                    group_instance_id: None,
+                    generation_id: r.generation_id,
+                    protocol_type: None,
+                    protocol_name: None,
+                    assignments: vec![(member.clone(), Bytes::from_static(b"asg"))],
+                },
+            )
+            .await;
+        assert_eq!((s.error, s.assignment), (None, Bytes::from_static(b"asg")));
+        let ok = c
+            .commit_offsets("g", &member, None, r.generation_id, vec![commit(0, 5)])
+            .await
+            .unwrap();
+        assert!(ok[0].is_ok());
+        let stale = c
+            .commit_offsets("g", &member, None, r.generation_id + 1, vec![commit(0, 6)])
+            .await;
+        assert!(matches!(stale, Err(GroupError::IllegalGeneration { .. })));
+        assert_eq!(c.delete_group("g").await, Err(GroupError::NonEmptyGroup));
+        // A KIP-848 heartbeat for a classic group with members is refused.
+        let hb = consumer::HeartbeatRequest {
+            member_id: "x".into(),
+            member_epoch: 0,
+            instance_id: None,
+            rack_id: None,
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            subscribed_topic_regex: None,
+            server_assignor: None,
+            owned: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+        };
+        assert_eq!(
+            c.consumer_heartbeat("g", hb.clone(), &NoTopics)
+                .await
+                .unwrap_err(),
+            GroupError::GroupIdNotFound
+        );
+        // Members keep offsets from expiring.
+        clock.advance_ms(RETENTION_MS + 1);
+        c.heartbeat("g", &member, None, r.generation_id)
+            .await
+            .unwrap();
+        c.tick().await;
+        assert_eq!(c.fetch_offsets("g", None).unwrap().len(), 1);
+        // The classic group's metadata was stored: a fresh coordinator knows its generation.
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        let d = fresh.describe_classic("g").unwrap().unwrap();
+        assert_eq!(d.members.len(), 1);
+        // After leaving, deletion works and writes tombstones; a consumer group for the same
+        // id is then refused by classic joins while it has members.
+        c.leave("g", vec![(member, None)]).await.unwrap();
+        c.delete_group("g").await.unwrap();
+        assert_eq!(c.list_groups(&[], &[]), vec![]);
+        c.consumer_heartbeat("g", hb, &NoTopics).await.unwrap();
+        let refused = c.join("g", join("")).await;
+        assert!(matches!(
+            refused.error,
+            Some(GroupError::InconsistentGroupProtocol(_))
+        ));
+        let listed = c.list_groups(&[], &["consumer".into()]);
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].group_type, "consumer");
+    }
+}
