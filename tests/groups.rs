@@ -611,3 +611,38 @@ async fn list_describe_and_delete_groups_and_offsets() {
     );
     broker.shutdown().await;
 }
+
+/// A static member (`group.instance.id`) that restarts within its session timeout gets its
+/// partitions back without a rebalance: the other member is never asked to revoke anything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_static_member_rejoins_without_a_rebalance() {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    broker.create_topic("static", 4, &[]).await;
+    let static_cfg: &[(&str, &str)] = &[
+        ("group.instance.id", "static-a"),
+        ("session.timeout.ms", "10000"),
+    ];
+    let a = Member::start(&broker, "g-static", "static", static_cfg);
+    let b = Member::start(&broker, "g-static", "static", &[]);
+    until("two members", Duration::from_secs(20), &[&a, &b], |x| {
+        balanced(x, 4, &[2, 2])
+    })
+    .await;
+    let a_before = a.assignment();
+    let b_before = b.assignment();
+    b.shared.revoked.lock().unwrap().clear();
+    a.stop(); // a static member does not send LeaveGroup when it closes
+    let a2 = Member::start(&broker, "g-static", "static", static_cfg);
+    until("static member back", Duration::from_secs(20), &[&a2], |x| {
+        x[0] == a_before
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await; // time for any rebalance to show
+    assert!(
+        b.shared.revoked.lock().unwrap().is_empty(),
+        "the other member was not disturbed"
+    );
+    assert_eq!(b.assignment(), b_before);
+    assert_eq!(a2.assignment(), a_before);
+    broker.shutdown().await;
+}

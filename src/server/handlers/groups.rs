@@ -134,13 +134,20 @@ pub async fn join_group(
         reason: opt_str(request.reason),
     };
     let r = broker.groups.join(&request.group_id, req).await;
+    tracing::debug!(group = %request.group_id.0, member = %r.member_id, generation = r.generation_id, error = ?r.error, leader = %r.leader, members = r.members.len(), "JoinGroup answered");
     let mut response = JoinGroupResponse::default();
     response.error_code = r.error.as_ref().map(gcode).unwrap_or(code::NONE);
     response.generation_id = r.generation_id;
-    response.protocol_type = r.protocol_type.as_deref().map(str_bytes);
+    // Fields newer than the request's version stay at their defaults (the encoder refuses them).
+    if version >= 7 {
+        response.protocol_type = r.protocol_type.as_deref().map(str_bytes);
+    }
     response.protocol_name = r.protocol_name.as_deref().map(str_bytes);
     response.leader = str_bytes(&r.leader);
-    response.skip_assignment = r.skip_assignment;
+    // KIP-814: only v9+ can tell a rejoining static leader to keep the current assignment; an
+    // older leader gets the member list, assigns again, and a Stable group hands every member its
+    // stored assignment at SyncGroup anyway.
+    response.skip_assignment = version >= 9 && r.skip_assignment;
     response.member_id = str_bytes(&r.member_id);
     response.members = r
         .members
@@ -163,7 +170,7 @@ pub async fn join_group(
 pub async fn sync_group(
     broker: &Arc<Broker>,
     request: SyncGroupRequest,
-    _version: i16,
+    version: i16,
 ) -> SyncGroupResponse {
     let req = SyncRequest {
         member_id: request.member_id.to_string(),
@@ -178,10 +185,13 @@ pub async fn sync_group(
             .collect(),
     };
     let r = broker.groups.sync(&request.group_id, req).await;
+    tracing::debug!(group = %request.group_id.0, member = %request.member_id, error = ?r.error, assignment_bytes = r.assignment.len(), "SyncGroup answered");
     let mut response = SyncGroupResponse::default();
     response.error_code = r.error.as_ref().map(gcode).unwrap_or(code::NONE);
-    response.protocol_type = r.protocol_type.as_deref().map(str_bytes);
-    response.protocol_name = r.protocol_name.as_deref().map(str_bytes);
+    if version >= 5 {
+        response.protocol_type = r.protocol_type.as_deref().map(str_bytes);
+        response.protocol_name = r.protocol_name.as_deref().map(str_bytes);
+    }
     response.assignment = r.assignment;
     response
 }
@@ -200,6 +210,9 @@ pub async fn heartbeat(
             request.generation_id,
         )
         .await;
+    if let Err(e) = &r {
+        tracing::debug!(group = %request.group_id.0, member = %request.member_id, error = %e, "Heartbeat refused");
+    }
     let mut response = HeartbeatResponse::default();
     response.error_code = r.err().as_ref().map(gcode).unwrap_or(code::NONE);
     response
