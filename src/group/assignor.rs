@@ -553,7 +553,6 @@ mod tests {
             ms.push(m(&format!("m{i:02}"), sub));
         }
         let parts = [(1, 200), (2, 300), (3, 250)];
-        let start = std::time::Instant::now();
         let out = run(&UniformAssignor, &ms, &parts);
         check_complete(&ms, &parts, &out);
         for group in 0..3u8 {
@@ -571,7 +570,6 @@ mod tests {
             x.cur = out[&x.id].clone();
         }
         assert_eq!(run(&UniformAssignor, &ms, &parts), out);
-        assert!(start.elapsed().as_secs() < 5);
     }
 
     #[test]
