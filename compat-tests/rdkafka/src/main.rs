@@ -1,0 +1,2 @@
+//! Placeholder: the rdkafka scenarios are being written.
+fn main() {}
