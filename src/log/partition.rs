@@ -65,6 +65,10 @@ struct Inner {
     unflushed_records: i64,
     last_flush_mono_ms: i64,
     closed: bool,
+    /// A segment was created since the directory was last fsynced (rolls do not sync it).
+    dir_dirty: bool,
+    /// `leader_epochs` changed since `leader-epoch-checkpoint` was last written.
+    epochs_dirty: bool,
 }
 
 impl Inner {
@@ -216,7 +220,7 @@ impl PartitionLog {
         }
         let mut segments = kept;
         if segments.is_empty() {
-            segments.push(Segment::create(dir, 0, &settings)?);
+            segments.push(Segment::create(dir, 0, &settings, true)?);
         }
         let first_base = segments.first().map_or(0, |s| s.base_offset);
         let log_end = segments.last().map_or(0, |s| s.next_offset);
@@ -237,6 +241,8 @@ impl PartitionLog {
             unflushed_records: 0,
             last_flush_mono_ms: clock.monotonic_ms(),
             closed: false,
+            dir_dirty: false,
+            epochs_dirty: false,
         };
         inner.check_invariants();
         Ok(PartitionLog {
@@ -464,11 +470,9 @@ impl PartitionLog {
                 && leader_epoch.0 >= 0
             {
                 inner.leader_epochs.push((leader_epoch.0, h.base_offset));
-                if let Err(e) =
-                    checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs)
-                {
-                    tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
-                }
+                // Written by the next flush, off the produce path: the epochs are rebuilt from
+                // batch headers at open, so the file is for Kafka's tools, not for recovery.
+                inner.epochs_dirty = true;
             }
             last_offset = h.last_offset();
             records_written += i64::from(h.record_count);
@@ -501,7 +505,8 @@ impl PartitionLog {
         if inner.active()?.base_offset == base {
             return Ok(()); // already an empty segment at the log end
         }
-        let seg = Segment::create(&self.dir, base, &inner.settings)?;
+        let seg = Segment::create(&self.dir, base, &inner.settings, false)?;
+        inner.dir_dirty = true;
         tracing::debug!(dir = %self.dir.display(), base_offset = base, "rolled segment");
         inner.segments.push(seg);
         Ok(())
@@ -649,9 +654,11 @@ impl PartitionLog {
     }
 
     fn flush_segments(&self, include_active: bool) -> Result<Offset, LogError> {
-        let (files, target) = {
+        let (files, target, sync_dir, epochs) = {
             let mut inner = self.lock();
             let active_base = inner.active()?.base_offset;
+            let sync_dir = std::mem::take(&mut inner.dir_dirty);
+            let epochs = std::mem::take(&mut inner.epochs_dirty).then(|| inner.leader_epochs.clone());
             let target = if include_active {
                 inner.log_end_offset
             } else {
@@ -676,12 +683,22 @@ impl PartitionLog {
                 inner.unflushed_records = 0;
                 inner.last_flush_mono_ms = self.clock.monotonic_ms();
             }
-            (files, target)
+            (files, target, sync_dir, epochs)
         };
         for (log, idx, tidx, _, _) in &files {
             log.sync_data()?;
             idx.sync_data()?;
             tidx.sync_data()?;
+        }
+        if sync_dir && let Err(e) = super::segment::fsync_dir(&self.dir) {
+            self.lock().dir_dirty = true;
+            return Err(e.into());
+        }
+        if let Some(epochs) = epochs
+            && let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &epochs)
+        {
+            self.lock().epochs_dirty = true;
+            tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
         }
         let mut inner = self.lock();
         for (_, _, _, base, size) in &files {

@@ -178,10 +178,13 @@ fn max_entries(settings: &TopicSettings, entry_bytes: usize) -> usize {
 
 impl Segment {
     /// Creates an empty segment, replacing any files of the same name.
+    /// Creates an empty segment. With `sync_dir` the directory entry is made durable at once;
+    /// a roll on the produce path passes false and leaves that to the partition's next flush.
     pub fn create(
         dir: &Path,
         base_offset: i64,
         settings: &TopicSettings,
+        sync_dir: bool,
     ) -> Result<Segment, LogError> {
         let (log_path, index_path, time_index_path) = paths(dir, base_offset);
         let log = OpenOptions::new()
@@ -193,7 +196,9 @@ impl Segment {
         log.set_len(0)?;
         let offset_file = index::sync_file_content(&index_path, &[])?;
         let time_file = index::sync_file_content(&time_index_path, &[])?;
-        fsync_dir(dir)?;
+        if sync_dir {
+            fsync_dir(dir)?;
+        }
         Ok(Segment {
             base_offset,
             log: Arc::new(log),

@@ -678,6 +678,10 @@ fn offsets_and_leader_epoch_are_patched_outside_the_crc() {
         log.leader_epochs(),
         vec![(LeaderEpoch(3), Offset(0)), (LeaderEpoch(5), Offset(2))]
     );
+    // The checkpoint file is written by the next flush, never on the append path.
+    let lec = std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap();
+    assert_eq!(lec, "0\n0\n");
+    log.flush_rolled().unwrap();
     let lec = std::fs::read_to_string(dir.join("leader-epoch-checkpoint")).unwrap();
     assert_eq!(lec, "0\n2\n3 0\n5 2\n");
 }

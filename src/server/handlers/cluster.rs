@@ -16,12 +16,14 @@ const UNSUPPORTED_ENDPOINT_TYPE: i16 = 119;
 pub fn handle(
     broker: &Broker,
     request: DescribeClusterRequest,
-    _version: i16,
+    version: i16,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
     response.cluster_id = str_bytes(&broker.image().cluster_id);
     response.controller_id = broker.node_id.0.into();
-    response.endpoint_type = request.endpoint_type;
+    if version >= 1 {
+        response.endpoint_type = request.endpoint_type;
+    }
     if request.endpoint_type != ENDPOINT_TYPE_BROKERS {
         response.error_code = UNSUPPORTED_ENDPOINT_TYPE;
         response.error_message = Some(str_bytes("only the broker endpoint type is served"));

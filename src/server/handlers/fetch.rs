@@ -25,6 +25,7 @@ use super::str_bytes;
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Fetch, VersionRange::new(4, 18))];
 
 const TOPIC_ID_VERSION_MIN: i16 = 13;
+const FETCH_SESSION_VERSION_MIN: i16 = 7;
 /// A bound on how long one fetch may park, whatever the client asks.
 const FETCH_WAIT_MS_MAX: u64 = 30_000;
 

@@ -91,7 +91,9 @@ pub async fn find_coordinator(
             }
             Err(e) => {
                 response.error_code = coordinator_code(&e);
-                response.error_message = Some(str_bytes(&e.to_string()));
+                if version >= 1 {
+                    response.error_message = Some(str_bytes(&e.to_string()));
+                }
                 response.node_id = (-1).into();
                 response.port = -1;
             }

@@ -20,7 +20,7 @@ const MAX_TIMESTAMP: i64 = -3;
 const EARLIEST_LOCAL: i64 = -4;
 const LATEST_TIERED: i64 = -5;
 
-pub fn handle(broker: &Broker, request: ListOffsetsRequest, _version: i16) -> ListOffsetsResponse {
+pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> ListOffsetsResponse {
     let mut response = ListOffsetsResponse::default();
     for t in request.topics {
         let mut out = ListOffsetsTopicResponse::default();
@@ -39,7 +39,8 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, _version: i16) -> Li
                 Ok(((offset, timestamp), epoch)) => {
                     pr.offset = offset;
                     pr.timestamp = timestamp;
-                    pr.leader_epoch = if offset >= 0 { epoch } else { -1 };
+                    // The leader epoch exists from v4; older versions must leave it unset.
+                    pr.leader_epoch = if offset >= 0 && version >= 4 { epoch } else { -1 };
                 }
                 Err(e) => {
                     pr.error_code = error_code(&e);
