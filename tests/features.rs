@@ -763,3 +763,100 @@ async fn retention_deletes_old_segments_while_serving() {
     }
     broker.shutdown().await;
 }
+
+/// zstd is refused below Produce v7 with UNSUPPORTED_COMPRESSION_TYPE, as Kafka does; a batch
+/// whose max timestamp was left at -1 (old Sarama) gets it from its records, so lookups by time
+/// find it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zstd_needs_produce_v7_and_unset_max_timestamps_are_computed() {
+    use bytes::BytesMut;
+    use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+    use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+    use kafka_protocol::messages::{ListOffsetsRequest, ProduceRequest, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    use kafka_protocol::records::{
+        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    let broker = TestBroker::start().await;
+    broker.create_topic("codecs", 1, &[]).await;
+    let batch = |compression: Compression, timestamps: &[i64]| {
+        let records: Vec<Record> = timestamps
+            .iter()
+            .enumerate()
+            .map(|(i, ts)| Record {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: 0,
+                producer_id: -1,
+                producer_epoch: -1,
+                timestamp_type: TimestampType::Creation,
+                offset: i as i64,
+                sequence: i as i32,
+                timestamp: *ts,
+                key: None,
+                value: Some(bytes::Bytes::from(format!("v{i}"))),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression,
+            },
+        )
+        .unwrap();
+        buf
+    };
+    let produce = |records: bytes::Bytes| {
+        let mut pd = PartitionProduceData::default();
+        pd.index = 0;
+        pd.records = Some(records);
+        let mut td = TopicProduceData::default();
+        td.name = TopicName(StrBytes::from_static_str("codecs"));
+        td.partition_data = vec![pd];
+        let mut req = ProduceRequest::default();
+        req.acks = 1;
+        req.timeout_ms = 5000;
+        req.topic_data = vec![td];
+        req
+    };
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let zstd = batch(Compression::Zstd, &[1, 2]).freeze();
+    let refused = raw.call(&produce(zstd.clone()), 5).await;
+    assert_eq!(
+        refused.responses[0].partition_responses[0].error_code, 76,
+        "UNSUPPORTED_COMPRESSION_TYPE"
+    );
+    let accepted = raw.call(&produce(zstd), 7).await;
+    assert_eq!(accepted.responses[0].partition_responses[0].error_code, 0);
+
+    // Max timestamp left unset: patch it to -1 and fix the CRC, as an old client would send it.
+    let mut unset = batch(Compression::None, &[5_000, 9_000, 7_000]);
+    unset[35..43].copy_from_slice(&(-1i64).to_be_bytes());
+    gregor::log::batch::rewrite_crc(&mut unset).unwrap();
+    let r = raw.call(&produce(unset.freeze()), 5).await;
+    let p = &r.responses[0].partition_responses[0];
+    assert_eq!((p.error_code, p.base_offset), (0, 2));
+    let mut lp = ListOffsetsPartition::default();
+    lp.partition_index = 0;
+    lp.timestamp = 8_000;
+    let mut lt = ListOffsetsTopic::default();
+    lt.name = TopicName(StrBytes::from_static_str("codecs"));
+    lt.partitions = vec![lp];
+    let mut lo = ListOffsetsRequest::default();
+    lo.replica_id = (-1).into();
+    lo.topics = vec![lt];
+    let found = raw.call(&lo, 1).await;
+    let p = &found.topics[0].partitions[0];
+    assert_eq!(
+        (p.error_code, p.offset, p.timestamp),
+        (0, 3, 9_000),
+        "found through the computed max timestamp"
+    );
+    broker.shutdown().await;
+}

@@ -658,7 +658,8 @@ impl PartitionLog {
             let mut inner = self.lock();
             let active_base = inner.active()?.base_offset;
             let sync_dir = std::mem::take(&mut inner.dir_dirty);
-            let epochs = std::mem::take(&mut inner.epochs_dirty).then(|| inner.leader_epochs.clone());
+            let epochs =
+                std::mem::take(&mut inner.epochs_dirty).then(|| inner.leader_epochs.clone());
             let target = if include_active {
                 inner.log_end_offset
             } else {

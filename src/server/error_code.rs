@@ -45,6 +45,7 @@ pub mod code {
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
     pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
     pub const NON_EMPTY_GROUP: i16 = 68;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
     pub const MEMBER_ID_REQUIRED: i16 = 79;
@@ -96,6 +97,8 @@ pub enum BrokerError {
     TransactionsUnsupported,
     #[error("this version is not supported")]
     UnsupportedVersion,
+    #[error("zstd compression needs Produce v7 or later")]
+    UnsupportedCompressionType,
 }
 
 /// The Kafka error code for `e`.
@@ -129,6 +132,7 @@ pub fn error_code(e: &BrokerError) -> i16 {
         BrokerError::InvalidFetchSessionEpoch { .. } => INVALID_FETCH_SESSION_EPOCH,
         BrokerError::TransactionsUnsupported => COORDINATOR_NOT_AVAILABLE,
         BrokerError::UnsupportedVersion => UNSUPPORTED_VERSION,
+        BrokerError::UnsupportedCompressionType => UNSUPPORTED_COMPRESSION_TYPE,
     }
 }
 

@@ -97,18 +97,23 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         .collect();
 
     let mut response = FetchResponse::default();
-    let (mode, parts) = match broker.fetch_sessions.begin(
-        request.session_id,
-        request.session_epoch,
-        wanted,
-        forgotten,
-    ) {
-        Ok(x) => x,
-        Err(e) => {
-            response.error_code = error_code(&e);
-            return response;
-        }
+    // Sessions exist from v7; older requests are always session-less.
+    let (session_id, session_epoch) = if version >= FETCH_SESSION_VERSION_MIN {
+        (request.session_id, request.session_epoch)
+    } else {
+        (0, -1)
     };
+    let (mode, parts) =
+        match broker
+            .fetch_sessions
+            .begin(session_id, session_epoch, wanted, forgotten)
+        {
+            Ok(x) => x,
+            Err(e) => {
+                response.error_code = error_code(&e);
+                return response;
+            }
+        };
 
     let max_wait_ms = (request.max_wait_ms.max(0) as u64).min(FETCH_WAIT_MS_MAX);
     let min_bytes = request.min_bytes.max(0) as usize;

@@ -40,7 +40,11 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                     pr.offset = offset;
                     pr.timestamp = timestamp;
                     // The leader epoch exists from v4; older versions must leave it unset.
-                    pr.leader_epoch = if offset >= 0 && version >= 4 { epoch } else { -1 };
+                    pr.leader_epoch = if offset >= 0 && version >= 4 {
+                        epoch
+                    } else {
+                        -1
+                    };
                 }
                 Err(e) => {
                     pr.error_code = error_code(&e);
