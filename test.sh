@@ -21,3 +21,7 @@ fi
 # One release build serves the unit tests, the integration tests and the crash test's child
 # broker (cargo hands it the release binary). The container test builds its own static binary.
 cargo test --release "$@"
+
+# The compatibility suite: six independent clients against a release broker; writes
+# compat-tests/REPORT.md and fails on any failure a client's allow-list does not name.
+compat-tests/run
