@@ -62,8 +62,10 @@ pub async fn serve(
                 break;
             }
         };
-        let mut frame = BytesMut::zeroed(len);
-        match tokio::time::timeout(idle_ms_max, reader.read_exact(&mut frame)).await {
+        // Read into uninitialised capacity: zero-filling first would be one more pass over every
+        // produced byte.
+        let mut frame = BytesMut::with_capacity(len);
+        match tokio::time::timeout(idle_ms_max, read_frame(&mut reader, &mut frame, len)).await {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
                 tracing::debug!(%peer, error = %e, "connection closed mid-frame");
@@ -117,4 +119,15 @@ pub async fn serve(
     }
     let _ = writer.flush().await;
     let _ = writer.shutdown().await;
+}
+
+/// Reads exactly `len` bytes into `frame`'s spare capacity.
+async fn read_frame<R: tokio::io::AsyncRead + Unpin>(reader: &mut R, frame: &mut BytesMut, len: usize) -> std::io::Result<()> {
+    while frame.len() < len {
+        let mut limited = (&mut *reader).take((len - frame.len()) as u64);
+        if limited.read_buf(frame).await? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+    }
+    Ok(())
 }
