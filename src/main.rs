@@ -23,7 +23,23 @@ struct Args {
     overrides: Vec<String>,
 }
 
+/// glibc's allocator returns freed blocks above its (adaptive, ~1 MiB) mmap threshold to the
+/// kernel; fetch read buffers are about that size, so every fetch would fault its pages in again.
+/// Pinning the thresholds keeps them in the heap for reuse (see benches/RESULTS.md).
+const MALLOC_MMAP_THRESHOLD_BYTES: i32 = 32 << 20;
+const MALLOC_TRIM_THRESHOLD_BYTES: i32 = 256 << 20;
+
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets two allocator parameters; it is called before any thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD_BYTES);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD_BYTES);
+    }
+}
+
 fn main() -> ExitCode {
+    tune_allocator();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

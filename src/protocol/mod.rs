@@ -8,6 +8,7 @@
 //! Must not import: tokio, server, log, group, txn, replication, controller.
 
 pub mod codec;
+pub mod fetch_encode;
 pub mod frame;
 pub mod records;
 pub mod versions;
