@@ -55,13 +55,35 @@ struct Member {
 
 impl Member {
     fn start(broker: &TestBroker, group: &str, topic: &str, extra: &[(&str, &str)]) -> Member {
+        Self::start_with(broker, group, topic, extra, true)
+    }
+
+    /// KIP-848 members take no session or heartbeat settings: the broker sets them.
+    fn start_kip848(
+        broker: &TestBroker,
+        group: &str,
+        topic: &str,
+        extra: &[(&str, &str)],
+    ) -> Member {
+        Self::start_with(broker, group, topic, extra, false)
+    }
+
+    fn start_with(
+        broker: &TestBroker,
+        group: &str,
+        topic: &str,
+        extra: &[(&str, &str)],
+        classic: bool,
+    ) -> Member {
         let shared = Arc::new(Shared::default());
         let mut cfg = broker.config();
         cfg.set("group.id", group)
             .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest")
-            .set("session.timeout.ms", "6000")
-            .set("heartbeat.interval.ms", "500");
+            .set("auto.offset.reset", "earliest");
+        if classic {
+            cfg.set("session.timeout.ms", "6000")
+                .set("heartbeat.interval.ms", "500");
+        }
         for (k, v) in extra {
             cfg.set(*k, *v);
         }
@@ -454,53 +476,6 @@ async fn consumer_protocol_members_share_partitions() {
     };
     assert_eq!(view, 1, "listed");
     broker.shutdown().await;
-}
-
-impl Member {
-    /// KIP-848 members take no session or heartbeat settings: the broker sets them.
-    fn start_kip848(
-        broker: &TestBroker,
-        group: &str,
-        topic: &str,
-        extra: &[(&str, &str)],
-    ) -> Member {
-        let shared = Arc::new(Shared::default());
-        let mut cfg = broker.config();
-        cfg.set("group.id", group)
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "earliest");
-        for (k, v) in extra {
-            cfg.set(*k, *v);
-        }
-        let consumer: BaseConsumer<Recorder> = cfg
-            .create_with_context(Recorder(shared.clone()))
-            .expect("consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
-        let s = shared.clone();
-        let thread = std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !s.stop.load(Ordering::SeqCst) && Instant::now() < deadline {
-                if let Some(Ok(m)) = consumer.poll(Duration::from_millis(50)) {
-                    s.records.lock().unwrap().push((
-                        m.partition(),
-                        m.offset(),
-                        m.payload().unwrap_or_default().to_vec(),
-                    ));
-                }
-                if let Ok(a) = consumer.assignment() {
-                    *s.assignment.lock().unwrap() = a
-                        .elements()
-                        .iter()
-                        .map(|e| (e.topic().to_string(), e.partition()))
-                        .collect();
-                }
-            }
-        });
-        Member {
-            shared,
-            thread: Some(thread),
-        }
-    }
 }
 
 /// Group administration through rdkafka (list, describe, delete) and OffsetDelete over the wire.
