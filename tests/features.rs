@@ -583,7 +583,6 @@ async fn fetch_sessions_and_long_polls() {
 /// timestamp; DescribeCluster describes this broker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_by_topic_id_max_timestamp_and_describe_cluster() {
-    use bytes::BytesMut;
     use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
     use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -591,9 +590,7 @@ async fn produce_by_topic_id_max_timestamp_and_describe_cluster() {
         DescribeClusterRequest, ListOffsetsRequest, MetadataRequest, ProduceRequest, TopicName,
     };
     use kafka_protocol::protocol::StrBytes;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::Compression;
 
     let broker = TestBroker::start().await;
     broker.create_topic("by-id", 1, &[]).await;
@@ -606,35 +603,7 @@ async fn produce_by_topic_id_max_timestamp_and_describe_cluster() {
     let topic_id = md.topics[0].topic_id;
     assert!(!topic_id.is_nil());
 
-    let records: Vec<Record> = [100i64, 300, 200]
-        .iter()
-        .enumerate()
-        .map(|(i, ts)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: i as i32,
-            timestamp: *ts,
-            key: Some(bytes::Bytes::from(format!("k{i}"))),
-            value: Some(bytes::Bytes::from(format!("v{i}"))),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut batch = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut batch,
-        &records,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .unwrap();
+    let batch = encode_batch(Compression::None, &[100, 300, 200], true);
     let mut pd = PartitionProduceData::default();
     pd.index = 0;
     pd.records = Some(batch.freeze());
@@ -769,49 +738,16 @@ async fn retention_deletes_old_segments_while_serving() {
 /// find it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zstd_needs_produce_v7_and_unset_max_timestamps_are_computed() {
-    use bytes::BytesMut;
     use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
     use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
     use kafka_protocol::messages::{ListOffsetsRequest, ProduceRequest, TopicName};
     use kafka_protocol::protocol::StrBytes;
-    use kafka_protocol::records::{
-        Compression, Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-    };
+    use kafka_protocol::records::Compression;
 
     let broker = TestBroker::start().await;
     broker.create_topic("codecs", 1, &[]).await;
-    let batch = |compression: Compression, timestamps: &[i64]| {
-        let records: Vec<Record> = timestamps
-            .iter()
-            .enumerate()
-            .map(|(i, ts)| Record {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: 0,
-                producer_id: -1,
-                producer_epoch: -1,
-                timestamp_type: TimestampType::Creation,
-                offset: i as i64,
-                sequence: i as i32,
-                timestamp: *ts,
-                key: None,
-                value: Some(bytes::Bytes::from(format!("v{i}"))),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression,
-            },
-        )
-        .unwrap();
-        buf
-    };
+    let batch =
+        |compression: Compression, timestamps: &[i64]| encode_batch(compression, timestamps, false);
     let produce = |records: bytes::Bytes| {
         let mut pd = PartitionProduceData::default();
         pd.index = 0;

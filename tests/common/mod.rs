@@ -186,3 +186,43 @@ pub async fn send(
         .expect("delivered");
     (d.partition, d.offset)
 }
+
+/// One magic-2 batch with a record per timestamp: key `k<i>` (when `keyed`), value `v<i>`,
+/// CreateTime, no producer id, sequences set (the crate's encoder splits records without them).
+pub fn encode_batch(
+    compression: kafka_protocol::records::Compression,
+    timestamps: &[i64],
+    keyed: bool,
+) -> bytes::BytesMut {
+    use kafka_protocol::records::{Record, RecordBatchEncoder, RecordEncodeOptions, TimestampType};
+    let records: Vec<Record> = timestamps
+        .iter()
+        .enumerate()
+        .map(|(i, ts)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: 0,
+            producer_id: -1,
+            producer_epoch: -1,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: i as i32,
+            timestamp: *ts,
+            key: keyed.then(|| bytes::Bytes::from(format!("k{i}"))),
+            value: Some(bytes::Bytes::from(format!("v{i}"))),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = bytes::BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &records,
+        &RecordEncodeOptions {
+            version: 2,
+            compression,
+        },
+    )
+    .expect("encode");
+    buf
+}
