@@ -101,8 +101,9 @@ async fn append(
     let records = records
         .filter(|r| !r.is_empty())
         .ok_or_else(|| BrokerError::InvalidRequest("no records".into()))?;
+    // The topic's timestamp type is looked up only for the rare batch that needs it.
     let log_append_time =
-        partition.log().settings().message_timestamp_type == TimestampType::LogAppendTime;
+        || partition.log().settings().message_timestamp_type == TimestampType::LogAppendTime;
     let records = normalize(records, version, log_append_time)?;
     Ok(partition.append(records).await?)
 }
@@ -116,14 +117,18 @@ const CODEC_ZSTD: u8 = 4;
 /// computed from its records, as Kafka's validator does, so time lookups work. Only that rare
 /// batch is copied and decoded; everything else passes through untouched. A batch whose CRC is
 /// already wrong is left for the log to refuse.
-fn normalize(records: Bytes, version: i16, log_append_time: bool) -> Result<Bytes, BrokerError> {
+fn normalize(
+    records: Bytes,
+    version: i16,
+    log_append_time: impl Fn() -> bool,
+) -> Result<Bytes, BrokerError> {
     let mut unset = Vec::new();
     for b in BatchIter::new(&records) {
         let Ok(b) = b else { return Ok(records) };
         if version < ZSTD_VERSION_MIN && b.header.compression_codec() == CODEC_ZSTD {
             return Err(BrokerError::UnsupportedCompressionType);
         }
-        if b.header.max_timestamp < 0 && !log_append_time {
+        if b.header.max_timestamp < 0 && !log_append_time() {
             unset.push(b.range);
         }
     }
