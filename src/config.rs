@@ -148,6 +148,8 @@ pub struct TopicSettings {
     pub message_timestamp_type: TimestampType,
     /// `max.message.bytes`: the largest record batch the topic accepts.
     pub max_message_bytes: u32,
+    /// Not a topic config: the broker's `gregor.log.drop.behind.bytes` (0 = off).
+    pub drop_behind_bytes: u64,
 }
 
 impl Default for TopicSettings {
@@ -164,6 +166,7 @@ impl Default for TopicSettings {
             flush_ms: i64::MAX,
             message_timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
+            drop_behind_bytes: 0,
         }
     }
 }
@@ -992,7 +995,14 @@ static BROKER_DEFS: &[BrokerDef] = &[
 ];
 
 /// Gregor's own properties (all under `gregor.`).
-static GREGOR_DEFS: &[BrokerDef] = &[bp("gregor.cluster.id", Kind::ClusterId, None)];
+static GREGOR_DEFS: &[BrokerDef] = &[
+    bp("gregor.cluster.id", Kind::ClusterId, None),
+    bp(
+        "gregor.log.drop.behind.bytes",
+        int(0, i64::MAX),
+        Some("16777216"),
+    ),
+];
 
 fn broker_def(name: &str) -> Option<&'static BrokerDef> {
     BROKER_DEFS
@@ -1522,6 +1532,11 @@ pub struct BrokerConfig {
     pub controller_listener_names: Option<String>,
     /// `gregor.cluster.id` (or the `CLUSTER_ID` environment variable).
     pub cluster_id: Option<String>,
+    /// `gregor.log.drop.behind.bytes`: per partition, appended bytes more than this far behind
+    /// the active segment's end are written back and dropped from the page cache (reads of them
+    /// come from disk); 0 leaves the page cache to the kernel, as Kafka does. See
+    /// `log::page_cache`.
+    pub log_drop_behind_bytes: u64,
     /// Kafka broker properties given in some source that Gregor accepts but does not act on,
     /// sorted, each once. The caller logs them.
     pub ignored: Vec<String>,
@@ -1588,6 +1603,7 @@ impl Default for BrokerConfig {
             controller_quorum_bootstrap_servers: None,
             controller_listener_names: None,
             cluster_id: None,
+            log_drop_behind_bytes: 16 * 1024 * 1024,
             ignored: Vec::new(),
             values: BTreeMap::new(),
         }
@@ -1867,6 +1883,7 @@ impl BrokerConfig {
         c.controller_quorum_bootstrap_servers = c.get_text("controller.quorum.bootstrap.servers");
         c.controller_listener_names = c.get_text("controller.listener.names");
         c.cluster_id = c.get_text("gregor.cluster.id");
+        c.log_drop_behind_bytes = c.get_int("gregor.log.drop.behind.bytes")?;
 
         // Topic-config broker defaults.
         c.log_segment_bytes = c.broker_topic_int("segment.bytes")?;
@@ -2043,6 +2060,7 @@ impl BrokerConfig {
                     expected: int_expected(0, I32_MAX),
                 })?
             },
+            drop_behind_bytes: self.log_drop_behind_bytes,
         })
     }
 
@@ -2252,10 +2270,36 @@ mod tests {
         assert_eq!(c.fetch_max_bytes, 57_671_680);
         assert_eq!(c.cluster_id, None);
         assert!(c.ignored.is_empty());
+        // Gregor's own: page-cache drop-behind is on (Kafka has no such setting).
+        assert_eq!(c.log_drop_behind_bytes, 16 * 1024 * 1024);
         assert_eq!(
             c.topic_settings(&BTreeMap::new()).unwrap(),
-            TopicSettings::default()
+            TopicSettings {
+                drop_behind_bytes: 16 * 1024 * 1024,
+                ..TopicSettings::default()
+            }
         );
+    }
+
+    #[test]
+    fn drop_behind_window_is_set_validated_and_reaches_topic_settings() {
+        let c = load_overrides(&["gregor.log.drop.behind.bytes=0"]).unwrap();
+        assert_eq!(c.log_drop_behind_bytes, 0);
+        assert_eq!(
+            c.topic_settings(&BTreeMap::new())
+                .unwrap()
+                .drop_behind_bytes,
+            0
+        );
+        let c = load_overrides(&["gregor.log.drop.behind.bytes=1048576"]).unwrap();
+        assert_eq!(
+            c.topic_settings(&BTreeMap::new())
+                .unwrap()
+                .drop_behind_bytes,
+            1 << 20
+        );
+        assert!(load_overrides(&["gregor.log.drop.behind.bytes=-1"]).is_err());
+        assert!(load_overrides(&["gregor.log.drop.behind.bytes=lots"]).is_err());
     }
 
     #[test]

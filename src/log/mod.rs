@@ -22,8 +22,10 @@ pub mod batch;
 pub mod checkpoint;
 pub mod index;
 pub mod manager;
+pub mod page_cache;
 pub mod partition;
 pub mod producer_state;
+pub mod read_ahead;
 pub mod segment;
 
 #[cfg(test)]

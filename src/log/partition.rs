@@ -23,7 +23,9 @@ use bytes::Bytes;
 use super::LogError;
 use super::batch::{self, BatchHeader, BatchIter};
 use super::checkpoint;
+use super::page_cache::{self, CacheAdvice};
 use super::producer_state::{ProducerEntry, ProducerStateManager, SequenceCheck};
+use super::read_ahead::ReadAhead;
 use super::segment::{self, ScanReader, Segment};
 use crate::clock::SharedClock;
 use crate::config::{TimestampType, TopicSettings};
@@ -114,6 +116,11 @@ struct SegmentView {
     file: Arc<std::fs::File>,
     start_position: u64,
     committed_bytes: u64,
+    /// Bytes below this were dropped from the page cache (`page_cache`): reads of them go
+    /// through `direct` when there is one, and are advised out again afterwards.
+    dropped_bytes: u64,
+    /// The segment's O_DIRECT descriptor, for a read starting below `dropped_bytes`.
+    direct: Option<Arc<std::fs::File>>,
 }
 
 /// One partition's log.
@@ -123,6 +130,8 @@ pub struct PartitionLog {
     topic_id: TopicId,
     clock: SharedClock,
     inner: Mutex<Inner>,
+    /// Read-ahead of dropped bytes for a consumer that is behind (`read_ahead`).
+    read_ahead: ReadAhead,
 }
 
 fn overflow(what: &str) -> LogError {
@@ -250,6 +259,7 @@ impl PartitionLog {
             topic_id,
             clock,
             inner: Mutex::new(inner),
+            read_ahead: ReadAhead::default(),
         })
     }
 
@@ -482,6 +492,12 @@ impl PartitionLog {
         }
         inner.unflushed_records = inner.unflushed_records.saturating_add(records_written);
         inner.check_invariants();
+        let cache_advice = {
+            let window = settings.drop_behind_bytes;
+            let active = inner.active_mut()?;
+            let (file, size) = (active.log.clone(), active.size_bytes);
+            active.drop_behind.plan(&file, size, window)
+        };
         let mono = self.clock.monotonic_ms();
         let flush_due = inner.unflushed_records >= settings.flush_messages
             || mono.saturating_sub(inner.last_flush_mono_ms) >= settings.flush_ms;
@@ -493,6 +509,9 @@ impl PartitionLog {
             duplicate: false,
         };
         drop(inner);
+        if let Some(advice) = cache_advice {
+            advice.apply();
+        }
         if flush_due {
             self.flush()?;
         }
@@ -559,6 +578,12 @@ impl PartitionLog {
                         file: s.log.clone(),
                         start_position,
                         committed_bytes: s.size_bytes,
+                        dropped_bytes: s.drop_behind.dropped_bytes,
+                        direct: if start_position < s.drop_behind.dropped_bytes {
+                            s.direct_log()
+                        } else {
+                            None
+                        },
                     });
                     break;
                 }
@@ -574,20 +599,38 @@ impl PartitionLog {
             return Ok(empty);
         };
 
-        // Walk headers to the first batch whose last offset >= offset.
-        let mut reader = ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
-        let mut pos = view.start_position;
-        let first = loop {
-            let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? else {
-                return Ok(empty);
-            };
-            let h = BatchHeader::parse(hb)?;
-            if h.last_offset() >= offset.0 {
-                break h;
+        // A consumer going on from its previous fetch finds its bytes read ahead, and where they
+        // start: no header walk (which would read dropped bytes back through the page cache).
+        let mut ahead = view
+            .direct
+            .as_ref()
+            .and_then(|direct| self.read_ahead.take(direct, offset.0));
+        let found = ahead.as_ref().and_then(|(p, bytes)| {
+            let h = BatchHeader::parse(bytes.get(..batch::HEADER_BYTES)?).ok()?;
+            (h.base_offset <= offset.0 && h.last_offset() >= offset.0).then_some((*p, h))
+        });
+        let walked = found.is_none();
+        let (pos, first) = match found {
+            Some(found) => found,
+            None => {
+                ahead = None;
+                // Walk headers to the first batch whose last offset >= offset.
+                let mut reader =
+                    ScanReader::new(&view.file, view.committed_bytes, READ_SCAN_CHUNK_BYTES);
+                let mut pos = view.start_position;
+                loop {
+                    let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? else {
+                        return Ok(empty);
+                    };
+                    let h = BatchHeader::parse(hb)?;
+                    if h.last_offset() >= offset.0 {
+                        break (pos, h);
+                    }
+                    pos = pos
+                        .checked_add(h.total_size_bytes() as u64)
+                        .ok_or_else(|| overflow("position"))?;
+                }
             }
-            pos = pos
-                .checked_add(h.total_size_bytes() as u64)
-                .ok_or_else(|| overflow("position"))?;
         };
         if first.base_offset >= max_offset.0 {
             return Ok(empty);
@@ -603,23 +646,71 @@ impl PartitionLog {
             max_bytes
         };
         let want = (want as u64).min(available) as usize;
-        let mut buf = vec![0u8; want];
-        view.file.read_exact_at(&mut buf, pos)?;
+        let mut direct_read = None;
+        let records = match &view.direct {
+            // Dropped bytes come from the device straight into the buffer (read ahead when the
+            // previous fetch ended here); the read stops at the dropped mark (when the first
+            // batch allows) so it never forces back recent pages.
+            Some(direct) if pos < view.dropped_bytes => {
+                let below = usize::try_from(view.dropped_bytes - pos).unwrap_or(usize::MAX);
+                let len = if below >= first_size {
+                    want.min(below)
+                } else {
+                    want
+                };
+                direct_read = Some((direct.clone(), len));
+                match ahead {
+                    Some((_, b)) if b.len() >= first_size => b.slice(..b.len().min(len)),
+                    _ => match page_cache::read_direct(direct, pos, len) {
+                        Ok(b) => b,
+                        Err(e) => {
+                            direct_read = None;
+                            tracing::debug!(dir = %self.dir.display(), "direct read failed, reading through the page cache: {e}");
+                            Self::read_buffered(&view, pos, want)?
+                        }
+                    },
+                }
+            }
+            _ => Self::read_buffered(&view, pos, want)?,
+        };
+        if (walked || direct_read.is_none()) && view.start_position < view.dropped_bytes {
+            // The header walk (and a buffered read) put dropped bytes back in the page cache.
+            let end = pos
+                .saturating_add(records.len().max(READ_SCAN_CHUNK_BYTES) as u64)
+                .min(view.dropped_bytes);
+            CacheAdvice::after_read(view.file.clone(), view.start_position, end).apply();
+        }
         // Trim to whole batches below max_offset.
         let mut keep = 0usize;
-        for item in BatchIter::new(&buf) {
+        let mut next_offset = offset.0;
+        for item in BatchIter::new(&records) {
             let Ok(b) = item else { break };
             if b.header.base_offset >= max_offset.0 {
                 break;
             }
             keep = b.range.end;
+            next_offset = b.header.next_offset();
         }
-        buf.truncate(keep);
+        if let Some((direct, len)) = direct_read {
+            // The consumer's next fetch starts right after these batches.
+            let next = pos.saturating_add(keep as u64);
+            let ahead = view.dropped_bytes.saturating_sub(next).min(len as u64) as usize;
+            if keep > 0 && ahead > 0 {
+                self.read_ahead.start(direct, next, ahead, next_offset);
+            }
+        }
         Ok(ReadResult {
-            records: Bytes::from(buf),
+            records: records.slice(..keep),
             log_start_offset: Offset(log_start),
             log_end_offset: Offset(log_end),
         })
+    }
+
+    /// `len` bytes at `pos` through the page cache.
+    fn read_buffered(view: &SegmentView, pos: u64, len: usize) -> Result<Bytes, LogError> {
+        let mut buf = vec![0u8; len];
+        view.file.read_exact_at(&mut buf, pos)?;
+        Ok(Bytes::from(buf))
     }
 
     /// fsyncs every segment with unflushed data and its indexes; returns the offset flushed up
@@ -654,7 +745,7 @@ impl PartitionLog {
     }
 
     fn flush_segments(&self, include_active: bool) -> Result<Offset, LogError> {
-        let (files, target, sync_dir, epochs) = {
+        let (files, target, sync_dir, epochs, active_base, drop_rolled) = {
             let mut inner = self.lock();
             let active_base = inner.active()?.base_offset;
             let sync_dir = std::mem::take(&mut inner.dir_dirty);
@@ -684,12 +775,17 @@ impl PartitionLog {
                 inner.unflushed_records = 0;
                 inner.last_flush_mono_ms = self.clock.monotonic_ms();
             }
-            (files, target, sync_dir, epochs)
+            let drop_rolled = inner.settings.drop_behind_bytes > 0;
+            (files, target, sync_dir, epochs, active_base, drop_rolled)
         };
-        for (log, idx, tidx, _, _) in &files {
+        for (log, idx, tidx, base, size) in &files {
             log.sync_data()?;
             idx.sync_data()?;
             tidx.sync_data()?;
+            if drop_rolled && *base < active_base {
+                // Written back by the fsync: a rolled segment leaves the page cache whole.
+                CacheAdvice::whole_file(log.clone(), *size).apply();
+            }
         }
         if sync_dir && let Err(e) = super::segment::fsync_dir(&self.dir) {
             self.lock().dir_dirty = true;
@@ -705,6 +801,10 @@ impl PartitionLog {
         for (_, _, _, base, size) in &files {
             if let Some(s) = inner.segments.iter_mut().find(|s| s.base_offset == *base) {
                 s.flushed_size_bytes = s.flushed_size_bytes.max(*size);
+                if drop_rolled && *base < active_base {
+                    s.drop_behind.writeback_started_bytes = *size;
+                    s.drop_behind.dropped_bytes = *size;
+                }
             }
         }
         inner.recovery_point = inner.recovery_point.max(target).min(inner.log_end_offset);
@@ -730,6 +830,8 @@ impl PartitionLog {
                 file: s.log.clone(),
                 start_position,
                 committed_bytes: s.size_bytes,
+                dropped_bytes: s.drop_behind.dropped_bytes,
+                direct: None,
             });
         }
         views
@@ -786,6 +888,8 @@ impl PartitionLog {
                     file: s.log.clone(),
                     start_position,
                     committed_bytes: s.size_bytes,
+                    dropped_bytes: s.drop_behind.dropped_bytes,
+                    direct: None,
                 },
                 max_ts,
             )

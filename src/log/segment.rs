@@ -19,6 +19,7 @@ use std::sync::Arc;
 use super::LogError;
 use super::batch::{self, BatchHeader};
 use super::index::{self, OffsetEntry, OffsetIndex, TimeEntry, TimeIndex};
+use super::page_cache::DropBehind;
 use crate::config::TopicSettings;
 
 /// Read-ahead used when scanning batch headers of a file.
@@ -151,6 +152,11 @@ pub struct Segment {
     /// Clock ms of the last append (the open time for segments found on disk): the age used by
     /// time retention when no batch carries a timestamp (Kafka uses the file's mtime).
     pub last_modified_ms: i64,
+    /// Page-cache drop-behind progress (`page_cache`).
+    pub drop_behind: DropBehind,
+    /// A second, O_DIRECT descriptor for reads of dropped bytes, opened on first need (`None`
+    /// inside when the file system refuses O_DIRECT).
+    pub direct_log: std::sync::OnceLock<Option<Arc<File>>>,
 }
 
 /// What opening a segment found.
@@ -221,6 +227,8 @@ impl Segment {
             policy: IndexPolicy::new(),
             first_batch_time_ms: None,
             last_modified_ms: 0,
+            drop_behind: DropBehind::default(),
+            direct_log: std::sync::OnceLock::new(),
         })
     }
 
@@ -342,6 +350,8 @@ impl Segment {
                 policy,
                 first_batch_time_ms,
                 last_modified_ms: now_ms,
+                drop_behind: DropBehind::default(),
+                direct_log: std::sync::OnceLock::new(),
             },
             truncated,
         })
@@ -478,6 +488,13 @@ impl Segment {
             }
         }
         Ok(())
+    }
+
+    /// The O_DIRECT descriptor for reads of dropped bytes, opened on first use.
+    pub fn direct_log(&self) -> Option<Arc<File>> {
+        self.direct_log
+            .get_or_init(|| super::page_cache::open_direct(&self.log_path))
+            .clone()
     }
 
     /// Reads `len` bytes at `pos` of a segment file with one pread.

@@ -859,3 +859,62 @@ fn retention_by_time_without_record_timestamps_uses_append_time() {
     assert!(log.apply_retention().unwrap() > 0);
     assert_eq!(log.log_start_offset(), log.log_end_offset());
 }
+
+#[test]
+fn drop_behind_leaves_rolled_segments_out_of_the_page_cache_and_reads_stay_exact() {
+    let settings = TopicSettings {
+        segment_bytes: 4 << 20,
+        drop_behind_bytes: 1 << 20,
+        ..small_settings(0)
+    };
+    let (_t, dir, _c, clock, log) = setup(settings.clone());
+    let mut expected = Vec::new();
+    for i in 0..1200usize {
+        let b = TestBatch {
+            records: 1 + i % 16,
+            value_bytes: 1000,
+            ..Default::default()
+        }
+        .build();
+        let r = log.append(b, E0).unwrap();
+        expected.push((r.base_offset.0, r.last_offset.0));
+    }
+    assert!(
+        log.segment_count() >= 3,
+        "segments: {}",
+        log.segment_count()
+    );
+    log.flush_rolled().unwrap();
+    #[cfg(target_os = "linux")]
+    {
+        let files = log_files(&dir);
+        for name in &files[..files.len() - 1] {
+            let f = std::fs::File::open(dir.join(name)).unwrap();
+            let len = f.metadata().unwrap().len();
+            let cached = crate::log::page_cache::resident_bytes(&f, len).unwrap();
+            assert!(
+                cached <= 16 * 1024,
+                "{name}: {cached} of {len} bytes still cached"
+            );
+        }
+    }
+    // Sequential reads (direct, then read ahead) and reads from every tenth offset.
+    assert_eq!(read_all(&log), expected);
+    assert_eq!(
+        read_all(&log),
+        expected,
+        "a second pass finds the same bytes"
+    );
+    for &(base, last) in expected.iter().step_by(10) {
+        let mid = base + (last - base) / 2;
+        let r = log
+            .read(Offset(mid), 64 * 1024, Offset(i64::MAX), true)
+            .unwrap();
+        let got = batches(&r.records);
+        assert_eq!(got.first(), Some(&(base, last)), "read at {mid}");
+    }
+    // After a reopen (no drop marks yet) everything reads the same.
+    drop(log);
+    let log = open(&dir, settings, &clock, None);
+    assert_eq!(read_all(&log), expected);
+}

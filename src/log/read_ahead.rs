@@ -1,0 +1,206 @@
+//! Read-ahead for consumers reading bytes the page-cache drop-behind has dropped.
+//!
+//! Purpose: a consumer that is more than the drop-behind window behind the log end reads from
+//! the device (`page_cache::read_direct`: O_DIRECT, no page-cache pages, no CPU copy). Done on
+//! the request path alone, every fetch would wait for the device. Instead, each such read starts
+//! a read of the bytes that follow it on the read-ahead thread, and the partition keeps it in its
+//! one slot; the consumer's next fetch, which starts exactly there, takes those bytes, usually
+//! already read while the previous response was on its way, and with it the position of the batch
+//! it asks for, so it walks no batch headers (which would read the dropped bytes back in).
+//!
+//! Contract: a slot holds at most one pending read (the latest); a fetch of another offset (or
+//! segment) discards it. Bytes read ahead are committed bytes of an append-only file
+//! and so cannot go stale. Nothing here is needed for correctness: when the thread is missing,
+//! busy (its queue is bounded), failed, or slow (`WAIT_LIMIT_MS`), the caller reads itself.
+//! Memory: one buffer per partition whose consumer is behind, of that consumer's fetch size.
+//!
+//! Lock order: a slot's lock and a pending read's lock are never held together, and neither is
+//! held with the partition lock.
+//! Must not import: protocol, `kafka_protocol`, server, `tokio`.
+
+use std::fs::File;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::page_cache;
+
+/// Reads queued for the thread beyond this are not started (the caller reads itself later).
+const QUEUE_LIMIT: usize = 64;
+/// The longest a fetch waits for a read already under way before reading itself.
+const WAIT_LIMIT_MS: u64 = 1000;
+
+/// A read handed to the thread; the result lands in `done`.
+struct Job {
+    file: Arc<File>,
+    pos: u64,
+    len: usize,
+    done: Arc<Done>,
+}
+
+#[derive(Default)]
+struct Done {
+    result: Mutex<Option<std::io::Result<Bytes>>>,
+    ready: Condvar,
+}
+
+struct Pending {
+    file: Arc<File>,
+    pos: u64,
+    /// The offset a fetch wanting these bytes asks for (the first batch's base offset).
+    offset: i64,
+    done: Arc<Done>,
+}
+
+/// One partition's read-ahead slot.
+#[derive(Default)]
+pub struct ReadAhead {
+    slot: Mutex<Option<Pending>>,
+}
+
+impl std::fmt::Debug for ReadAhead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let pending = lock(&self.slot).as_ref().map(|p| (p.pos, p.offset));
+        f.debug_struct("ReadAhead")
+            .field("pending", &pending)
+            .finish()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The process's read-ahead thread, started on first use; `None` if it cannot be started.
+fn queue() -> Option<&'static SyncSender<Job>> {
+    static QUEUE: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
+    QUEUE
+        .get_or_init(|| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE_LIMIT);
+            let spawned = std::thread::Builder::new()
+                .name("gregor-read-ahead".into())
+                .spawn(move || {
+                    while let Ok(job) = rx.recv() {
+                        let result = page_cache::read_direct(&job.file, job.pos, job.len);
+                        *lock(&job.done.result) = Some(result);
+                        job.done.ready.notify_all();
+                    }
+                });
+            match spawned {
+                Ok(_) => Some(tx),
+                Err(e) => {
+                    tracing::warn!(
+                        "read-ahead thread not started, consumers behind read inline: {e}"
+                    );
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+impl ReadAhead {
+    /// The position and bytes read ahead for a fetch of `offset` in `file`, if such a read was
+    /// started; waits for it if it is still under way. Any other pending read is discarded.
+    /// The caller checks that the bytes start with the batch it wants.
+    pub fn take(&self, file: &Arc<File>, offset: i64) -> Option<(u64, Bytes)> {
+        let pending = lock(&self.slot).take()?;
+        if !Arc::ptr_eq(&pending.file, file) || pending.offset != offset {
+            return None;
+        }
+        let mut result = lock(&pending.done.result);
+        let deadline = Duration::from_millis(WAIT_LIMIT_MS);
+        while result.is_none() {
+            let (r, timeout) = pending
+                .done
+                .ready
+                .wait_timeout(result, deadline)
+                .unwrap_or_else(|e| e.into_inner());
+            result = r;
+            if timeout.timed_out() {
+                break;
+            }
+        }
+        match result.take() {
+            Some(Ok(bytes)) => Some((pending.pos, bytes)),
+            Some(Err(e)) => {
+                tracing::debug!("read-ahead failed, reading inline: {e}");
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// Starts reading `len` bytes at `pos` of `file` (an O_DIRECT descriptor) in the background,
+    /// for the fetch of `offset` that will want them, replacing whatever the slot held.
+    pub fn start(&self, file: Arc<File>, pos: u64, len: usize, offset: i64) {
+        if len == 0 {
+            return;
+        }
+        let Some(queue) = queue() else { return };
+        let done = Arc::new(Done::default());
+        let job = Job {
+            file: file.clone(),
+            pos,
+            len,
+            done: done.clone(),
+        };
+        match queue.try_send(job) {
+            Ok(()) => {
+                *lock(&self.slot) = Some(Pending {
+                    file,
+                    pos,
+                    offset,
+                    done,
+                })
+            }
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
+                *lock(&self.slot) = None;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[cfg(target_os = "linux")]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file_with(data: &[u8]) -> Option<(tempfile::TempDir, Arc<File>)> {
+        let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+        let path = dir.path().join("seg.log");
+        File::create(&path).unwrap().write_all(data).unwrap();
+        let f = page_cache::open_direct(&path)?;
+        Some((dir, f))
+    }
+
+    #[test]
+    fn takes_what_was_read_ahead_at_that_position_only() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+        let Some((_dir, f)) = file_with(&data) else {
+            eprintln!("SKIPPED: file system refuses O_DIRECT");
+            return;
+        };
+        let ra = ReadAhead::default();
+        assert!(ra.take(&f, 0).is_none(), "nothing started");
+        ra.start(f.clone(), 1000, 5000, 42);
+        let (pos, got) = ra.take(&f, 42).expect("read ahead");
+        assert_eq!(pos, 1000);
+        assert_eq!(&got[..], &data[1000..6000]);
+        assert!(ra.take(&f, 42).is_none(), "taken once");
+        ra.start(f.clone(), 2000, 100, 50);
+        assert!(ra.take(&f, 51).is_none(), "another offset discards it");
+        assert!(ra.take(&f, 50).is_none(), "discarded");
+        let other = page_cache::open_direct(&_dir.path().join("seg.log")).unwrap();
+        ra.start(f.clone(), 2000, 100, 50);
+        assert!(ra.take(&other, 50).is_none(), "another file does not match");
+        ra.start(f.clone(), 99_990, 100, 60);
+        assert!(
+            ra.take(&f, 60).is_none(),
+            "a read past the end fails and is not used"
+        );
+    }
+}
