@@ -18,6 +18,7 @@
 //! Must not import: protocol, `kafka_protocol`, server, group, replication, `tokio` (the log layer
 //! is synchronous and uses std::sync locks only).
 
+pub mod background;
 pub mod batch;
 pub mod checkpoint;
 pub mod index;

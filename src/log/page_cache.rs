@@ -121,6 +121,14 @@ impl CacheAdvice {
         }
     }
 
+    /// Issues the system calls on the log's background thread (`sync_file_range` may wait for
+    /// room in the device's queue), or here when that thread is busy.
+    pub fn apply_in_background(self) {
+        if let Err(job) = super::background::submit(Box::new(move || self.apply())) {
+            job();
+        }
+    }
+
     /// Issues the system calls. Errors are logged and ignored (see the module contract).
     pub fn apply(self) {
         if let Some((from, to)) = self.writeback

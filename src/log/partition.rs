@@ -510,7 +510,7 @@ impl PartitionLog {
         };
         drop(inner);
         if let Some(advice) = cache_advice {
-            advice.apply();
+            advice.apply_in_background();
         }
         if flush_due {
             self.flush()?;

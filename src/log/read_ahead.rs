@@ -3,7 +3,7 @@
 //! Purpose: a consumer that is more than the drop-behind window behind the log end reads from
 //! the device (`page_cache::read_direct`: O_DIRECT, no page-cache pages, no CPU copy). Done on
 //! the request path alone, every fetch would wait for the device. Instead, each such read starts
-//! a read of the bytes that follow it on the read-ahead thread, and the partition keeps it in its
+//! a read of the bytes that follow it on the log's background thread (`background`), and the partition keeps it in its
 //! one slot; the consumer's next fetch, which starts exactly there, takes those bytes, usually
 //! already read while the previous response was on its way, and with it the position of the batch
 //! it asks for, so it walks no batch headers (which would read the dropped bytes back in).
@@ -19,26 +19,15 @@
 //! Must not import: protocol, `kafka_protocol`, server, `tokio`.
 
 use std::fs::File;
-use std::sync::mpsc::{SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::page_cache;
+use super::{background, page_cache};
 
-/// Reads queued for the thread beyond this are not started (the caller reads itself later).
-const QUEUE_LIMIT: usize = 64;
 /// The longest a fetch waits for a read already under way before reading itself.
 const WAIT_LIMIT_MS: u64 = 1000;
-
-/// A read handed to the thread; the result lands in `done`.
-struct Job {
-    file: Arc<File>,
-    pos: u64,
-    len: usize,
-    done: Arc<Done>,
-}
 
 #[derive(Default)]
 struct Done {
@@ -71,34 +60,6 @@ impl std::fmt::Debug for ReadAhead {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The process's read-ahead thread, started on first use; `None` if it cannot be started.
-fn queue() -> Option<&'static SyncSender<Job>> {
-    static QUEUE: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
-    QUEUE
-        .get_or_init(|| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE_LIMIT);
-            let spawned = std::thread::Builder::new()
-                .name("gregor-read-ahead".into())
-                .spawn(move || {
-                    while let Ok(job) = rx.recv() {
-                        let result = page_cache::read_direct(&job.file, job.pos, job.len);
-                        *lock(&job.done.result) = Some(result);
-                        job.done.ready.notify_all();
-                    }
-                });
-            match spawned {
-                Ok(_) => Some(tx),
-                Err(e) => {
-                    tracing::warn!(
-                        "read-ahead thread not started, consumers behind read inline: {e}"
-                    );
-                    None
-                }
-            }
-        })
-        .as_ref()
 }
 
 impl ReadAhead {
@@ -139,27 +100,24 @@ impl ReadAhead {
         if len == 0 {
             return;
         }
-        let Some(queue) = queue() else { return };
         let done = Arc::new(Done::default());
-        let job = Job {
-            file: file.clone(),
-            pos,
-            len,
-            done: done.clone(),
+        let job_done = done.clone();
+        let job_file = file.clone();
+        let job: background::Job = Box::new(move || {
+            let result = page_cache::read_direct(&job_file, pos, len);
+            *lock(&job_done.result) = Some(result);
+            job_done.ready.notify_all();
+        });
+        *lock(&self.slot) = match background::submit(job) {
+            Ok(()) => Some(Pending {
+                file,
+                pos,
+                offset,
+                done,
+            }),
+            // Busy: the next fetch reads for itself.
+            Err(_) => None,
         };
-        match queue.try_send(job) {
-            Ok(()) => {
-                *lock(&self.slot) = Some(Pending {
-                    file,
-                    pos,
-                    offset,
-                    done,
-                })
-            }
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
-                *lock(&self.slot) = None;
-            }
-        }
     }
 }
 
