@@ -133,11 +133,22 @@ fn log_append(c: &mut Criterion) {
     {
         places.push(("ram", d));
     }
-    for (name, dir) in &places {
+    // "file": the page cache keeps every byte (Kafka's way); "file_drop_behind": only the last
+    // 16 MiB stay cached, older bytes are written back and dropped, so pages are recycled.
+    let drop_behind = tempfile::tempdir().expect("tempdir");
+    let mut runs: Vec<(&str, &std::path::Path, u64)> = places
+        .iter()
+        .map(|(name, dir)| (*name, dir.path(), 0))
+        .collect();
+    runs.push(("file_drop_behind", drop_behind.path(), 16 << 20));
+    for (name, dir, window) in runs {
         let log = PartitionLog::open(
-            &dir.path().join("t-0"),
+            &dir.join("t-0"),
             TopicId([1; 16]),
-            settings(),
+            TopicSettings {
+                drop_behind_bytes: window,
+                ..settings()
+            },
             SystemClock::shared(),
             None,
         )
