@@ -12,13 +12,16 @@
 //! segment) discards it. Bytes read ahead are committed bytes of an append-only file
 //! and so cannot go stale. Nothing here is needed for correctness: when the thread is missing,
 //! busy (its queue is bounded), failed, or slow (`WAIT_LIMIT_MS`), the caller reads itself.
-//! Memory: one buffer per partition whose consumer is behind, of that consumer's fetch size.
+//! Memory: one buffer per partition whose consumer is behind, of that consumer's fetch size, and
+//! at most `READ_AHEAD_BUDGET_BYTES` in all (a slot keeps its buffer until it is taken or
+//! replaced; past the budget, fetches read for themselves).
 //!
 //! Lock order: a slot's lock and a pending read's lock are never held together, and neither is
 //! held with the partition lock.
 //! Must not import: protocol, `kafka_protocol`, server, `tokio`.
 
 use std::fs::File;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -28,6 +31,38 @@ use super::{background, page_cache};
 
 /// The longest a fetch waits for a read already under way before reading itself.
 const WAIT_LIMIT_MS: u64 = 1000;
+/// Bytes all partitions' slots may hold at once; a read-ahead that would pass it is not started.
+pub const READ_AHEAD_BUDGET_BYTES: usize = 64 * 1024 * 1024;
+
+/// Bytes reserved by the slots of the whole process.
+static RESERVED_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// A reservation of bytes against a budget, returned when dropped.
+struct Reservation {
+    counter: &'static AtomicUsize,
+    bytes: usize,
+}
+
+impl Reservation {
+    fn new(bytes: usize) -> Option<Reservation> {
+        Self::new_in(&RESERVED_BYTES, READ_AHEAD_BUDGET_BYTES, bytes)
+    }
+
+    fn new_in(counter: &'static AtomicUsize, budget: usize, bytes: usize) -> Option<Reservation> {
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|total| *total <= budget)
+            })
+            .ok()
+            .map(|_| Reservation { counter, bytes })
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.counter.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
 
 #[derive(Default)]
 struct Done {
@@ -41,6 +76,7 @@ struct Pending {
     /// The offset a fetch wanting these bytes asks for (the first batch's base offset).
     offset: i64,
     done: Arc<Done>,
+    _reservation: Reservation,
 }
 
 /// One partition's read-ahead slot.
@@ -97,9 +133,14 @@ impl ReadAhead {
     /// Starts reading `len` bytes at `pos` of `file` (an O_DIRECT descriptor) in the background,
     /// for the fetch of `offset` that will want them, replacing whatever the slot held.
     pub fn start(&self, file: Arc<File>, pos: u64, len: usize, offset: i64) {
+        // Whatever the slot held is released first, so its bytes count no more.
+        *lock(&self.slot) = None;
         if len == 0 {
             return;
         }
+        let Some(reservation) = Reservation::new(len) else {
+            return; // over budget: this consumer's next fetch reads for itself
+        };
         let done = Arc::new(Done::default());
         let job_done = done.clone();
         let job_file = file.clone();
@@ -114,6 +155,7 @@ impl ReadAhead {
                 pos,
                 offset,
                 done,
+                _reservation: reservation,
             }),
             // Busy: the next fetch reads for itself.
             Err(_) => None,
@@ -160,5 +202,25 @@ mod tests {
             ra.take(&f, 60).is_none(),
             "a read past the end fails and is not used"
         );
+    }
+
+    #[test]
+    fn reservations_stay_within_the_budget_and_return_on_drop() {
+        static HELD: AtomicUsize = AtomicUsize::new(0);
+        let a = Reservation::new_in(&HELD, 100, 60).expect("fits");
+        assert!(
+            Reservation::new_in(&HELD, 100, 41).is_none(),
+            "would pass the budget"
+        );
+        let b = Reservation::new_in(&HELD, 100, 40).expect("fits exactly");
+        assert_eq!(HELD.load(Ordering::Acquire), 100);
+        drop(a);
+        assert_eq!(HELD.load(Ordering::Acquire), 40);
+        assert!(
+            Reservation::new_in(&HELD, 100, usize::MAX).is_none(),
+            "no overflow"
+        );
+        drop(b);
+        assert_eq!(HELD.load(Ordering::Acquire), 0);
     }
 }
