@@ -226,6 +226,7 @@ impl LogManager {
         // Rolled segments are synced here, off the produce path, so the recovery point follows
         // the log and an unclean start rescans little more than the active segment.
         for (tp, log) in &logs {
+            log.sweep_read_ahead();
             let flushed = log.flush_if_due().and_then(|_| log.flush_rolled());
             if let Err(e) = flushed {
                 tracing::warn!(partition = %tp, error = %e, "flushing rolled segments failed");

@@ -40,7 +40,8 @@ const MAX_STEP_BYTES: u64 = 4 * 1024 * 1024;
 pub struct DropBehind {
     /// Writeback has been started for every byte below this.
     pub writeback_started_bytes: u64,
-    /// Every byte below this has been advised out of the page cache (page aligned).
+    /// Every byte below this has been advised out of the page cache (page aligned while the
+    /// segment is active; a rolled segment's whole size once it was dropped whole).
     pub dropped_bytes: u64,
 }
 
@@ -122,10 +123,11 @@ impl CacheAdvice {
     }
 
     /// Issues the system calls on the log's background thread (`sync_file_range` may wait for
-    /// room in the device's queue), or here when that thread is busy.
+    /// room in the device's queue). When that thread's queue is full the advice is dropped: it is
+    /// advisory, and those pages simply stay cached until the kernel reclaims them.
     pub fn apply_in_background(self) {
-        if let Err(job) = super::background::submit(Box::new(move || self.apply())) {
-            job();
+        if super::background::submit(Box::new(move || self.apply())).is_err() {
+            tracing::debug!("log I/O queue full; page-cache advice skipped");
         }
     }
 
@@ -149,29 +151,36 @@ const DIRECT_ALIGN_BYTES: usize = 4096;
 
 /// Opens `path` a second time for reads that bypass the page cache (`O_DIRECT`), used for bytes
 /// the drop-behind has already dropped: the device writes them straight into the response buffer,
-/// and no page-cache page is taken. `None` where the file system refuses (tmpfs) or off Linux;
-/// callers then read through the page cache.
-pub fn open_direct(path: &Path) -> Option<Arc<File>> {
+/// and no page-cache page is taken. Fails where the file system refuses O_DIRECT (tmpfs: see
+/// [`is_permanent_refusal`]) or off Linux; callers then read through the page cache.
+pub fn open_direct(path: &Path) -> std::io::Result<Arc<File>> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        match std::fs::OpenOptions::new()
+        std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_DIRECT)
             .open(path)
-        {
-            Ok(f) => Some(Arc::new(f)),
-            Err(e) => {
-                tracing::debug!(file = %path.display(), "no O_DIRECT reads: {e}");
-                None
-            }
-        }
+            .map(Arc::new)
     }
     #[cfg(not(target_os = "linux"))]
     {
         let _ = path;
-        None
+        Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
     }
+}
+
+/// Whether an [`open_direct`] failure will not go away (the file system does not support
+/// O_DIRECT), as opposed to running out of descriptors or memory.
+pub fn is_permanent_refusal(e: &std::io::Error) -> bool {
+    #[cfg(target_os = "linux")]
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::EINVAL) | Some(libc::EOPNOTSUPP)
+    ) {
+        return true;
+    }
+    e.kind() == std::io::ErrorKind::Unsupported
 }
 
 /// Reads exactly `len` bytes at `pos` through a descriptor from [`open_direct`]: the aligned
@@ -186,9 +195,14 @@ pub fn read_direct(file: &File, pos: u64, len: usize) -> std::io::Result<Bytes> 
     let need = lead
         .checked_add(len)
         .ok_or_else(|| std::io::Error::other("read length overflows"))?;
-    let span = need.div_ceil(DIRECT_ALIGN_BYTES) * DIRECT_ALIGN_BYTES;
+    let too_long = || std::io::Error::other("read length overflows");
+    let span = need
+        .div_ceil(DIRECT_ALIGN_BYTES)
+        .checked_mul(DIRECT_ALIGN_BYTES)
+        .ok_or_else(too_long)?;
+    let capacity = span.checked_add(DIRECT_ALIGN_BYTES).ok_or_else(too_long)?;
     // Not zeroed: the device overwrites what is read, and only that is exposed.
-    let mut v: Vec<u8> = Vec::with_capacity(span + DIRECT_ALIGN_BYTES);
+    let mut v: Vec<u8> = Vec::with_capacity(capacity);
     let off = v.as_ptr().align_offset(DIRECT_ALIGN_BYTES);
     if off > DIRECT_ALIGN_BYTES {
         return Err(std::io::Error::other("cannot align the read buffer"));
@@ -214,7 +228,16 @@ pub fn read_direct(file: &File, pos: u64, len: usize) -> std::io::Result<Bytes> 
                     "segment shorter than its committed size",
                 ));
             }
-            n if n > 0 => got += n as usize,
+            n if n > 0 => {
+                got += n as usize;
+                if got < need && !got.is_multiple_of(DIRECT_ALIGN_BYTES) {
+                    // A short, unaligned read is the end of the file.
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "segment shorter than its committed size",
+                    ));
+                }
+            }
             _ => {
                 let e = std::io::Error::last_os_error();
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -390,10 +413,7 @@ mod tests {
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 31 % 251) as u8).collect();
         let mut w = File::create(&path).unwrap();
         w.write_all(&data).unwrap(); // still dirty in the page cache: must read coherently
-        let Some(f) = open_direct(&path) else {
-            eprintln!("SKIPPED: file system refuses O_DIRECT");
-            return;
-        };
+        let f = open_direct(&path).expect("O_DIRECT on the project's file system");
         for (pos, len) in [
             (0usize, 1usize),
             (1, 4095),

@@ -16,6 +16,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -132,6 +133,9 @@ pub struct PartitionLog {
     inner: Mutex<Inner>,
     /// Read-ahead of dropped bytes for a consumer that is behind (`read_ahead`).
     read_ahead: ReadAhead,
+    /// Fetch reads served with O_DIRECT, and how many of them came from the read-ahead.
+    direct_reads: AtomicU64,
+    read_ahead_hits: AtomicU64,
 }
 
 fn overflow(what: &str) -> LogError {
@@ -260,6 +264,8 @@ impl PartitionLog {
             clock,
             inner: Mutex::new(inner),
             read_ahead: ReadAhead::default(),
+            direct_reads: AtomicU64::new(0),
+            read_ahead_hits: AtomicU64::new(0),
         })
     }
 
@@ -659,8 +665,12 @@ impl PartitionLog {
                     want
                 };
                 direct_read = Some((direct.clone(), len));
+                self.direct_reads.fetch_add(1, Ordering::Relaxed);
                 match ahead {
-                    Some((_, b)) if b.len() >= first_size => b.slice(..b.len().min(len)),
+                    Some((_, b)) if b.len() >= first_size => {
+                        self.read_ahead_hits.fetch_add(1, Ordering::Relaxed);
+                        b.slice(..b.len().min(len))
+                    }
                     _ => match page_cache::read_direct(direct, pos, len) {
                         Ok(b) => b,
                         Err(e) => {
@@ -678,7 +688,8 @@ impl PartitionLog {
             let end = pos
                 .saturating_add(records.len().max(READ_SCAN_CHUNK_BYTES) as u64)
                 .min(view.dropped_bytes);
-            CacheAdvice::after_read(view.file.clone(), view.start_position, end).apply();
+            CacheAdvice::after_read(view.file.clone(), view.start_position, end)
+                .apply_in_background();
         }
         // Trim to whole batches below max_offset.
         let mut keep = 0usize;
@@ -711,6 +722,20 @@ impl PartitionLog {
         let mut buf = vec![0u8; len];
         view.file.read_exact_at(&mut buf, pos)?;
         Ok(Bytes::from(buf))
+    }
+
+    /// (fetch reads served with O_DIRECT, of those served from the read-ahead) since open.
+    pub fn read_path_counts(&self) -> (u64, u64) {
+        (
+            self.direct_reads.load(Ordering::Relaxed),
+            self.read_ahead_hits.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Periodic (`LogManager::checkpoint`): discards a read-ahead nobody took since the last
+    /// sweep (`read_ahead::ReadAhead::sweep`).
+    pub fn sweep_read_ahead(&self) {
+        self.read_ahead.sweep();
     }
 
     /// fsyncs every segment with unflushed data and its indexes; returns the offset flushed up
@@ -981,6 +1006,10 @@ impl PartitionLog {
             inner.check_invariants();
             removed
         };
+        if !removed.is_empty() {
+            // A read ahead may hold a deleted segment's descriptor (and so its disk space).
+            self.read_ahead.clear();
+        }
         for s in &removed {
             tracing::info!(segment = %s.log_path.display(), "deleting segment by retention");
             s.delete_files()?;

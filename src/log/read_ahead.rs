@@ -14,14 +14,15 @@
 //! busy (its queue is bounded), failed, or slow (`WAIT_LIMIT_MS`), the caller reads itself.
 //! Memory: one buffer per partition whose consumer is behind, of that consumer's fetch size, and
 //! at most `READ_AHEAD_BUDGET_BYTES` in all (a slot keeps its buffer until it is taken or
-//! replaced; past the budget, fetches read for themselves).
+//! replaced, or two sweeps pass (`LogManager::checkpoint`, every 60 s); past the budget, fetches
+//! read for themselves).
 //!
 //! Lock order: a slot's lock and a pending read's lock are never held together, and neither is
 //! held with the partition lock.
 //! Must not import: protocol, `kafka_protocol`, server, `tokio`.
 
 use std::fs::File;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -29,8 +30,9 @@ use bytes::Bytes;
 
 use super::{background, page_cache};
 
-/// The longest a fetch waits for a read already under way before reading itself.
-const WAIT_LIMIT_MS: u64 = 1000;
+/// The longest a fetch waits for a read already under way before reading itself (the wait
+/// happens on the fetch's thread; the read it waits for is normally long done).
+const WAIT_LIMIT_MS: u64 = 20;
 /// Bytes all partitions' slots may hold at once; a read-ahead that would pass it is not started.
 pub const READ_AHEAD_BUDGET_BYTES: usize = 64 * 1024 * 1024;
 
@@ -68,6 +70,8 @@ impl Drop for Reservation {
 struct Done {
     result: Mutex<Option<std::io::Result<Bytes>>>,
     ready: Condvar,
+    /// Set when the pending read is discarded; a job not yet run then skips its read.
+    cancelled: AtomicBool,
 }
 
 struct Pending {
@@ -77,6 +81,14 @@ struct Pending {
     offset: i64,
     done: Arc<Done>,
     _reservation: Reservation,
+    /// A sweep has seen this read untaken (`sweep`).
+    swept: bool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        self.done.cancelled.store(true, Ordering::Release);
+    }
 }
 
 /// One partition's read-ahead slot.
@@ -107,19 +119,14 @@ impl ReadAhead {
         if !Arc::ptr_eq(&pending.file, file) || pending.offset != offset {
             return None;
         }
-        let mut result = lock(&pending.done.result);
-        let deadline = Duration::from_millis(WAIT_LIMIT_MS);
-        while result.is_none() {
-            let (r, timeout) = pending
-                .done
-                .ready
-                .wait_timeout(result, deadline)
-                .unwrap_or_else(|e| e.into_inner());
-            result = r;
-            if timeout.timed_out() {
-                break;
-            }
-        }
+        let result = lock(&pending.done.result);
+        let (mut result, _) = pending
+            .done
+            .ready
+            .wait_timeout_while(result, Duration::from_millis(WAIT_LIMIT_MS), |r| {
+                r.is_none()
+            })
+            .unwrap_or_else(|e| e.into_inner());
         match result.take() {
             Some(Ok(bytes)) => Some((pending.pos, bytes)),
             Some(Err(e)) => {
@@ -127,6 +134,23 @@ impl ReadAhead {
                 None
             }
             None => None,
+        }
+    }
+
+    /// Discards whatever the slot holds (a read elsewhere, a deleted segment).
+    pub fn clear(&self) {
+        *lock(&self.slot) = None;
+    }
+
+    /// Periodic: discards a read that was already pending at the previous sweep and has not been
+    /// taken since (its consumer stopped or moved), returning its bytes to the budget and its
+    /// descriptor to the segment.
+    pub fn sweep(&self) {
+        let mut slot = lock(&self.slot);
+        match slot.as_mut() {
+            Some(p) if p.swept => *slot = None,
+            Some(p) => p.swept = true,
+            None => {}
         }
     }
 
@@ -145,6 +169,9 @@ impl ReadAhead {
         let job_done = done.clone();
         let job_file = file.clone();
         let job: background::Job = Box::new(move || {
+            if job_done.cancelled.load(Ordering::Acquire) {
+                return; // discarded before it ran
+            }
             let result = page_cache::read_direct(&job_file, pos, len);
             *lock(&job_done.result) = Some(result);
             job_done.ready.notify_all();
@@ -156,6 +183,7 @@ impl ReadAhead {
                 offset,
                 done,
                 _reservation: reservation,
+                swept: false,
             }),
             // Busy: the next fetch reads for itself.
             Err(_) => None,
@@ -169,21 +197,18 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn file_with(data: &[u8]) -> Option<(tempfile::TempDir, Arc<File>)> {
+    fn file_with(data: &[u8]) -> (tempfile::TempDir, Arc<File>) {
         let dir = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
         let path = dir.path().join("seg.log");
         File::create(&path).unwrap().write_all(data).unwrap();
-        let f = page_cache::open_direct(&path)?;
-        Some((dir, f))
+        let f = page_cache::open_direct(&path).expect("O_DIRECT on the project's file system");
+        (dir, f)
     }
 
     #[test]
     fn takes_what_was_read_ahead_at_that_position_only() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
-        let Some((_dir, f)) = file_with(&data) else {
-            eprintln!("SKIPPED: file system refuses O_DIRECT");
-            return;
-        };
+        let (_dir, f) = file_with(&data);
         let ra = ReadAhead::default();
         assert!(ra.take(&f, 0).is_none(), "nothing started");
         ra.start(f.clone(), 1000, 5000, 42);
@@ -197,6 +222,15 @@ mod tests {
         let other = page_cache::open_direct(&_dir.path().join("seg.log")).unwrap();
         ra.start(f.clone(), 2000, 100, 50);
         assert!(ra.take(&other, 50).is_none(), "another file does not match");
+        // A read nobody takes survives one sweep, not two.
+        ra.start(f.clone(), 0, 100, 90);
+        ra.sweep();
+        let (pos, _) = ra.take(&f, 90).expect("survives one sweep");
+        assert_eq!(pos, 0);
+        ra.start(f.clone(), 0, 100, 91);
+        ra.sweep();
+        ra.sweep();
+        assert!(ra.take(&f, 91).is_none(), "swept after two");
         ra.start(f.clone(), 99_990, 100, 60);
         assert!(
             ra.take(&f, 60).is_none(),

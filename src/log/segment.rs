@@ -490,11 +490,23 @@ impl Segment {
         Ok(())
     }
 
-    /// The O_DIRECT descriptor for reads of dropped bytes, opened on first use.
+    /// The O_DIRECT descriptor for reads of dropped bytes, opened on first use. A file system
+    /// that refuses O_DIRECT is remembered; a transient failure (no descriptors left) is tried
+    /// again next time.
     pub fn direct_log(&self) -> Option<Arc<File>> {
-        self.direct_log
-            .get_or_init(|| super::page_cache::open_direct(&self.log_path))
-            .clone()
+        if let Some(known) = self.direct_log.get() {
+            return known.clone();
+        }
+        match super::page_cache::open_direct(&self.log_path) {
+            Ok(f) => Some(self.direct_log.get_or_init(|| Some(f)).clone()?),
+            Err(e) => {
+                tracing::debug!(segment = %self.log_path.display(), "no O_DIRECT reads: {e}");
+                if super::page_cache::is_permanent_refusal(&e) {
+                    let _ = self.direct_log.set(None);
+                }
+                None
+            }
+        }
     }
 
     /// Reads `len` bytes at `pos` of a segment file with one pread.

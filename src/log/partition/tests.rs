@@ -867,7 +867,11 @@ fn drop_behind_leaves_rolled_segments_out_of_the_page_cache_and_reads_stay_exact
         drop_behind_bytes: 1 << 20,
         ..small_settings(0)
     };
-    let (_t, dir, _c, clock, log) = setup(settings.clone());
+    // On the project's file system: tmpfs ignores page-cache advice and refuses O_DIRECT.
+    let _t = tempfile::tempdir_in(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let dir = _t.path().join("t-0");
+    let (_c, clock) = manual_clock(1_000_000);
+    let log = open(&dir, settings.clone(), &clock, None);
     let mut expected = Vec::new();
     for i in 0..1200usize {
         let b = TestBatch {
@@ -900,6 +904,16 @@ fn drop_behind_leaves_rolled_segments_out_of_the_page_cache_and_reads_stay_exact
     }
     // Sequential reads (direct, then read ahead) and reads from every tenth offset.
     assert_eq!(read_all(&log), expected);
+    let (direct, hits) = log.read_path_counts();
+    eprintln!("sequential pass: {direct} direct reads, {hits} read ahead");
+    assert!(
+        direct > 4,
+        "dropped bytes were read with O_DIRECT ({direct})"
+    );
+    assert!(
+        hits * 2 > direct,
+        "most sequential direct reads were read ahead ({hits} of {direct})"
+    );
     assert_eq!(
         read_all(&log),
         expected,
