@@ -498,11 +498,14 @@ impl PartitionLog {
         }
         inner.unflushed_records = inner.unflushed_records.saturating_add(records_written);
         inner.check_invariants();
-        let cache_advice = {
-            let window = settings.drop_behind_bytes;
-            let active = inner.active_mut()?;
-            let (file, size) = (active.log.clone(), active.size_bytes);
-            active.drop_behind.plan(&file, size, window)
+        let cache_advice = match settings.drop_behind_bytes {
+            0 => None,
+            window => {
+                let active = inner.active_mut()?;
+                active
+                    .drop_behind
+                    .plan(&active.log, active.size_bytes, window)
+            }
         };
         let mono = self.clock.monotonic_ms();
         let flush_due = inner.unflushed_records >= settings.flush_messages
