@@ -2,7 +2,7 @@
 //! (`read_ahead`) and page-cache advice (`page_cache`), so neither runs on a request's thread.
 //!
 //! Contract: jobs run one at a time, in submission order, on one thread started on first use.
-//! The queue is bounded (`QUEUE_LIMIT` jobs); `submit` hands the job back when the queue is full
+//! The queue is bounded (`QUEUE_LIMIT_JOBS`); `submit` hands the job back when the queue is full
 //! or the thread could not be started, and the caller runs it itself or drops it. Jobs must not
 //! panic (the log layer's no-panic rule) and must not block on anything but their own I/O.
 //!
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::sync::mpsc::{SyncSender, TrySendError};
 
 /// Jobs waiting beyond this are refused (handed back to the caller).
-const QUEUE_LIMIT: usize = 256;
+const QUEUE_LIMIT_JOBS: usize = 256;
 
 /// A unit of background work.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -22,7 +22,7 @@ fn queue() -> Option<&'static SyncSender<Job>> {
     static QUEUE: OnceLock<Option<SyncSender<Job>>> = OnceLock::new();
     QUEUE
         .get_or_init(|| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE_LIMIT);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Job>(QUEUE_LIMIT_JOBS);
             let spawned = std::thread::Builder::new()
                 .name("gregor-log-io".into())
                 .spawn(move || {

@@ -104,17 +104,9 @@ pub struct CacheAdvice {
 }
 
 impl CacheAdvice {
-    /// Advice to write back and drop a whole file (a rolled segment after its fsync).
-    pub fn whole_file(file: Arc<File>, size_bytes: u64) -> CacheAdvice {
-        CacheAdvice {
-            file,
-            writeback: None,
-            drop: Some((0, size_bytes)),
-        }
-    }
-
-    /// Advice to drop `[from, to)` after a read of bytes the drop-behind had already dropped.
-    pub fn after_read(file: Arc<File>, from: u64, to: u64) -> CacheAdvice {
+    /// Advice to drop the clean bytes `[from, to)` of `file`: a rolled segment after its fsync
+    /// (the whole file), or dropped bytes a read has brought back.
+    pub fn drop_range(file: Arc<File>, from: u64, to: u64) -> CacheAdvice {
         CacheAdvice {
             file,
             writeback: None,
@@ -448,7 +440,7 @@ mod tests {
         let before = resident_bytes(&f, 8 << 20).unwrap();
         assert!(before >= 7 << 20, "fresh writes are cached ({before})");
         w.sync_data().unwrap(); // writeback done, pages clean
-        CacheAdvice::whole_file(f.clone(), 8 << 20).apply();
+        CacheAdvice::drop_range(f.clone(), 0, 8 << 20).apply();
         let after = resident_bytes(&f, 8 << 20).unwrap();
         assert!(
             after < 1 << 20,

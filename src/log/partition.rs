@@ -691,7 +691,7 @@ impl PartitionLog {
             let end = pos
                 .saturating_add(records.len().max(READ_SCAN_CHUNK_BYTES) as u64)
                 .min(view.dropped_bytes);
-            CacheAdvice::after_read(view.file.clone(), view.start_position, end)
+            CacheAdvice::drop_range(view.file.clone(), view.start_position, end)
                 .apply_in_background();
         }
         // Trim to whole batches below max_offset.
@@ -812,7 +812,7 @@ impl PartitionLog {
             tidx.sync_data()?;
             if drop_rolled && *base < active_base {
                 // Written back by the fsync: a rolled segment leaves the page cache whole.
-                CacheAdvice::whole_file(log.clone(), *size).apply();
+                CacheAdvice::drop_range(log.clone(), 0, *size).apply();
             }
         }
         if sync_dir && let Err(e) = super::segment::fsync_dir(&self.dir) {
