@@ -44,6 +44,8 @@ use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+mod docs;
+
 /// The largest properties file we read; a config file is a few KiB, anything this big is a mistake.
 pub const CONFIG_FILE_BYTES_MAX: u64 = 16 * 1024 * 1024;
 
@@ -85,6 +87,16 @@ pub enum ConfigError {
 
     #[error("invalid value `{value}` for topic config `{name}`: expected {expected}")]
     InvalidTopicConfig {
+        name: String,
+        value: String,
+        expected: String,
+    },
+
+    #[error("unknown group config `{name}`: it is not a Kafka 4.1 group-level config")]
+    UnknownGroupConfig { name: String },
+
+    #[error("invalid value `{value}` for group config `{name}`: expected {expected}")]
+    InvalidGroupConfig {
         name: String,
         value: String,
         expected: String,
@@ -420,6 +432,59 @@ fn split_list(value: &str) -> Vec<&str> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// Kafka's `ConfigDef.Type` of a config, as DescribeConfigs v3+ reports it in `config_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigType {
+    Boolean,
+    String,
+    Int,
+    Short,
+    Long,
+    Double,
+    List,
+    Class,
+    Password,
+}
+
+impl ConfigType {
+    /// The wire code (DescribeConfigsResponse's `ConfigType`).
+    pub fn kafka_code(self) -> i8 {
+        match self {
+            ConfigType::Boolean => 1,
+            ConfigType::String => 2,
+            ConfigType::Int => 3,
+            ConfigType::Short => 4,
+            ConfigType::Long => 5,
+            ConfigType::Double => 6,
+            ConfigType::List => 7,
+            ConfigType::Class => 8,
+            ConfigType::Password => 9,
+        }
+    }
+}
+
+/// Kafka's type of a config of this kind. Kafka's LONGs are exactly the integers whose range
+/// reaches i64::MAX here; the few names whose Kafka type the kind cannot tell are listed.
+fn kafka_type(name: &str, kind: Kind) -> ConfigType {
+    match name {
+        "offsets.topic.replication.factor" => return ConfigType::Short,
+        "controller.quorum.voters" | "controller.quorum.bootstrap.servers" => {
+            return ConfigType::List;
+        }
+        _ => {}
+    }
+    match kind {
+        Kind::Int { max, .. } if max == i64::MAX => ConfigType::Long,
+        Kind::Int { .. } | Kind::GzipLevel => ConfigType::Int,
+        Kind::Bool => ConfigType::Boolean,
+        Kind::Double { .. } => ConfigType::Double,
+        Kind::ListOf(_) | Kind::ThrottledReplicas => ConfigType::List,
+        Kind::OneOf(_) | Kind::Text | Kind::Listeners | Kind::Paths | Kind::ClusterId => {
+            ConfigType::String
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -879,6 +944,151 @@ impl TopicConfigs {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Group configs (KIP-848 / KIP-932 / KIP-1071 dynamic group configs)
+// ---------------------------------------------------------------------------------------------
+
+struct GroupDef {
+    name: &'static str,
+    kind: Kind,
+    /// The broker property supplying the default.
+    synonym: Option<&'static str>,
+    /// Kafka 4.1's default when there is no synonym.
+    default: &'static str,
+    /// Broker properties bounding the value (Kafka's GroupConfig.validateValues).
+    min_property: Option<&'static str>,
+    max_property: Option<&'static str>,
+}
+
+const fn gd(
+    name: &'static str,
+    kind: Kind,
+    synonym: Option<&'static str>,
+    default: &'static str,
+    bounds: Option<(&'static str, &'static str)>,
+) -> GroupDef {
+    let (min_property, max_property) = match bounds {
+        Some((lo, hi)) => (Some(lo), Some(hi)),
+        None => (None, None),
+    };
+    GroupDef {
+        name,
+        kind,
+        synonym,
+        default,
+        min_property,
+        max_property,
+    }
+}
+
+const SHARE_ISOLATION_LEVELS: &[&str] = &["read_committed", "read_uncommitted"];
+
+/// Every Kafka 4.1 group config, sorted by name.
+static GROUP_DEFS: &[GroupDef] = &[
+    gd(
+        "consumer.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("group.consumer.heartbeat.interval.ms"),
+        "5000",
+        Some((
+            "group.consumer.min.heartbeat.interval.ms",
+            "group.consumer.max.heartbeat.interval.ms",
+        )),
+    ),
+    gd(
+        "consumer.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("group.consumer.session.timeout.ms"),
+        "45000",
+        Some((
+            "group.consumer.min.session.timeout.ms",
+            "group.consumer.max.session.timeout.ms",
+        )),
+    ),
+    gd("share.auto.offset.reset", Kind::Text, None, "latest", None),
+    gd(
+        "share.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("group.share.heartbeat.interval.ms"),
+        "5000",
+        Some((
+            "group.share.min.heartbeat.interval.ms",
+            "group.share.max.heartbeat.interval.ms",
+        )),
+    ),
+    gd(
+        "share.isolation.level",
+        Kind::OneOf(SHARE_ISOLATION_LEVELS),
+        None,
+        "read_uncommitted",
+        None,
+    ),
+    gd(
+        "share.record.lock.duration.ms",
+        int(1000, I32_MAX),
+        Some("group.share.record.lock.duration.ms"),
+        "30000",
+        Some((
+            "group.share.min.record.lock.duration.ms",
+            "group.share.max.record.lock.duration.ms",
+        )),
+    ),
+    gd(
+        "share.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("group.share.session.timeout.ms"),
+        "45000",
+        Some((
+            "group.share.min.session.timeout.ms",
+            "group.share.max.session.timeout.ms",
+        )),
+    ),
+    gd(
+        "streams.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("group.streams.heartbeat.interval.ms"),
+        "5000",
+        Some((
+            "group.streams.min.heartbeat.interval.ms",
+            "group.streams.max.heartbeat.interval.ms",
+        )),
+    ),
+    gd(
+        "streams.num.standby.replicas",
+        int(0, I32_MAX),
+        Some("group.streams.num.standby.replicas"),
+        "0",
+        None,
+    ),
+    gd(
+        "streams.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("group.streams.session.timeout.ms"),
+        "45000",
+        Some((
+            "group.streams.min.session.timeout.ms",
+            "group.streams.max.session.timeout.ms",
+        )),
+    ),
+];
+
+fn group_def(name: &str) -> Option<&'static GroupDef> {
+    GROUP_DEFS.iter().find(|d| d.name == name)
+}
+
+/// `share.auto.offset.reset`: latest, earliest, or `by_duration:` and an ISO-8601 duration.
+fn check_share_auto_offset_reset(value: &str) -> Result<String, String> {
+    let ok = match value.strip_prefix("by_duration:") {
+        Some(d) => d.starts_with('P') || d.starts_with("-P"),
+        None => value == "latest" || value == "earliest",
+    };
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err("latest, earliest or by_duration:<ISO-8601 duration>".into())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Broker properties Gregor uses
 // ---------------------------------------------------------------------------------------------
 
@@ -923,9 +1133,29 @@ static BROKER_DEFS: &[BrokerDef] = &[
         Some("5000"),
     ),
     bp(
+        "group.consumer.max.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("15000"),
+    ),
+    bp(
+        "group.consumer.max.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("60000"),
+    ),
+    bp(
         "group.consumer.max.size",
         int(1, I32_MAX),
         Some("2147483647"),
+    ),
+    bp(
+        "group.consumer.min.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.consumer.min.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
     ),
     bp(
         "group.consumer.session.timeout.ms",
@@ -947,6 +1177,91 @@ static BROKER_DEFS: &[BrokerDef] = &[
         "group.min.session.timeout.ms",
         int(0, I32_MAX),
         Some("6000"),
+    ),
+    bp(
+        "group.share.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.share.max.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("15000"),
+    ),
+    bp(
+        "group.share.max.record.lock.duration.ms",
+        int(1000, I32_MAX),
+        Some("60000"),
+    ),
+    bp(
+        "group.share.max.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("60000"),
+    ),
+    bp(
+        "group.share.min.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.share.min.record.lock.duration.ms",
+        int(1000, I32_MAX),
+        Some("15000"),
+    ),
+    bp(
+        "group.share.min.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
+    ),
+    bp(
+        "group.share.record.lock.duration.ms",
+        int(1000, I32_MAX),
+        Some("30000"),
+    ),
+    bp(
+        "group.share.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
+    ),
+    bp(
+        "group.streams.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.streams.max.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("15000"),
+    ),
+    bp(
+        "group.streams.max.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("60000"),
+    ),
+    bp(
+        "group.streams.max.standby.replicas",
+        int(0, I32_MAX),
+        Some("2"),
+    ),
+    bp(
+        "group.streams.min.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("5000"),
+    ),
+    bp(
+        "group.streams.min.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
+    ),
+    bp(
+        "group.streams.num.standby.replicas",
+        int(0, I32_MAX),
+        Some("0"),
+    ),
+    bp(
+        "group.streams.session.timeout.ms",
+        int(1, I32_MAX),
+        Some("45000"),
     ),
     bp(
         "listeners",
@@ -1621,6 +1936,8 @@ pub enum ConfigSource {
     StaticBroker,
     /// Nobody set it: the built-in default.
     Default,
+    /// Set on the group itself (a dynamic group config).
+    GroupOverride,
 }
 
 impl ConfigSource {
@@ -1632,6 +1949,7 @@ impl ConfigSource {
             ConfigSource::TopicOverride => 1,
             ConfigSource::DefaultBroker | ConfigSource::StaticBroker => 4,
             ConfigSource::Default => 5,
+            ConfigSource::GroupOverride => 8,
         }
     }
 }
@@ -1646,6 +1964,10 @@ pub struct ConfigEntry {
     pub read_only: bool,
     pub sensitive: bool,
     pub is_default: bool,
+    /// Kafka's type of the config.
+    pub config_type: ConfigType,
+    /// One line saying what the config does (sent when the request asks for documentation).
+    pub documentation: Option<&'static str>,
 }
 
 /// `group.consumer.assignors`: short names or Kafka's class names of the uniform and range
@@ -2095,6 +2417,8 @@ impl BrokerConfig {
                     source,
                     read_only: false,
                     sensitive: false,
+                    config_type: kafka_type(def.name, def.kind),
+                    documentation: docs::doc(def.name),
                 }
             })
             .collect()
@@ -2122,6 +2446,10 @@ impl BrokerConfig {
                 } else {
                     ConfigSource::Default
                 };
+                let kind = broker_def(name)
+                    .map(|d| d.kind)
+                    .or_else(|| synonym(name).map(|s| s.kind))
+                    .unwrap_or(Kind::Text);
                 ConfigEntry {
                     name: name.to_string(),
                     value: self.get_raw(name),
@@ -2129,9 +2457,122 @@ impl BrokerConfig {
                     read_only: true,
                     sensitive: false,
                     is_default: !set,
+                    config_type: kafka_type(name, kind),
+                    documentation: docs::doc(name),
                 }
             })
             .collect()
+    }
+
+    /// Every group config's effective value for a group with these dynamic configs, sorted by
+    /// name, for DescribeConfigs on a GROUP resource (any group name, as Kafka answers).
+    pub fn describe_group_configs(&self, overrides: &BTreeMap<String, String>) -> Vec<ConfigEntry> {
+        GROUP_DEFS
+            .iter()
+            .map(|def| {
+                let (value, source) = match overrides.get(def.name) {
+                    Some(v) => (v.clone(), ConfigSource::GroupOverride),
+                    None => (self.group_default(def), ConfigSource::Default),
+                };
+                ConfigEntry {
+                    name: def.name.to_string(),
+                    value: Some(value),
+                    is_default: source == ConfigSource::Default,
+                    source,
+                    read_only: false,
+                    sensitive: false,
+                    config_type: kafka_type(def.name, def.kind),
+                    documentation: docs::doc(def.name),
+                }
+            })
+            .collect()
+    }
+
+    fn group_default(&self, def: &GroupDef) -> String {
+        def.synonym
+            .and_then(|s| self.get_raw(s))
+            .unwrap_or_else(|| def.default.to_string())
+    }
+
+    /// Validates a group's complete set of dynamic configs as Kafka's GroupConfig does (known
+    /// names, each value's kind, the broker's min/max bounds, session timeouts above heartbeat
+    /// intervals) and returns them normalised.
+    pub fn validate_group_configs(
+        &self,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for (name, value) in configs {
+            let def = group_def(name)
+                .ok_or_else(|| ConfigError::UnknownGroupConfig { name: name.clone() })?;
+            let bad = |expected: String| ConfigError::InvalidGroupConfig {
+                name: name.clone(),
+                value: value.clone(),
+                expected,
+            };
+            let v = value.trim();
+            let normalised = if def.name == "share.auto.offset.reset" {
+                check_share_auto_offset_reset(v).map_err(bad)?
+            } else {
+                def.kind.check(v).map_err(bad)?
+            };
+            if let (Some(lo), Some(hi)) = (def.min_property, def.max_property) {
+                let n: i64 = normalised.parse().unwrap_or(0);
+                let lo_v: i64 = self.get_int(lo)?;
+                let hi_v: i64 = self.get_int(hi)?;
+                if n < lo_v {
+                    return Err(bad(format!("at least {lo} ({lo_v})")));
+                }
+                if n > hi_v {
+                    return Err(bad(format!("at most {hi} ({hi_v})")));
+                }
+            }
+            out.insert(name.clone(), normalised);
+        }
+        for (session, heartbeat) in [
+            (
+                "consumer.session.timeout.ms",
+                "consumer.heartbeat.interval.ms",
+            ),
+            ("share.session.timeout.ms", "share.heartbeat.interval.ms"),
+            (
+                "streams.session.timeout.ms",
+                "streams.heartbeat.interval.ms",
+            ),
+        ] {
+            let value = |n: &str| -> i64 {
+                out.get(n)
+                    .cloned()
+                    .or_else(|| group_def(n).map(|d| self.group_default(d)))
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            if (out.contains_key(session) || out.contains_key(heartbeat))
+                && value(session) <= value(heartbeat)
+            {
+                return Err(ConfigError::InvalidGroupConfig {
+                    name: session.to_string(),
+                    value: value(session).to_string(),
+                    expected: format!("greater than {heartbeat} ({})", value(heartbeat)),
+                });
+            }
+        }
+        if let Some(n) = out.get("streams.num.standby.replicas") {
+            let max: i64 = self.get_int("group.streams.max.standby.replicas")?;
+            if n.parse::<i64>().unwrap_or(0) > max {
+                return Err(ConfigError::InvalidGroupConfig {
+                    name: "streams.num.standby.replicas".into(),
+                    value: n.clone(),
+                    expected: format!("at most group.streams.max.standby.replicas ({max})"),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `name` is a group config.
+    pub fn is_group_config(name: &str) -> bool {
+        group_def(name).is_some()
     }
 
     /// Whether a source set this (Gregor-known) property.

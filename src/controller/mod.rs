@@ -24,7 +24,7 @@ pub const TOPIC_NAME_LEN_MAX: usize = 249;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
-    #[error("topic '{0}' already exists")]
+    #[error("Topic '{0}' already exists.")]
     TopicAlreadyExists(String),
     #[error("topic '{0}' does not exist")]
     UnknownTopic(String),
@@ -65,6 +65,9 @@ struct Persisted {
     cluster_id: String,
     next_producer_id: i64,
     topics: Vec<TopicMeta>,
+    /// Dynamic group configs (IncrementalAlterConfigs on GROUP resources), by group id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    group_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// One published version of the cluster's metadata.
@@ -74,6 +77,7 @@ pub struct MetadataImage {
     topics: HashMap<String, Arc<TopicMeta>>,
     ids: HashMap<TopicId, String>,
     next_producer_id: i64,
+    group_configs: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl MetadataImage {
@@ -81,6 +85,7 @@ impl MetadataImage {
         let mut image = MetadataImage {
             cluster_id: p.cluster_id,
             next_producer_id: p.next_producer_id,
+            group_configs: p.group_configs,
             ..Default::default()
         };
         for t in p.topics {
@@ -96,6 +101,7 @@ impl MetadataImage {
             cluster_id: self.cluster_id.clone(),
             next_producer_id: self.next_producer_id,
             topics,
+            group_configs: self.group_configs.clone(),
         }
     }
     pub fn topic(&self, name: &str) -> Option<&Arc<TopicMeta>> {
@@ -106,6 +112,14 @@ impl MetadataImage {
     }
     pub fn topics(&self) -> impl Iterator<Item = &Arc<TopicMeta>> {
         self.topics.values()
+    }
+    /// The dynamic configs set on a group (empty when none are).
+    pub fn group_configs(&self, group_id: &str) -> Option<&BTreeMap<String, String>> {
+        self.group_configs.get(group_id)
+    }
+    /// Every group with dynamic configs.
+    pub fn all_group_configs(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
+        &self.group_configs
     }
 }
 
@@ -183,6 +197,7 @@ impl Controller {
                     .unwrap_or_else(new_cluster_id),
                 next_producer_id: 0,
                 topics: Vec::new(),
+                group_configs: BTreeMap::new(),
             },
             Err(e) => return Err(io(e)),
         };
@@ -306,6 +321,41 @@ impl Controller {
             let meta = Arc::new(meta);
             img.topics.insert(name.to_string(), meta.clone());
             Ok(meta)
+        })
+    }
+
+    /// Replaces a topic's config overrides (already validated by the caller).
+    pub fn set_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<TopicMeta>, ControllerError> {
+        self.update(|img| {
+            let current = img
+                .topics
+                .get(name)
+                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+            let mut meta = (**current).clone();
+            meta.configs = configs;
+            let meta = Arc::new(meta);
+            img.topics.insert(name.to_string(), meta.clone());
+            Ok(meta)
+        })
+    }
+
+    /// Replaces a group's dynamic configs (already validated); an empty map removes them.
+    pub fn set_group_configs(
+        &self,
+        group_id: &str,
+        configs: BTreeMap<String, String>,
+    ) -> Result<(), ControllerError> {
+        self.update(|img| {
+            if configs.is_empty() {
+                img.group_configs.remove(group_id);
+            } else {
+                img.group_configs.insert(group_id.to_string(), configs);
+            }
+            Ok(())
         })
     }
 

@@ -27,7 +27,7 @@ use super::classic::{
 };
 use super::consumer::{self, ConsumerGroup};
 use super::records::{self, OffsetValue, Record};
-use super::{GroupConfig, GroupError, TopicView};
+use super::{ConsumerGroupOverrides, GroupConfig, GroupError, TopicView};
 use crate::clock::SharedClock;
 
 /// Kafka's `offset.metadata.max.bytes` default.
@@ -93,6 +93,27 @@ impl Group {
 struct Inner {
     groups: HashMap<String, Group>,
     loading: HashSet<i32>,
+    /// Dynamic group configs (`consumer.session.timeout.ms`, `consumer.heartbeat.interval.ms`)
+    /// by group id; they outlive the group, as Kafka's group configs do.
+    overrides: HashMap<String, ConsumerGroupOverrides>,
+}
+
+/// The coordinator's settings for one group: the broker's, with the group's dynamic configs.
+fn effective_config(
+    cfg: &GroupConfig,
+    overrides: &HashMap<String, ConsumerGroupOverrides>,
+    group_id: &str,
+) -> GroupConfig {
+    let mut c = cfg.clone();
+    if let Some(o) = overrides.get(group_id) {
+        if let Some(ms) = o.session_timeout_ms {
+            c.consumer_session_timeout_ms = ms;
+        }
+        if let Some(ms) = o.heartbeat_interval_ms {
+            c.consumer_heartbeat_interval_ms = ms;
+        }
+    }
+    c
 }
 
 /// Answers parked by a state change, sent once its records are durable.
@@ -177,6 +198,16 @@ impl GroupCoordinator {
 
     pub fn config(&self) -> &GroupConfig {
         &self.cfg
+    }
+
+    /// Sets a group's dynamic configs; members see them from their next heartbeat.
+    pub fn set_consumer_overrides(&self, group_id: &str, overrides: ConsumerGroupOverrides) {
+        let mut inner = self.lock();
+        if overrides == ConsumerGroupOverrides::default() {
+            inner.overrides.remove(group_id);
+        } else {
+            inner.overrides.insert(group_id.to_string(), overrides);
+        }
     }
 
     /// The offsets-topic partition that holds `group_id`.
@@ -524,6 +555,7 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
+            let cfg = effective_config(&self.cfg, &inner.overrides, group_id);
             let g = inner
                 .groups
                 .entry(group_id.to_string())
@@ -542,7 +574,7 @@ impl GroupCoordinator {
             let Kind::Consumer(cg) = &mut g.kind else {
                 return Err(GroupError::CoordinatorNotAvailable);
             };
-            let (result, effects) = cg.heartbeat(req, topics, now, &self.cfg);
+            let (result, effects) = cg.heartbeat(req, topics, now, &cfg);
             if effects.persist {
                 records.push(StoreRecord {
                     key: records::consumer_group_key(group_id),
@@ -817,6 +849,7 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             let ids: Vec<String> = inner.groups.keys().cloned().collect();
             for id in ids {
+                let cfg = effective_config(&self.cfg, &inner.overrides, &id);
                 let Some(g) = inner.groups.get_mut(&id) else {
                     continue;
                 };
@@ -827,7 +860,7 @@ impl GroupCoordinator {
                         self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
                     }
                     Kind::Consumer(cg) => {
-                        if cg.tick(now, &self.cfg).persist {
+                        if cg.tick(now, &cfg).persist {
                             records.push(StoreRecord {
                                 key: records::consumer_group_key(&id),
                                 value: Some(records::consumer_group_value(cg.group_epoch())),

@@ -57,6 +57,27 @@ impl Default for GroupConfig {
     }
 }
 
+/// What a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource, validated by
+/// the broker's config module) change for a consumer-protocol group.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ConsumerGroupOverrides {
+    /// `consumer.session.timeout.ms`
+    pub session_timeout_ms: Option<i32>,
+    /// `consumer.heartbeat.interval.ms`
+    pub heartbeat_interval_ms: Option<i32>,
+}
+
+impl ConsumerGroupOverrides {
+    /// Reads Kafka's group config names from a group's (validated) dynamic configs.
+    pub fn from_configs(configs: &std::collections::BTreeMap<String, String>) -> Self {
+        let get = |n: &str| configs.get(n).and_then(|v| v.parse::<i32>().ok());
+        ConsumerGroupOverrides {
+            session_timeout_ms: get("consumer.session.timeout.ms"),
+            heartbeat_interval_ms: get("consumer.heartbeat.interval.ms"),
+        }
+    }
+}
+
 /// What the coordinator may know of topics: implemented by the server over the metadata image.
 pub trait TopicView {
     /// The id and partition count of a topic by name.

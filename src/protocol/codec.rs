@@ -83,6 +83,7 @@ apis! {
     DeleteTopics => DeleteTopicsRequest, DeleteTopicsResponse;
     InitProducerId => InitProducerIdRequest, InitProducerIdResponse;
     DescribeConfigs => DescribeConfigsRequest, DescribeConfigsResponse;
+    IncrementalAlterConfigs => IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse;
     CreatePartitions => CreatePartitionsRequest, CreatePartitionsResponse;
     DescribeCluster => DescribeClusterRequest, DescribeClusterResponse;
     FindCoordinator => FindCoordinatorRequest, FindCoordinatorResponse;

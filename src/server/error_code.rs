@@ -33,6 +33,7 @@ pub mod code {
     pub const INVALID_SESSION_TIMEOUT: i16 = 26;
     pub const REBALANCE_IN_PROGRESS: i16 = 27;
     pub const UNSUPPORTED_VERSION: i16 = 35;
+    pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
     pub const TOPIC_ALREADY_EXISTS: i16 = 36;
     pub const INVALID_PARTITIONS: i16 = 37;
     pub const INVALID_REPLICATION_FACTOR: i16 = 38;
@@ -93,7 +94,11 @@ pub enum BrokerError {
     FetchSessionIdNotFound(i32),
     #[error("fetch session epoch {got} does not follow {expected}")]
     InvalidFetchSessionEpoch { expected: i32, got: i32 },
-    #[error("transactions are not supported yet")]
+    #[error(
+        "transactions are not supported by this version of Gregor yet; only idempotent \
+         producers are (answered as TRANSACTIONAL_ID_AUTHORIZATION_FAILED so that clients fail \
+         at once instead of retrying)"
+    )]
     TransactionsUnsupported,
     #[error("this version is not supported")]
     UnsupportedVersion,
@@ -130,7 +135,9 @@ pub fn error_code(e: &BrokerError) -> i16 {
         BrokerError::TopicDeletionDisabled => TOPIC_DELETION_DISABLED,
         BrokerError::FetchSessionIdNotFound(_) => FETCH_SESSION_ID_NOT_FOUND,
         BrokerError::InvalidFetchSessionEpoch { .. } => INVALID_FETCH_SESSION_EPOCH,
-        BrokerError::TransactionsUnsupported => COORDINATOR_NOT_AVAILABLE,
+        // Not retriable in any client (COORDINATOR_NOT_AVAILABLE left producers retrying
+        // without end); the transaction coordinator replaces this.
+        BrokerError::TransactionsUnsupported => TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
         BrokerError::UnsupportedVersion => UNSUPPORTED_VERSION,
         BrokerError::UnsupportedCompressionType => UNSUPPORTED_COMPRESSION_TYPE,
     }

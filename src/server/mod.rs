@@ -185,6 +185,57 @@ impl Broker {
         Ok(())
     }
 
+    /// Replaces a topic's config overrides (IncrementalAlterConfigs): validated as a whole,
+    /// persisted through the controller, then applied to the open logs without a restart.
+    pub fn set_topic_configs(
+        &self,
+        name: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
+        if self.image().topic(name).is_none() {
+            return Err(BrokerError::UnknownTopicOrPartition);
+        }
+        let configs = crate::config::TopicConfigs::validate_all(&configs)?;
+        let settings = self.topic_settings(&configs)?;
+        if validate_only {
+            return Ok(());
+        }
+        let meta = self.controller.set_topic_configs(name, configs)?;
+        let logs = self.replicas.log_manager();
+        for p in 0..meta.partitions {
+            logs.update_settings(&TopicPartition::new(name, p), settings.clone());
+        }
+        tracing::info!(topic = name, "altered topic configs");
+        Ok(())
+    }
+
+    /// Replaces a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource):
+    /// validated as Kafka's GroupConfig does, persisted through the controller, and applied to
+    /// the group's members from their next heartbeat.
+    pub fn set_group_configs(
+        &self,
+        group_id: &str,
+        configs: BTreeMap<String, String>,
+        validate_only: bool,
+    ) -> Result<(), BrokerError> {
+        if group_id.is_empty() {
+            return Err(BrokerError::InvalidRequest(
+                "a group resource needs a group id".into(),
+            ));
+        }
+        let configs = self.config.validate_group_configs(&configs)?;
+        if validate_only {
+            return Ok(());
+        }
+        let overrides = crate::group::ConsumerGroupOverrides::from_configs(&configs);
+        self.controller.set_group_configs(group_id, configs)?;
+        self.groups.set_consumer_overrides(group_id, overrides);
+        tracing::info!(group = group_id, "altered group configs");
+        Ok(())
+    }
+
     /// The partition if this broker hosts it.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
         self.replicas
@@ -360,6 +411,12 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         config.offsets_topic_num_partitions,
         i64::from(config.offsets_retention_minutes).saturating_mul(60_000),
     );
+    for (group_id, configs) in image.all_group_configs() {
+        groups.set_consumer_overrides(
+            group_id,
+            crate::group::ConsumerGroupOverrides::from_configs(configs),
+        );
+    }
     let offsets_partitions = image
         .topic(OFFSETS_TOPIC)
         .map(|t| t.partitions)

@@ -88,6 +88,10 @@ pub async fn find_coordinator(
                 response.node_id = broker.node_id.0.into();
                 response.host = host;
                 response.port = broker.advertised_port;
+                // Kafka sends `Errors.NONE.message()` here.
+                if version >= 1 {
+                    response.error_message = Some(str_bytes("NONE"));
+                }
             }
             Err(e) => {
                 response.error_code = coordinator_code(&e);
@@ -102,10 +106,13 @@ pub async fn find_coordinator(
     response
 }
 
-/// Both "no transaction coordinator yet" and "the offsets topic cannot be created" are
-/// retriable for a client: COORDINATOR_NOT_AVAILABLE.
-fn coordinator_code(_e: &BrokerError) -> i16 {
-    code::COORDINATOR_NOT_AVAILABLE
+/// "The offsets topic cannot be created" is retriable for a client: COORDINATOR_NOT_AVAILABLE.
+/// A transactional id gets a code no client retries (see `BrokerError::TransactionsUnsupported`).
+fn coordinator_code(e: &BrokerError) -> i16 {
+    match e {
+        BrokerError::TransactionsUnsupported => error_code(e),
+        _ => code::COORDINATOR_NOT_AVAILABLE,
+    }
 }
 
 pub async fn join_group(
@@ -272,29 +279,45 @@ pub async fn offset_commit(
     request: OffsetCommitRequest,
     _version: i16,
 ) -> OffsetCommitResponse {
+    // As Kafka's handleOffsetCommitRequest: a partition the metadata does not know is answered
+    // UNKNOWN_TOPIC_OR_PARTITION here and never reaches the coordinator (so a commit made only
+    // of unknown partitions creates no group).
+    let image = broker.image();
+    let known = |topic: &str, partition: i32| {
+        image
+            .topic(topic)
+            .is_some_and(|t| (0..t.partitions).contains(&partition))
+    };
     let partitions: Vec<CommitPartition> = request
         .topics
         .iter()
         .flat_map(|t| {
-            t.partitions.iter().map(move |p| CommitPartition {
-                topic: t.name.0.to_string(),
-                partition: p.partition_index,
-                offset: p.committed_offset,
-                leader_epoch: p.committed_leader_epoch,
-                metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
-            })
+            t.partitions
+                .iter()
+                .filter(|p| known(t.name.0.as_str(), p.partition_index))
+                .map(move |p| CommitPartition {
+                    topic: t.name.0.to_string(),
+                    partition: p.partition_index,
+                    offset: p.committed_offset,
+                    leader_epoch: p.committed_leader_epoch,
+                    metadata: p.committed_metadata.as_ref().map(|m| m.to_string()),
+                })
         })
         .collect();
-    let result = broker
-        .groups
-        .commit_offsets(
-            &request.group_id,
-            &request.member_id,
-            request.group_instance_id.as_deref(),
-            request.generation_id_or_member_epoch,
-            partitions,
-        )
-        .await;
+    let result = if partitions.is_empty() {
+        Ok(Vec::new())
+    } else {
+        broker
+            .groups
+            .commit_offsets(
+                &request.group_id,
+                &request.member_id,
+                request.group_instance_id.as_deref(),
+                request.generation_id_or_member_epoch,
+                partitions,
+            )
+            .await
+    };
     let mut codes = match &result {
         Ok(per) => per
             .iter()
@@ -307,13 +330,17 @@ pub async fn offset_commit(
     let mut response = OffsetCommitResponse::default();
     for t in request.topics {
         let mut out = offset_commit_response::OffsetCommitResponseTopic::default();
-        out.name = t.name;
         for p in t.partitions {
             let mut pr = offset_commit_response::OffsetCommitResponsePartition::default();
             pr.partition_index = p.partition_index;
-            pr.error_code = all.unwrap_or_else(|| codes.next().unwrap_or(code::NONE));
+            pr.error_code = if !known(t.name.0.as_str(), p.partition_index) {
+                code::UNKNOWN_TOPIC_OR_PARTITION
+            } else {
+                all.unwrap_or_else(|| codes.next().unwrap_or(code::NONE))
+            };
             out.partitions.push(pr);
         }
+        out.name = t.name;
         response.topics.push(out);
     }
     response
@@ -491,8 +518,14 @@ pub async fn offset_delete(
     request: OffsetDeleteRequest,
     _version: i16,
 ) -> OffsetDeleteResponse {
-    let partitions: Vec<(String, i32)> = request
+    let view = broker.topic_view();
+    // As Kafka's handleOffsetDeleteRequest: partitions of topics the metadata does not know are
+    // answered UNKNOWN_TOPIC_OR_PARTITION without asking the coordinator.
+    let (known, unknown): (Vec<_>, Vec<_>) = request
         .topics
+        .iter()
+        .partition(|t| view.0.topic(t.name.0.as_str()).is_some());
+    let partitions: Vec<(String, i32)> = known
         .iter()
         .flat_map(|t| {
             t.partitions
@@ -500,8 +533,18 @@ pub async fn offset_delete(
                 .map(move |p| (t.name.0.to_string(), p.partition_index))
         })
         .collect();
-    let view = broker.topic_view();
     let mut response = OffsetDeleteResponse::default();
+    for t in unknown {
+        let mut out = offset_delete_response::OffsetDeleteResponseTopic::default();
+        out.name = t.name.clone();
+        for p in &t.partitions {
+            let mut pr = offset_delete_response::OffsetDeleteResponsePartition::default();
+            pr.partition_index = p.partition_index;
+            pr.error_code = code::UNKNOWN_TOPIC_OR_PARTITION;
+            out.partitions.push(pr);
+        }
+        response.topics.push(out);
+    }
     match broker
         .groups
         .delete_offsets(&request.group_id, partitions, &view)

@@ -1,5 +1,6 @@
 //! Metadata: brokers, the controller, and topics with their partitions, leaders and ids;
-//! creates requested topics when auto-creation is allowed.
+//! creates requested topics when auto-creation is allowed, answering them as KRaft Kafka does
+//! (UNKNOWN_TOPIC_OR_PARTITION in the response that created them).
 
 use super::str_bytes;
 use crate::controller::TopicMeta;
@@ -37,9 +38,19 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
     };
     for t in requested {
         let entry = match t.name {
-            Some(name) => match broker.topic_or_auto_create(&name, allow_auto_create) {
-                Ok(meta) => topic_entry(broker, &meta),
-                Err(e) => error_entry(Some(name), Uuid::nil(), &e),
+            Some(name) => match broker.image().topic(&name) {
+                Some(meta) => topic_entry(broker, meta),
+                // As KRaft Kafka's AutoTopicCreationManager: the request that starts the
+                // creation is answered UNKNOWN_TOPIC_OR_PARTITION with no partitions; the
+                // client's next Metadata sees the topic.
+                None => match broker.topic_or_auto_create(&name, allow_auto_create) {
+                    Ok(_) => error_entry(
+                        Some(name),
+                        Uuid::nil(),
+                        &BrokerError::UnknownTopicOrPartition,
+                    ),
+                    Err(e) => error_entry(Some(name), Uuid::nil(), &e),
+                },
             },
             None => match broker.image().topic_by_id(TopicId(*t.topic_id.as_bytes())) {
                 Some(meta) => topic_entry(broker, meta),

@@ -90,6 +90,9 @@ pub async fn handle(
         }
         Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
+        Request::IncrementalAlterConfigs(r) => {
+            Response::IncrementalAlterConfigs(configs::incremental_alter(broker, r, v))
+        }
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)

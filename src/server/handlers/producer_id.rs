@@ -1,6 +1,7 @@
 //! InitProducerId for idempotent producers: every call hands out a fresh producer id at epoch 0,
 //! as Kafka does for producers without a transactional id. Transactional ids belong to the
-//! transaction coordinator, which does not exist yet: they get COORDINATOR_NOT_AVAILABLE.
+//! transaction coordinator, which does not exist yet: they get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+//! (with a message saying why), which every client treats as fatal rather than retrying.
 
 use crate::protocol::msg::{InitProducerIdRequest, InitProducerIdResponse};
 use crate::protocol::{ApiKey, VersionRange};

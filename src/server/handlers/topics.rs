@@ -41,6 +41,9 @@ pub fn create_topics(
     for t in request.topics {
         let name = t.name.0.to_string();
         let mut out = CreatableTopicResult::default();
+        // Kafka's controller answers a created topic with a null message; the schema's
+        // default would be "".
+        out.error_message = None;
         out.name = t.name.clone();
         let result = if duplicates.contains(&name) {
             Err(BrokerError::InvalidRequest(format!(

@@ -1,0 +1,143 @@
+//! One-line documentation of every config DescribeConfigs can report (topic configs, the broker
+//! properties Gregor describes, group configs), served when a request sets
+//! `include_documentation`. Written for Gregor, in Kafka's meaning of each name.
+//!
+//! Contract: sorted by name (a unit test checks it, and that every described name has a line),
+//! so lookup is a binary search.
+
+#[rustfmt::skip]
+static DOCS: &[(&str, &str)] = &[
+    ("advertised.listeners", "Listeners (NAME://host:port) published to clients in Metadata; defaults to listeners."),
+    ("auto.create.topics.enable", "Create a topic with the broker defaults when a client asks for it in Metadata or produces to it."),
+    ("broker.id", "Older name of node.id; when both are set they must agree."),
+    ("broker.rack", "The rack of this broker, reported to clients in Metadata."),
+    ("cleanup.policy", "How old segments are discarded: delete (by retention) and/or compact (keep the latest value per key)."),
+    ("compression.gzip.level", "Compression level used when the broker recompresses with gzip."),
+    ("compression.lz4.level", "Compression level used when the broker recompresses with lz4."),
+    ("compression.type", "Final compression of the topic's data; producer keeps the codec the producer used."),
+    ("compression.zstd.level", "Compression level used when the broker recompresses with zstd."),
+    ("connections.max.idle.ms", "Close a connection that has been idle this long."),
+    ("consumer.heartbeat.interval.ms", "Heartbeat interval of this consumer group's members (consumer protocol)."),
+    ("consumer.session.timeout.ms", "Session timeout of this consumer group's members (consumer protocol): a member silent this long is removed."),
+    ("controller.listener.names", "Names of the listeners used by the controller quorum."),
+    ("controller.quorum.bootstrap.servers", "host:port list used to discover the controller quorum."),
+    ("controller.quorum.voters", "The controller quorum's voters as id@host:port."),
+    ("default.replication.factor", "Replication factor of automatically created topics and of CreateTopics requests without one."),
+    ("delete.retention.ms", "How long delete tombstones are kept in a compacted topic."),
+    ("delete.topic.enable", "Allow DeleteTopics; when false, deletions are refused."),
+    ("fetch.max.bytes", "The most bytes one Fetch response carries."),
+    ("file.delete.delay.ms", "Wait this long before deleting a segment file from disk."),
+    ("flush.messages", "Force an fsync after this many appended messages."),
+    ("flush.ms", "Force an fsync when unflushed data is this old."),
+    ("follower.replication.throttled.replicas", "Replicas whose follower-side replication is throttled (partition:broker list or *)."),
+    ("group.consumer.assignors", "Server-side assignors of consumer-protocol groups; the first is the default."),
+    ("group.consumer.heartbeat.interval.ms", "Default heartbeat interval of consumer-protocol group members."),
+    ("group.consumer.max.heartbeat.interval.ms", "Largest heartbeat interval a consumer group may be configured with."),
+    ("group.consumer.max.session.timeout.ms", "Largest session timeout a consumer group may be configured with."),
+    ("group.consumer.max.size", "The most members one consumer-protocol group may have."),
+    ("group.consumer.migration.policy", "Online conversion between classic and consumer groups: bidirectional, upgrade, downgrade or disabled."),
+    ("group.consumer.min.heartbeat.interval.ms", "Smallest heartbeat interval a consumer group may be configured with."),
+    ("group.consumer.min.session.timeout.ms", "Smallest session timeout a consumer group may be configured with."),
+    ("group.consumer.session.timeout.ms", "Default session timeout of consumer-protocol group members."),
+    ("group.initial.rebalance.delay.ms", "How long a new classic group waits for more members before its first rebalance."),
+    ("group.max.session.timeout.ms", "Largest session timeout a classic-protocol member may ask for."),
+    ("group.max.size", "The most members one classic-protocol group may have."),
+    ("group.min.session.timeout.ms", "Smallest session timeout a classic-protocol member may ask for."),
+    ("group.share.heartbeat.interval.ms", "Default heartbeat interval of share group members."),
+    ("group.share.max.heartbeat.interval.ms", "Largest heartbeat interval a share group may be configured with."),
+    ("group.share.max.record.lock.duration.ms", "Largest record lock duration a share group may be configured with."),
+    ("group.share.max.session.timeout.ms", "Largest session timeout a share group may be configured with."),
+    ("group.share.min.heartbeat.interval.ms", "Smallest heartbeat interval a share group may be configured with."),
+    ("group.share.min.record.lock.duration.ms", "Smallest record lock duration a share group may be configured with."),
+    ("group.share.min.session.timeout.ms", "Smallest session timeout a share group may be configured with."),
+    ("group.share.record.lock.duration.ms", "Default time a share group member holds a record lock."),
+    ("group.share.session.timeout.ms", "Default session timeout of share group members."),
+    ("group.streams.heartbeat.interval.ms", "Default heartbeat interval of streams group members."),
+    ("group.streams.max.heartbeat.interval.ms", "Largest heartbeat interval a streams group may be configured with."),
+    ("group.streams.max.session.timeout.ms", "Largest session timeout a streams group may be configured with."),
+    ("group.streams.max.standby.replicas", "Largest number of standby replicas a streams group may be configured with."),
+    ("group.streams.min.heartbeat.interval.ms", "Smallest heartbeat interval a streams group may be configured with."),
+    ("group.streams.min.session.timeout.ms", "Smallest session timeout a streams group may be configured with."),
+    ("group.streams.num.standby.replicas", "Default number of standby replicas of streams groups."),
+    ("group.streams.session.timeout.ms", "Default session timeout of streams group members."),
+    ("index.interval.bytes", "Add an offset index entry every this many bytes of appended data."),
+    ("leader.replication.throttled.replicas", "Replicas whose leader-side replication is throttled (partition:broker list or *)."),
+    ("listeners", "Sockets to bind, as NAME://host:port; port 0 picks a free port."),
+    ("local.retention.bytes", "Bytes kept on local disk when tiered storage is on (-2: retention.bytes)."),
+    ("local.retention.ms", "Time data is kept on local disk when tiered storage is on (-2: retention.ms)."),
+    ("log.cleaner.delete.retention.ms", "Default of delete.retention.ms."),
+    ("log.dir", "Directory of the partition logs, used when log.dirs is not set."),
+    ("log.dirs", "Directories of the partition logs."),
+    ("log.flush.interval.messages", "Default of flush.messages."),
+    ("log.flush.interval.ms", "Default of flush.ms; when unset, log.flush.scheduler.interval.ms applies."),
+    ("log.flush.scheduler.interval.ms", "How often the flusher checks whether a log needs an fsync."),
+    ("log.index.interval.bytes", "Default of index.interval.bytes."),
+    ("log.index.size.max.bytes", "Default of segment.index.bytes."),
+    ("log.message.timestamp.type", "Default of message.timestamp.type."),
+    ("log.retention.bytes", "Default of retention.bytes."),
+    ("log.retention.check.interval.ms", "How often segments are checked against retention."),
+    ("log.retention.hours", "Default of retention.ms, in hours (used when log.retention.ms and .minutes are unset)."),
+    ("log.retention.minutes", "Default of retention.ms, in minutes (used when log.retention.ms is unset)."),
+    ("log.retention.ms", "Default of retention.ms."),
+    ("log.roll.hours", "Default of segment.ms, in hours (used when log.roll.ms is unset)."),
+    ("log.roll.ms", "Default of segment.ms."),
+    ("log.segment.bytes", "Default of segment.bytes."),
+    ("max.compaction.lag.ms", "Longest time a message stays uncompacted in a compacted topic."),
+    ("max.connections", "The most client connections open at once."),
+    ("max.message.bytes", "Largest record batch the topic accepts, after compression."),
+    ("message.max.bytes", "Default of max.message.bytes."),
+    ("message.timestamp.after.max.ms", "How far in the future a record's timestamp may be."),
+    ("message.timestamp.before.max.ms", "How far in the past a record's timestamp may be."),
+    ("message.timestamp.type", "Whether records keep the producer's timestamp (CreateTime) or get the broker's (LogAppendTime)."),
+    ("min.cleanable.dirty.ratio", "Share of uncompacted data at which the cleaner compacts a log."),
+    ("min.compaction.lag.ms", "Shortest time a message stays uncompacted in a compacted topic."),
+    ("min.insync.replicas", "Replicas that must acknowledge an acks=all write."),
+    ("node.id", "This node's id in the cluster."),
+    ("num.partitions", "Partitions of automatically created topics and of CreateTopics requests without a count."),
+    ("offsets.retention.minutes", "Keep the committed offsets of an empty group this long."),
+    ("offsets.topic.num.partitions", "Partitions of the __consumer_offsets topic."),
+    ("offsets.topic.replication.factor", "Replication factor of the __consumer_offsets topic."),
+    ("preallocate", "Preallocate segment files on disk when they are created."),
+    ("process.roles", "Roles of this node: broker, controller, or both."),
+    ("producer.id.expiration.ms", "Forget an idle producer id's state after this long."),
+    ("queued.max.requests", "Requests one connection may have in flight."),
+    ("remote.log.copy.disable", "Stop copying this topic's segments to tiered storage."),
+    ("remote.log.delete.on.disable", "Delete tiered segments when tiered storage is turned off for the topic."),
+    ("remote.storage.enable", "Keep this topic's older segments in tiered storage."),
+    ("retention.bytes", "Largest size of a partition's log before old segments are deleted (-1: no limit)."),
+    ("retention.ms", "Keep a segment this long after its newest record (-1: forever)."),
+    ("segment.bytes", "Roll to a new segment file at this size."),
+    ("segment.index.bytes", "Size of a segment's offset index file."),
+    ("segment.jitter.ms", "Random jitter subtracted from segment.ms."),
+    ("segment.ms", "Roll to a new segment after this long even if it is not full."),
+    ("share.auto.offset.reset", "Where a share group starts in a partition it has not consumed: latest, earliest or by_duration:<ISO-8601>."),
+    ("share.heartbeat.interval.ms", "Heartbeat interval of this share group's members."),
+    ("share.isolation.level", "Whether this share group reads only committed transactional records."),
+    ("share.record.lock.duration.ms", "How long a member of this share group holds a record lock."),
+    ("share.session.timeout.ms", "Session timeout of this share group's members."),
+    ("socket.request.max.bytes", "Largest request frame, checked before any allocation."),
+    ("streams.heartbeat.interval.ms", "Heartbeat interval of this streams group's members."),
+    ("streams.num.standby.replicas", "Standby replicas of this streams group."),
+    ("streams.session.timeout.ms", "Session timeout of this streams group's members."),
+    ("transaction.max.timeout.ms", "Largest transaction timeout a producer may ask for."),
+    ("transactional.id.expiration.ms", "Forget an idle transactional id after this long."),
+    ("unclean.leader.election.enable", "Allow a replica outside the ISR to become leader, losing data."),
+];
+
+/// The documentation line of a config name, if Gregor has one.
+pub fn doc(name: &str) -> Option<&'static str> {
+    DOCS.binary_search_by(|(n, _)| (*n).cmp(name))
+        .ok()
+        .and_then(|i| DOCS.get(i))
+        .map(|(_, d)| *d)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sorted_and_unique() {
+        for w in super::DOCS.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} before {}", w[0].0, w[1].0);
+        }
+    }
+}
