@@ -1970,6 +1970,22 @@ pub struct ConfigEntry {
     pub documentation: Option<&'static str>,
 }
 
+impl ConfigEntry {
+    /// A topic or group config (writable, never sensitive) with its Kafka type and doc line.
+    fn writable(name: &str, kind: Kind, value: String, source: ConfigSource) -> ConfigEntry {
+        ConfigEntry {
+            name: name.to_string(),
+            value: Some(value),
+            is_default: source == ConfigSource::Default,
+            source,
+            read_only: false,
+            sensitive: false,
+            config_type: kafka_type(name, kind),
+            documentation: docs::doc(name),
+        }
+    }
+}
+
 /// `group.consumer.assignors`: short names or Kafka's class names of the uniform and range
 /// assignors, comma-separated.
 fn parse_assignors(raw: &str) -> Result<Vec<String>, ConfigError> {
@@ -2410,16 +2426,7 @@ impl BrokerConfig {
                         )
                     }
                 };
-                ConfigEntry {
-                    name: def.name.to_string(),
-                    value: Some(value),
-                    is_default: source == ConfigSource::Default,
-                    source,
-                    read_only: false,
-                    sensitive: false,
-                    config_type: kafka_type(def.name, def.kind),
-                    documentation: docs::doc(def.name),
-                }
+                ConfigEntry::writable(def.name, def.kind, value, source)
             })
             .collect()
     }
@@ -2474,16 +2481,7 @@ impl BrokerConfig {
                     Some(v) => (v.clone(), ConfigSource::GroupOverride),
                     None => (self.group_default(def), ConfigSource::Default),
                 };
-                ConfigEntry {
-                    name: def.name.to_string(),
-                    value: Some(value),
-                    is_default: source == ConfigSource::Default,
-                    source,
-                    read_only: false,
-                    sensitive: false,
-                    config_type: kafka_type(def.name, def.kind),
-                    documentation: docs::doc(def.name),
-                }
+                ConfigEntry::writable(def.name, def.kind, value, source)
             })
             .collect()
     }

@@ -19,7 +19,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-const MESSAGE_TOO_LARGE: i16 = 10;
 const INVALID_CONFIG: i16 = 40;
 const INVALID_REQUEST: i16 = 42;
 const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
@@ -396,50 +395,24 @@ async fn topic_configs_are_altered_at_run_time() {
     assert_eq!(config(&d, "max.message.bytes").config_source, 1);
 
     // The open log applies the new limit at once: a 4000-byte record is now too large.
-    let mut p = ProduceRequest::default();
-    p.acks = 1;
-    p.timeout_ms = 5000;
-    let mut td = produce_request::TopicProduceData::default();
-    td.name = TopicName(s("alt"));
-    let mut pd = produce_request::PartitionProduceData::default();
-    pd.index = 0;
-    let mut batch = common::encode_batch(kafka_protocol::records::Compression::None, &[1], true);
-    // A value of 4000 bytes: rebuild the batch with a big record.
-    {
-        use kafka_protocol::records::*;
-        let record = Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: 0,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: 0,
-            sequence: 0,
-            timestamp: 1,
-            key: None,
-            value: Some(bytes::Bytes::from(vec![1u8; 4000])),
-            headers: Default::default(),
-        };
-        batch.clear();
-        RecordBatchEncoder::encode(
-            &mut batch,
-            &[record],
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
+    let err = producer
+        .send(
+            FutureRecord::to("alt")
+                .partition(0)
+                .key("k")
+                .payload(&[7u8; 4000][..]),
+            WAIT,
         )
-        .unwrap();
-    }
-    pd.records = Some(batch.freeze());
-    td.partition_data = vec![pd];
-    p.topic_data = vec![td];
-    let resp = raw.call(&p, 9).await;
-    assert_eq!(
-        resp.responses[0].partition_responses[0].error_code,
-        MESSAGE_TOO_LARGE
+        .await
+        .map(|_| ())
+        .unwrap_err()
+        .0;
+    assert!(
+        matches!(
+            err,
+            KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge)
+        ),
+        "{err:?}"
     );
 
     // SUBTRACT and DELETE; validation; unknown topic; broker resources are static.

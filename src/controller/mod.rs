@@ -304,20 +304,32 @@ impl Controller {
         name: &str,
         count: i32,
     ) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update(|img| {
-            let current = img
-                .topics
-                .get(name)
-                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-            if count <= current.partitions {
+        self.update_topic(name, |meta| {
+            if count <= meta.partitions {
                 return Err(ControllerError::InvalidPartitionCount {
                     topic: name.to_string(),
-                    current: current.partitions,
+                    current: meta.partitions,
                     requested: count,
                 });
             }
-            let mut meta = (**current).clone();
             meta.partitions = count;
+            Ok(())
+        })
+    }
+
+    /// Applies `f` to a copy of an existing topic's metadata and publishes the result.
+    fn update_topic(
+        &self,
+        name: &str,
+        f: impl FnOnce(&mut TopicMeta) -> Result<(), ControllerError>,
+    ) -> Result<Arc<TopicMeta>, ControllerError> {
+        self.update(|img| {
+            let mut meta = img
+                .topics
+                .get(name)
+                .map(|t| (**t).clone())
+                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
+            f(&mut meta)?;
             let meta = Arc::new(meta);
             img.topics.insert(name.to_string(), meta.clone());
             Ok(meta)
@@ -330,16 +342,9 @@ impl Controller {
         name: &str,
         configs: BTreeMap<String, String>,
     ) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update(|img| {
-            let current = img
-                .topics
-                .get(name)
-                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-            let mut meta = (**current).clone();
+        self.update_topic(name, |meta| {
             meta.configs = configs;
-            let meta = Arc::new(meta);
-            img.topics.insert(name.to_string(), meta.clone());
-            Ok(meta)
+            Ok(())
         })
     }
 
