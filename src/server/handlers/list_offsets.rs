@@ -33,6 +33,10 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                 .get(&TopicPartition::new(t.name.0.as_str(), p.partition_index))
                 .ok_or(BrokerError::UnknownTopicOrPartition)
                 .and_then(|partition| {
+                    // KIP-320: the epoch the client believes current is checked from v4.
+                    if version >= 4 {
+                        partition.check_current_leader_epoch(p.current_leader_epoch)?;
+                    }
                     lookup(&partition, p.timestamp).map(|r| (r, partition.leader_epoch().0))
                 });
             match result {

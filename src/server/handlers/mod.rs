@@ -11,6 +11,7 @@ pub mod cluster;
 pub mod configs;
 pub mod fetch;
 pub mod groups;
+pub mod leader_epoch;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -49,7 +50,7 @@ impl ConnectionState {
 }
 
 pub fn version_table() -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 10] = [
+    let families: [&[(ApiKey, VersionRange)]; 11] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -60,6 +61,7 @@ pub fn version_table() -> ApiVersionTable {
         configs::VERSIONS,
         cluster::VERSIONS,
         groups::VERSIONS,
+        leader_epoch::VERSIONS,
     ];
     ApiVersionTable::new(families.into_iter().flatten().copied())
 }
@@ -83,6 +85,9 @@ pub async fn handle(
         Request::ProduceLegacy(r) => Response::ProduceLegacy(produce::handle_legacy(r)),
         Request::Fetch(r) => Response::Fetch(fetch::handle(broker, r, v).await),
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(broker, r, v)),
+        Request::OffsetForLeaderEpoch(r) => {
+            Response::OffsetForLeaderEpoch(leader_epoch::handle(broker, r, v))
+        }
         Request::CreateTopics(r) => Response::CreateTopics(topics::create_topics(broker, r, v)),
         Request::DeleteTopics(r) => Response::DeleteTopics(topics::delete_topics(broker, r, v)),
         Request::CreatePartitions(r) => {
