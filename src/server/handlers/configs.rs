@@ -1,5 +1,9 @@
 //! DescribeConfigs for topics (every topic config, with its effective value and source) and for
 //! this broker (the properties Gregor knows, read-only).
+//!
+//! v0 (removed in Kafka 4, served unless `gregor.legacy.api.versions.enable=false`) has no config
+//! source and no synonyms: `protocol::legacy` reports `is_default` for the DEFAULT_CONFIG source,
+//! and the request decodes with `include_synonyms=false`, so nothing here depends on the version.
 
 use super::str_bytes;
 use crate::config::ConfigEntry;
@@ -12,7 +16,7 @@ use crate::server::error_code::{code, error_code};
 use crate::server::{Broker, BrokerError};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] =
-    &[(ApiKey::DescribeConfigs, VersionRange::new(1, 4))];
+    &[(ApiKey::DescribeConfigs, VersionRange::new(0, 4))];
 
 const RESOURCE_TOPIC: i8 = 2;
 const RESOURCE_BROKER: i8 = 4;
@@ -47,8 +51,10 @@ pub fn describe(
         };
         match entries {
             Ok(entries) => {
+                // No keys, or an empty list, means every config, as in Kafka.
                 let wanted = r
                     .configuration_keys
+                    .filter(|k| !k.is_empty())
                     .map(|k| k.iter().map(|s| s.to_string()).collect::<Vec<_>>());
                 out.configs = entries
                     .into_iter()
