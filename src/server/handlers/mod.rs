@@ -1,6 +1,8 @@
 //! Request dispatch. One file per API family, each declaring the versions it serves beside its
 //! code (`VERSIONS`); `version_table` gathers them into the one `ApiVersionTable` that both the
-//! version gate and the ApiVersions response read.
+//! version gate and the ApiVersions response read. The ranges include the versions Kafka 4
+//! removed that Gregor still serves (`protocol::legacy::SERVED`, KIP-896); with
+//! `gregor.legacy.api.versions.enable=false` the table is exactly Kafka 4.1's.
 //!
 //! Contract: a handler turns a decoded request into a response (or none, for acks=0 produce); it
 //! never fails as a whole: errors become Kafka codes through `error_code.rs` at the level the API
@@ -21,6 +23,8 @@ pub mod topics;
 use std::sync::Arc;
 
 use super::Broker;
+use crate::config::BrokerConfig;
+use crate::protocol::legacy;
 use crate::protocol::msg::StrBytes;
 use crate::protocol::{ApiKey, ApiVersionTable, Request, RequestFrame, Response, VersionRange};
 
@@ -49,7 +53,7 @@ impl ConnectionState {
     }
 }
 
-pub fn version_table() -> ApiVersionTable {
+pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
     let families: [&[(ApiKey, VersionRange)]; 11] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
@@ -63,7 +67,12 @@ pub fn version_table() -> ApiVersionTable {
         groups::VERSIONS,
         leader_epoch::VERSIONS,
     ];
-    ApiVersionTable::new(families.into_iter().flatten().copied())
+    let table = ApiVersionTable::new(families.into_iter().flatten().copied());
+    if config.legacy_api_versions_enable {
+        table
+    } else {
+        table.without(legacy::SERVED)
+    }
 }
 
 pub async fn handle(
