@@ -8,13 +8,17 @@
 
 pub mod api_versions;
 pub mod cluster;
+pub mod config_resources;
 pub mod configs;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod groups;
 pub mod list_offsets;
+pub mod log_dirs;
 pub mod metadata;
 pub mod produce;
 pub mod producer_id;
+pub mod quorum;
 pub mod topics;
 
 use std::sync::Arc;
@@ -49,7 +53,7 @@ impl ConnectionState {
 }
 
 pub fn version_table() -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 10] = [
+    let families: [&[(ApiKey, VersionRange)]; 14] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -60,6 +64,10 @@ pub fn version_table() -> ApiVersionTable {
         configs::VERSIONS,
         cluster::VERSIONS,
         groups::VERSIONS,
+        describe_topic_partitions::VERSIONS,
+        config_resources::VERSIONS,
+        log_dirs::VERSIONS,
+        quorum::VERSIONS,
     ];
     ApiVersionTable::new(families.into_iter().flatten().copied())
 }
@@ -91,6 +99,14 @@ pub async fn handle(
         Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
+        Request::DescribeTopicPartitions(r) => {
+            Response::DescribeTopicPartitions(describe_topic_partitions::handle(broker, r, v))
+        }
+        Request::ListConfigResources(r) => {
+            Response::ListConfigResources(config_resources::handle(broker, r, v))
+        }
+        Request::DescribeLogDirs(r) => Response::DescribeLogDirs(log_dirs::handle(broker, r, v)),
+        Request::DescribeQuorum(r) => Response::DescribeQuorum(quorum::handle(broker, r, v)),
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)
         }
