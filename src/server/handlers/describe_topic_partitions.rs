@@ -19,6 +19,7 @@
 //!   eligible leader replicas, last known ELR and offline replicas are empty lists.
 
 use std::collections::BTreeSet;
+use std::ops::Range;
 
 use super::metadata::is_internal_topic;
 use super::str_bytes;
@@ -69,47 +70,92 @@ pub fn handle(
     if !fetch_all && cursor.is_some() && !names.contains(cursor_topic) {
         return invalid_request(&request, cursor_topic);
     }
+    let page = plan(
+        &names,
+        |name| image.topic(name).map(|t| t.partitions),
+        cursor.as_ref().map(|(t, p)| (t.as_str(), *p)),
+        request.response_partition_limit,
+        fetch_all,
+    );
     let mut response = DescribeTopicPartitionsResponse::default();
-    let mut remaining = request
-        .response_partition_limit
-        .min(RESPONSE_PARTITIONS_MAX);
-    for name in &names {
+    response.topics = page
+        .topics
+        .iter()
+        .map(|(name, partitions)| match partitions {
+            Some(range) => topic_entry(
+                &image,
+                name,
+                range
+                    .clone()
+                    .map(|p| partition_entry(broker, name, p))
+                    .collect(),
+            ),
+            None => unknown_topic(name),
+        })
+        .collect();
+    response.next_cursor = page.next.map(|(name, p)| cursor_at(name, p));
+    for t in &mut response.topics {
+        let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+        t.topic_authorized_operations = authz::topic_operations(name);
+    }
+    response
+}
+
+/// What one response answers: each topic with the partitions it carries (None: it does not
+/// exist), and where the next page starts.
+#[derive(Debug, PartialEq)]
+struct Page<'a> {
+    topics: Vec<(&'a str, Option<Range<i32>>)>,
+    next: Option<(&'a str, i32)>,
+}
+
+/// Kafka's paging over `names` (sorted, deduplicated, none before the cursor's topic), given each
+/// topic's partition count.
+fn plan<'a>(
+    names: &'a BTreeSet<String>,
+    partition_count: impl Fn(&str) -> Option<i32>,
+    cursor: Option<(&str, i32)>,
+    limit: i32,
+    fetch_all: bool,
+) -> Page<'a> {
+    let mut page = Page {
+        topics: Vec::new(),
+        next: None,
+    };
+    let mut remaining = limit.min(RESPONSE_PARTITIONS_MAX);
+    for name in names {
+        let name = name.as_str();
         if remaining == 0 {
             // The previous topics used the limit up exactly: the next page starts here.
-            response.next_cursor = Some(cursor_at(name, 0));
+            page.next = Some((name, 0));
             break;
         }
         if remaining < 0 {
             // Kafka answers nothing, and no cursor, for a negative limit.
             continue;
         }
-        let start = match &cursor {
-            Some((topic, partition)) if topic == name => *partition,
+        let start = match cursor {
+            Some((topic, partition)) if topic == name => partition,
             _ => 0,
         };
-        let Some(meta) = image.topic(name) else {
+        let Some(count) = partition_count(name) else {
             if !fetch_all {
-                response.topics.push(unknown_topic(name));
+                page.topics.push((name, None));
             }
             continue;
         };
-        let upper = meta.partitions.min(start.saturating_add(remaining));
-        let partitions: Vec<_> = (start.max(0)..upper)
-            .map(|p| partition_entry(broker, name, p))
-            .collect();
-        let used = i32::try_from(partitions.len()).unwrap_or(i32::MAX);
-        response.topics.push(topic_entry(&image, name, partitions));
-        if upper < meta.partitions {
-            response.next_cursor = Some(cursor_at(name, upper));
+        // Partitions below 0 do not exist, but a negative start still counts toward the end.
+        let upper = count.min(start.saturating_add(remaining));
+        let partitions = start.max(0)..upper.max(start.max(0));
+        let used = partitions.len();
+        page.topics.push((name, Some(partitions)));
+        if upper < count {
+            page.next = Some((name, upper));
             break;
         }
-        remaining = remaining.saturating_sub(used);
+        remaining = remaining.saturating_sub(i32::try_from(used).unwrap_or(i32::MAX));
     }
-    for t in &mut response.topics {
-        let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
-        t.topic_authorized_operations = authz::topic_operations(name);
-    }
-    response
+    page
 }
 
 fn cursor_at(topic: &str, partition: i32) -> Cursor {
@@ -197,4 +243,61 @@ fn invalid_request(
         })
         .collect();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn counts(name: &str) -> Option<i32> {
+        match name {
+            "a" => Some(3),
+            "wide" => Some(2001),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn the_limit_is_cut_to_max_request_partition_size_limit() {
+        let n = names(&["wide"]);
+        for limit in [2000, 2001, i32::MAX] {
+            let page = plan(&n, counts, None, limit, false);
+            assert_eq!(page.topics, [("wide", Some(0..2000))]);
+            assert_eq!(page.next, Some(("wide", 2000)));
+        }
+        let page = plan(&n, counts, Some(("wide", 2000)), i32::MAX, false);
+        assert_eq!(page.topics, [("wide", Some(2000..2001))]);
+        assert_eq!(page.next, None);
+    }
+
+    #[test]
+    fn odd_cursors_and_limits_page_as_kafka_does() {
+        let n = names(&["a", "missing", "wide"]);
+        // A negative limit answers nothing and points nowhere.
+        assert_eq!(
+            plan(&n, counts, None, -1, false),
+            Page {
+                topics: vec![],
+                next: None
+            }
+        );
+        // A cursor partition past the end: the topic with nothing, then on.
+        let page = plan(&n, counts, Some(("a", 9)), 5, false);
+        assert_eq!(
+            page.topics,
+            [("a", Some(9..9)), ("missing", None), ("wide", Some(0..5))]
+        );
+        assert_eq!(page.next, Some(("wide", 5)));
+        // A unknown topic uses none of the limit, and is left out when listing every topic.
+        let page = plan(&n, counts, None, 3, true);
+        assert_eq!(page.topics, [("a", Some(0..3))]);
+        assert_eq!(page.next, Some(("missing", 0)));
+        // A cursor near i32::MAX does not overflow.
+        let page = plan(&n, counts, Some(("a", i32::MAX)), 10, false);
+        assert_eq!(page.topics[0], ("a", Some(i32::MAX..i32::MAX)));
+    }
 }
