@@ -1,7 +1,7 @@
 //! Admin APIs over raw requests, field by field, against what Kafka 4.1 answers:
 //! DescribeTopicPartitions (cursor paging), ListConfigResources, DescribeLogDirs (real sizes),
 //! DescribeQuorum, and the authorized-operations bit sets of Metadata, DescribeTopicPartitions,
-//! DescribeCluster, DescribeGroups and ConsumerGroupDescribe.
+//! DescribeCluster, DescribeGroups and ConsumerGroupDescribe, also as librdkafka parses them.
 
 mod common;
 
@@ -686,5 +686,188 @@ async fn api_versions_advertises_the_admin_apis() {
     assert_eq!(range(55), Some((0, 2)), "DescribeQuorum");
     assert_eq!(range(74), Some((0, 1)), "ListConfigResources");
     assert_eq!(range(75), Some((0, 0)), "DescribeTopicPartitions");
+    broker.shutdown().await;
+}
+
+/// librdkafka's own admin calls (rdkafka 0.39 wraps none of them, so through its C API): the
+/// authorized operations it parses from our answers are Kafka's lists.
+mod librdkafka {
+    use std::ffi::{CStr, CString};
+
+    use rdkafka::bindings as rd;
+    use rdkafka::bindings::rd_kafka_admin_op_t as Op;
+
+    /// Operation codes as librdkafka lists them, lowest first.
+    pub const TOPIC: &[u32] = &[3, 4, 5, 6, 7, 8, 10, 11];
+    pub const GROUP: &[u32] = &[3, 6, 8, 10, 11];
+    pub const CLUSTER: &[u32] = &[5, 7, 8, 9, 10, 11, 12];
+
+    pub struct Admin(pub rdkafka::admin::AdminClient<rdkafka::client::DefaultClientContext>);
+
+    impl Admin {
+        /// Starts one admin call with authorized operations requested and waits for its result
+        /// event; `read` turns the event into the operation lists.
+        fn call<T>(
+            &self,
+            op: Op,
+            launch: impl FnOnce(
+                *mut rd::rd_kafka_t,
+                *const rd::rd_kafka_AdminOptions_t,
+                *mut rd::rd_kafka_queue_t,
+            ),
+            read: impl FnOnce(*mut rd::rd_kafka_event_t) -> T,
+        ) -> T {
+            let rk = self.0.inner().native_ptr();
+            // SAFETY: `rk` lives as long as `self`; every object created here is destroyed
+            // here, after the event that refers to it.
+            unsafe {
+                let options = rd::rd_kafka_AdminOptions_new(rk, op);
+                assert!(
+                    rd::rd_kafka_AdminOptions_set_include_authorized_operations(options, 1)
+                        .is_null()
+                );
+                let queue = rd::rd_kafka_queue_new(rk);
+                launch(rk, options, queue);
+                let event = rd::rd_kafka_queue_poll(queue, 30_000);
+                assert!(!event.is_null(), "an answer in time");
+                let err = rd::rd_kafka_event_error(event);
+                assert_eq!(
+                    err,
+                    rd::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR,
+                    "{:?}",
+                    CStr::from_ptr(rd::rd_kafka_event_error_string(event))
+                );
+                let out = read(event);
+                rd::rd_kafka_event_destroy(event);
+                rd::rd_kafka_queue_destroy(queue);
+                rd::rd_kafka_AdminOptions_destroy(options);
+                out
+            }
+        }
+
+        pub fn cluster(&self) -> Vec<u32> {
+            self.call(
+                Op::RD_KAFKA_ADMIN_OP_DESCRIBECLUSTER,
+                |rk, o, q| unsafe { rd::rd_kafka_DescribeCluster(rk, o, q) },
+                |ev| unsafe {
+                    let r = rd::rd_kafka_event_DescribeCluster_result(ev);
+                    let mut n = 0;
+                    let ops = rd::rd_kafka_DescribeCluster_result_authorized_operations(r, &mut n);
+                    codes(ops, n)
+                },
+            )
+        }
+
+        pub fn topics(&self, names: &[&str]) -> Vec<(String, Vec<u32>)> {
+            let owned: Vec<CString> = names.iter().map(|n| CString::new(*n).unwrap()).collect();
+            let mut ptrs: Vec<*const std::os::raw::c_char> =
+                owned.iter().map(|c| c.as_ptr()).collect();
+            // SAFETY: the names outlive the collection, which is destroyed after the call.
+            let collection = unsafe {
+                rd::rd_kafka_TopicCollection_of_topic_names(ptrs.as_mut_ptr(), ptrs.len())
+            };
+            let out = self.call(
+                Op::RD_KAFKA_ADMIN_OP_DESCRIBETOPICS,
+                |rk, o, q| unsafe { rd::rd_kafka_DescribeTopics(rk, collection, o, q) },
+                |ev| unsafe {
+                    let r = rd::rd_kafka_event_DescribeTopics_result(ev);
+                    let mut n = 0;
+                    let topics = rd::rd_kafka_DescribeTopics_result_topics(r, &mut n);
+                    (0..n)
+                        .map(|i| {
+                            let t = *topics.add(i);
+                            assert!(rd::rd_kafka_TopicDescription_error(t).is_null());
+                            let name = CStr::from_ptr(rd::rd_kafka_TopicDescription_name(t));
+                            let mut m = 0;
+                            let ops =
+                                rd::rd_kafka_TopicDescription_authorized_operations(t, &mut m);
+                            (name.to_string_lossy().into_owned(), codes(ops, m))
+                        })
+                        .collect()
+                },
+            );
+            unsafe { rd::rd_kafka_TopicCollection_destroy(collection) };
+            out
+        }
+
+        pub fn groups(&self, ids: &[&str]) -> Vec<(String, Vec<u32>)> {
+            let owned: Vec<CString> = ids.iter().map(|n| CString::new(*n).unwrap()).collect();
+            let mut ptrs: Vec<*const std::os::raw::c_char> =
+                owned.iter().map(|c| c.as_ptr()).collect();
+            self.call(
+                Op::RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS,
+                |rk, o, q| unsafe {
+                    rd::rd_kafka_DescribeConsumerGroups(rk, ptrs.as_mut_ptr(), ptrs.len(), o, q)
+                },
+                |ev| unsafe {
+                    let r = rd::rd_kafka_event_DescribeConsumerGroups_result(ev);
+                    let mut n = 0;
+                    let groups = rd::rd_kafka_DescribeConsumerGroups_result_groups(r, &mut n);
+                    (0..n)
+                        .map(|i| {
+                            let g = *groups.add(i);
+                            let error = rd::rd_kafka_ConsumerGroupDescription_error(g);
+                            assert!(
+                                error.is_null(),
+                                "{:?}",
+                                CStr::from_ptr(rd::rd_kafka_error_string(error))
+                            );
+                            let id =
+                                CStr::from_ptr(rd::rd_kafka_ConsumerGroupDescription_group_id(g));
+                            let mut m = 0;
+                            let ops = rd::rd_kafka_ConsumerGroupDescription_authorized_operations(
+                                g, &mut m,
+                            );
+                            (id.to_string_lossy().into_owned(), codes(ops, m))
+                        })
+                        .collect()
+                },
+            )
+        }
+    }
+
+    /// The operation list librdkafka returns (NULL: not requested).
+    unsafe fn codes(ops: *const rd::rd_kafka_AclOperation_t, n: usize) -> Vec<u32> {
+        assert!(!ops.is_null(), "authorized operations were parsed");
+        // SAFETY: librdkafka returns `n` entries at `ops`; read as integers, any value is valid.
+        (0..n)
+            .map(|i| unsafe { *(ops as *const u32).add(i) })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn librdkafka_admin_calls_parse_kafkas_authorized_operations() {
+    let broker = TestBroker::start().await;
+    broker.create_topic("rk-ops", 2, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    join_classic_group(&mut raw, "rk-classic").await;
+    let mut hb = ConsumerGroupHeartbeatRequest::default();
+    hb.group_id = GroupId(s("rk-848"));
+    hb.member_id = s("rk-member-1");
+    hb.rebalance_timeout_ms = 30_000;
+    hb.subscribed_topic_names = Some(vec![topic_name("rk-ops")]);
+    hb.topic_partitions = Some(vec![]);
+    assert_eq!(raw.call(&hb, 1).await.error_code, 0);
+    let admin = librdkafka::Admin(broker.admin());
+    let (cluster, topics, groups) = tokio::task::spawn_blocking(move || {
+        (
+            admin.cluster(),
+            admin.topics(&["rk-ops"]),
+            admin.groups(&["rk-classic", "rk-848"]),
+        )
+    })
+    .await
+    .expect("admin calls");
+    assert_eq!(cluster, librdkafka::CLUSTER);
+    assert_eq!(topics, [("rk-ops".to_string(), librdkafka::TOPIC.to_vec())]);
+    // A classic group (DescribeGroups) and a KIP-848 one (ConsumerGroupDescribe).
+    assert_eq!(
+        groups,
+        [
+            ("rk-classic".to_string(), librdkafka::GROUP.to_vec()),
+            ("rk-848".to_string(), librdkafka::GROUP.to_vec())
+        ]
+    );
     broker.shutdown().await;
 }
