@@ -331,6 +331,17 @@ async fn group_configs_are_described_altered_applied_and_kept() {
     let hb = config(&d, "consumer.heartbeat.interval.ms");
     assert_eq!(hb.value.as_deref(), Some("1500"));
     assert_eq!(hb.config_source, 8, "GROUP_CONFIG");
+    // Listed among the config resources (KIP-1142) as a group with configs of its own.
+    let mut list = ListConfigResourcesRequest::default();
+    list.resource_types = vec![GROUP];
+    let listed = raw.call(&list, 1).await;
+    assert_eq!(listed.error_code, 0);
+    let groups: Vec<&str> = listed
+        .config_resources
+        .iter()
+        .map(|r| r.resource_name.as_str())
+        .collect();
+    assert_eq!(groups, vec!["dyn"]);
     // Applied to the group's members.
     assert_eq!(heartbeat_interval(&mut raw, "dyn", "gc").await, 1500);
     // Other groups keep the broker's default.

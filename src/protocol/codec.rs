@@ -104,6 +104,10 @@ apis! {
     OffsetDelete => OffsetDeleteRequest, OffsetDeleteResponse;
     ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest, ConsumerGroupHeartbeatResponse;
     ConsumerGroupDescribe => ConsumerGroupDescribeRequest, ConsumerGroupDescribeResponse;
+    DescribeLogDirs => DescribeLogDirsRequest, DescribeLogDirsResponse;
+    DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
+    ListConfigResources => ListConfigResourcesRequest, ListConfigResourcesResponse;
+    DescribeTopicPartitions => DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse;
 }
 
 /// One decoded request with what its response needs.

@@ -7,6 +7,7 @@
 //! through `error_code.rs` only. Nothing depends on this module but main.rs and embedded.rs.
 //! Lock order: `Broker.topic_ops` before anything in controller or replication.
 
+pub mod authz;
 pub mod connection;
 pub mod error_code;
 pub mod fetch_session;

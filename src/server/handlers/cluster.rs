@@ -1,17 +1,27 @@
-//! DescribeCluster: this broker as the whole cluster, and as its controller.
+//! DescribeCluster: this broker as the whole cluster, and as its controller; the cluster's
+//! authorized operations (`server::authz`) when the client asks for them.
+//!
+//! Contract: as Kafka's `AuthHelper.computeDescribeClusterResponse` on a broker listener: an
+//! endpoint type other than "brokers" is an error (INVALID_REQUEST at v0, else
+//! MISMATCHED_ENDPOINT_TYPE for "controllers" and UNSUPPORTED_ENDPOINT_TYPE for unknown types).
 
 use super::str_bytes;
 use crate::protocol::msg::describe_cluster_response::DescribeClusterBroker;
 use crate::protocol::msg::{DescribeClusterRequest, DescribeClusterResponse};
 use crate::protocol::{ApiKey, VersionRange};
-use crate::server::Broker;
+use crate::server::error_code::code;
+use crate::server::{Broker, authz};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] =
     &[(ApiKey::DescribeCluster, VersionRange::new(0, 2))];
 
-/// Kafka's endpoint types (KIP-919): brokers, or controllers.
+/// Kafka's endpoint types (KIP-919).
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
-const UNSUPPORTED_ENDPOINT_TYPE: i16 = 119;
+const ENDPOINT_TYPE_CONTROLLERS: i8 = 2;
+/// Kafka's codes for a request that names another endpoint type than the listener's, or one it
+/// does not know (errors.Errors 114 and 115); no domain error leads to them.
+const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
+const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
 
 pub fn handle(
     broker: &Broker,
@@ -19,20 +29,40 @@ pub fn handle(
     version: i16,
 ) -> DescribeClusterResponse {
     let mut response = DescribeClusterResponse::default();
-    response.cluster_id = str_bytes(&broker.image().cluster_id);
-    response.controller_id = broker.node_id.0.into();
-    if version >= 1 {
-        response.endpoint_type = request.endpoint_type;
-    }
-    if request.endpoint_type != ENDPOINT_TYPE_BROKERS {
-        response.error_code = UNSUPPORTED_ENDPOINT_TYPE;
-        response.error_message = Some(str_bytes("only the broker endpoint type is served"));
+    let refusal = match request.endpoint_type {
+        ENDPOINT_TYPE_BROKERS => None,
+        ENDPOINT_TYPE_CONTROLLERS => Some((
+            MISMATCHED_ENDPOINT_TYPE,
+            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of \
+             type CONTROLLER"
+                .to_string(),
+        )),
+        other => Some((
+            UNSUPPORTED_ENDPOINT_TYPE,
+            format!("Unsupported endpoint type {other}"),
+        )),
+    };
+    if let Some((error_code, message)) = refusal {
+        response.error_code = if version == 0 {
+            code::INVALID_REQUEST
+        } else {
+            error_code
+        };
+        response.error_message = Some(str_bytes(&message));
         return response;
     }
+    response.cluster_id = str_bytes(&broker.image().cluster_id);
+    response.controller_id = broker.node_id.0.into();
+    response.endpoint_type = ENDPOINT_TYPE_BROKERS;
+    response.cluster_authorized_operations = authz::if_requested(
+        request.include_cluster_authorized_operations,
+        authz::cluster_operations,
+    );
     let mut b = DescribeClusterBroker::default();
     b.broker_id = broker.node_id.0.into();
     b.host = str_bytes(&broker.advertised_host);
     b.port = broker.advertised_port;
+    b.rack = broker.config.broker_rack.as_deref().map(str_bytes);
     response.brokers = vec![b];
     response
 }

@@ -446,6 +446,8 @@ pub fn describe_groups(
     request: DescribeGroupsRequest,
     version: i16,
 ) -> DescribeGroupsResponse {
+    // Kafka answers the operations from v3, and only for groups described without error.
+    let operations = version >= 3 && request.include_authorized_operations;
     let mut response = DescribeGroupsResponse::default();
     for id in request.groups {
         let mut g = describe_groups_response::DescribedGroup::default();
@@ -479,6 +481,9 @@ pub fn describe_groups(
                 }
             }
             Err(e) => g.error_code = gcode(&e),
+        }
+        if operations && g.error_code == code::NONE {
+            g.authorized_operations = crate::server::authz::group_operations(&g.group_id);
         }
         response.groups.push(g);
     }
@@ -724,6 +729,10 @@ pub fn consumer_group_describe(
                 g.error_code = gcode(&e);
                 g.error_message = Some(str_bytes(&e.to_string()));
             }
+        }
+        // As DescribeGroups: only groups described without error carry their operations.
+        if request.include_authorized_operations && g.error_code == code::NONE {
+            g.authorized_operations = crate::server::authz::group_operations(&g.group_id);
         }
         response.groups.push(g);
     }

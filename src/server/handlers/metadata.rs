@@ -1,6 +1,9 @@
 //! Metadata: brokers, the controller, and topics with their partitions, leaders and ids;
 //! creates requested topics when auto-creation is allowed, answering them as KRaft Kafka does
-//! (UNKNOWN_TOPIC_OR_PARTITION in the response that created them).
+//! (UNKNOWN_TOPIC_OR_PARTITION in the response that created them). Authorized operations (v8+)
+//! come from `server::authz`: the cluster's only for v8-10 (v11 dropped the field), a topic's for
+//! every topic entry named in the response except topics asked for by an unknown id, as Kafka
+//! does.
 
 use super::str_bytes;
 use crate::controller::TopicMeta;
@@ -11,7 +14,7 @@ use crate::protocol::msg::metadata_response::{
 use crate::protocol::msg::{MetadataRequest, MetadataResponse, TopicName};
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::{code, error_code};
-use crate::server::{Broker, BrokerError};
+use crate::server::{Broker, BrokerError, authz};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Metadata, VersionRange::new(0, 13))];
 
@@ -21,9 +24,17 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
     b.node_id = broker.node_id.0.into();
     b.host = str_bytes(&broker.advertised_host);
     b.port = broker.advertised_port;
+    b.rack = broker.config.broker_rack.as_deref().map(str_bytes);
     response.brokers = vec![b];
     response.cluster_id = Some(str_bytes(&broker.image().cluster_id));
     response.controller_id = broker.node_id.0.into();
+    if (8..=10).contains(&version) {
+        response.cluster_authorized_operations = authz::if_requested(
+            request.include_cluster_authorized_operations,
+            authz::cluster_operations,
+        );
+    }
+    let topic_ops = version >= 8 && request.include_topic_authorized_operations;
     // Before v4 a client could not say no to auto-creation.
     let allow_auto_create = version < 4 || request.allow_auto_topic_creation;
     let requested = match request.topics {
@@ -32,34 +43,56 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
             let image = broker.image();
             let mut all: Vec<_> = image.topics().cloned().collect();
             all.sort_by(|a, b| a.name.cmp(&b.name));
-            response.topics = all.iter().map(|t| topic_entry(broker, t)).collect();
+            response.topics = all
+                .iter()
+                .map(|t| with_operations(topic_entry(broker, t), topic_ops))
+                .collect();
             return response;
         }
     };
     for t in requested {
         let entry = match t.name {
-            Some(name) => match broker.image().topic(&name) {
-                Some(meta) => topic_entry(broker, meta),
-                // As KRaft Kafka's AutoTopicCreationManager: the request that starts the
-                // creation is answered UNKNOWN_TOPIC_OR_PARTITION with no partitions; the
-                // client's next Metadata sees the topic.
-                None => match broker.topic_or_auto_create(&name, allow_auto_create) {
-                    Ok(_) => error_entry(
-                        Some(name),
-                        Uuid::nil(),
-                        &BrokerError::UnknownTopicOrPartition,
-                    ),
-                    Err(e) => error_entry(Some(name), Uuid::nil(), &e),
+            Some(name) => with_operations(
+                match broker.image().topic(&name) {
+                    Some(meta) => topic_entry(broker, meta),
+                    // As KRaft Kafka's AutoTopicCreationManager: the request that starts the
+                    // creation is answered UNKNOWN_TOPIC_OR_PARTITION with no partitions; the
+                    // client's next Metadata sees the topic.
+                    None => match broker.topic_or_auto_create(&name, allow_auto_create) {
+                        Ok(_) => error_entry(
+                            Some(name),
+                            Uuid::nil(),
+                            &BrokerError::UnknownTopicOrPartition,
+                        ),
+                        Err(e) => error_entry(Some(name), Uuid::nil(), &e),
+                    },
                 },
-            },
+                topic_ops,
+            ),
             None => match broker.image().topic_by_id(TopicId(*t.topic_id.as_bytes())) {
-                Some(meta) => topic_entry(broker, meta),
+                Some(meta) => with_operations(topic_entry(broker, meta), topic_ops),
                 None => error_entry(None, t.topic_id, &BrokerError::UnknownTopicId),
             },
         };
         response.topics.push(entry);
     }
     response
+}
+
+/// Kafka's `Topic.isInternal`: the coordinators' own topics.
+pub(crate) fn is_internal_topic(name: &str) -> bool {
+    matches!(
+        name,
+        crate::group::coordinator::OFFSETS_TOPIC | "__transaction_state" | "__share_group_state"
+    )
+}
+
+fn with_operations(mut t: MetadataResponseTopic, requested: bool) -> MetadataResponseTopic {
+    if requested {
+        let name = t.name.as_ref().map(|n| n.as_str()).unwrap_or_default();
+        t.topic_authorized_operations = authz::topic_operations(name);
+    }
+    t
 }
 
 fn error_entry(name: Option<TopicName>, id: Uuid, e: &BrokerError) -> MetadataResponseTopic {
@@ -74,7 +107,7 @@ fn topic_entry(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
     let mut t = MetadataResponseTopic::default();
     t.name = Some(TopicName(str_bytes(&meta.name)));
     t.topic_id = Uuid::from_bytes(meta.topic_id().0);
-    t.is_internal = meta.name == crate::group::coordinator::OFFSETS_TOPIC;
+    t.is_internal = is_internal_topic(&meta.name);
     t.partitions = (0..meta.partitions)
         .map(|p| {
             let mut e = MetadataResponsePartition::default();

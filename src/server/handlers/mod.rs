@@ -10,14 +10,18 @@
 
 pub mod api_versions;
 pub mod cluster;
+pub mod config_resources;
 pub mod configs;
+pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod groups;
 pub mod leader_epoch;
 pub mod list_offsets;
+pub mod log_dirs;
 pub mod metadata;
 pub mod produce;
 pub mod producer_id;
+pub mod quorum;
 pub mod topics;
 
 use std::sync::Arc;
@@ -54,7 +58,7 @@ impl ConnectionState {
 }
 
 pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 11] = [
+    let families: [&[(ApiKey, VersionRange)]; 15] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -66,6 +70,10 @@ pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
         cluster::VERSIONS,
         groups::VERSIONS,
         leader_epoch::VERSIONS,
+        describe_topic_partitions::VERSIONS,
+        config_resources::VERSIONS,
+        log_dirs::VERSIONS,
+        quorum::VERSIONS,
     ];
     let table = ApiVersionTable::new(families.into_iter().flatten().copied());
     if config.legacy_api_versions_enable {
@@ -108,6 +116,14 @@ pub async fn handle(
             Response::IncrementalAlterConfigs(configs::incremental_alter(broker, r, v))
         }
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
+        Request::DescribeTopicPartitions(r) => {
+            Response::DescribeTopicPartitions(describe_topic_partitions::handle(broker, r, v))
+        }
+        Request::ListConfigResources(r) => {
+            Response::ListConfigResources(config_resources::handle(broker, r, v))
+        }
+        Request::DescribeLogDirs(r) => Response::DescribeLogDirs(log_dirs::handle(broker, r, v)),
+        Request::DescribeQuorum(r) => Response::DescribeQuorum(quorum::handle(broker, r, v)),
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)
         }
