@@ -61,6 +61,8 @@ pub mod code {
     pub const STALE_MEMBER_EPOCH: i16 = 113;
     pub const INVALID_REGULAR_EXPRESSION: i16 = 128;
     pub const UNKNOWN_TOPIC_ID: i16 = 100;
+    pub const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
+    pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
     pub const INCONSISTENT_TOPIC_ID: i16 = 103;
 }
 
@@ -104,6 +106,13 @@ pub enum BrokerError {
     TransactionsUnsupported,
     #[error("this version is not supported")]
     UnsupportedVersion,
+    #[error(
+        "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of type \
+         CONTROLLER"
+    )]
+    MismatchedEndpointType,
+    #[error("Unsupported endpoint type {0}")]
+    UnsupportedEndpointType(i8),
     #[error("zstd compression needs Produce v7 or later")]
     UnsupportedCompressionType,
 }
@@ -144,6 +153,8 @@ pub fn error_code(e: &BrokerError) -> i16 {
         BrokerError::TransactionsUnsupported => TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
         BrokerError::UnsupportedVersion => UNSUPPORTED_VERSION,
         BrokerError::UnsupportedCompressionType => UNSUPPORTED_COMPRESSION_TYPE,
+        BrokerError::MismatchedEndpointType => MISMATCHED_ENDPOINT_TYPE,
+        BrokerError::UnsupportedEndpointType(_) => UNSUPPORTED_ENDPOINT_TYPE,
     }
 }
 

@@ -9,8 +9,8 @@ use super::str_bytes;
 use crate::protocol::msg::describe_cluster_response::DescribeClusterBroker;
 use crate::protocol::msg::{DescribeClusterRequest, DescribeClusterResponse};
 use crate::protocol::{ApiKey, VersionRange};
-use crate::server::error_code::code;
-use crate::server::{Broker, authz};
+use crate::server::error_code::{code, error_code};
+use crate::server::{Broker, BrokerError, authz};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] =
     &[(ApiKey::DescribeCluster, VersionRange::new(0, 2))];
@@ -18,11 +18,6 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] =
 /// Kafka's endpoint types (KIP-919).
 const ENDPOINT_TYPE_BROKERS: i8 = 1;
 const ENDPOINT_TYPE_CONTROLLERS: i8 = 2;
-/// Kafka's codes for a request that names another endpoint type than the listener's, or one it
-/// does not know (errors.Errors 114 and 115); no domain error leads to them.
-const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
-const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
-
 pub fn handle(
     broker: &Broker,
     request: DescribeClusterRequest,
@@ -31,24 +26,16 @@ pub fn handle(
     let mut response = DescribeClusterResponse::default();
     let refusal = match request.endpoint_type {
         ENDPOINT_TYPE_BROKERS => None,
-        ENDPOINT_TYPE_CONTROLLERS => Some((
-            MISMATCHED_ENDPOINT_TYPE,
-            "The request was sent to an endpoint of type BROKER, but we wanted an endpoint of \
-             type CONTROLLER"
-                .to_string(),
-        )),
-        other => Some((
-            UNSUPPORTED_ENDPOINT_TYPE,
-            format!("Unsupported endpoint type {other}"),
-        )),
+        ENDPOINT_TYPE_CONTROLLERS => Some(BrokerError::MismatchedEndpointType),
+        other => Some(BrokerError::UnsupportedEndpointType(other)),
     };
-    if let Some((error_code, message)) = refusal {
+    if let Some(e) = refusal {
         response.error_code = if version == 0 {
             code::INVALID_REQUEST
         } else {
-            error_code
+            error_code(&e)
         };
-        response.error_message = Some(str_bytes(&message));
+        response.error_message = Some(str_bytes(&e.to_string()));
         return response;
     }
     response.cluster_id = str_bytes(&broker.image().cluster_id);
