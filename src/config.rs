@@ -898,6 +898,9 @@ const fn bp(name: &'static str, kind: Kind, default: Option<&'static str>) -> Br
 }
 
 const PROCESS_ROLES: &[&str] = &["broker", "controller"];
+/// `group.consumer.migration.policy` (KIP-848 online migration between the classic and the
+/// consumer protocol).
+const MIGRATION_POLICIES: &[&str] = &["disabled", "upgrade", "downgrade", "bidirectional"];
 
 /// Broker properties Gregor uses that are not topic-config synonyms, sorted by name.
 static BROKER_DEFS: &[BrokerDef] = &[
@@ -926,6 +929,11 @@ static BROKER_DEFS: &[BrokerDef] = &[
         "group.consumer.max.size",
         int(1, I32_MAX),
         Some("2147483647"),
+    ),
+    bp(
+        "group.consumer.migration.policy",
+        Kind::OneOf(MIGRATION_POLICIES),
+        Some("bidirectional"),
     ),
     bp(
         "group.consumer.session.timeout.ms",
@@ -1512,6 +1520,8 @@ pub struct BrokerConfig {
     /// `group.consumer.assignors`: server-side assignors by short name ("uniform", "range"), the
     /// first the default; Kafka's class names are accepted and shortened.
     pub group_consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: "disabled", "upgrade", "downgrade" or "bidirectional".
+    pub group_consumer_migration_policy: String,
     /// `transactional.id.expiration.ms`.
     pub transactional_id_expiration_ms: i32,
     /// `producer.id.expiration.ms`.
@@ -1593,6 +1603,7 @@ impl Default for BrokerConfig {
             group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_max_size: i32::MAX,
             group_consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            group_consumer_migration_policy: "bidirectional".to_string(),
             transactional_id_expiration_ms: 604_800_000,
             producer_id_expiration_ms: 86_400_000,
             transaction_max_timeout_ms: 900_000,
@@ -1873,6 +1884,9 @@ impl BrokerConfig {
         c.group_consumer_max_size = c.get_int("group.consumer.max.size")?;
         let assignors_raw = c.get_text("group.consumer.assignors").unwrap_or_default();
         c.group_consumer_assignors = parse_assignors(&assignors_raw)?;
+        c.group_consumer_migration_policy = c
+            .get_text("group.consumer.migration.policy")
+            .unwrap_or_else(|| "bidirectional".to_string());
         c.transactional_id_expiration_ms = c.get_int("transactional.id.expiration.ms")?;
         c.producer_id_expiration_ms = c.get_int("producer.id.expiration.ms")?;
         c.transaction_max_timeout_ms = c.get_int("transaction.max.timeout.ms")?;

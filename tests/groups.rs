@@ -621,3 +621,128 @@ async fn a_restarted_static_member_rejoins_without_a_rebalance() {
     assert_eq!(a2.assignment(), a_before);
     broker.shutdown().await;
 }
+
+/// Retries DeleteGroups until it succeeds; only NON_EMPTY_GROUP is expected meanwhile.
+async fn delete_group_eventually(broker: &TestBroker, group: &str, limit: Duration) {
+    use rdkafka::admin::AdminOptions;
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin = broker.admin();
+    let deadline = Instant::now() + limit;
+    loop {
+        let res = admin
+            .delete_groups(&[group], &AdminOptions::new())
+            .await
+            .expect("delete_groups");
+        match &res[0] {
+            Ok(_) => return,
+            Err((_, code)) => {
+                assert_eq!(*code, RDKafkaErrorCode::NonEmptyGroup, "{group}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{group} still has members after {limit:?}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Three static members of `group` join, close without leaving, and must be gone (the group
+/// deletable) within 20 s.
+async fn static_members_expire_after_close(broker: &TestBroker, group: &str, kip848: bool) {
+    let topic = format!("{group}-topic");
+    broker.create_topic(&topic, 3, &[]).await;
+    let ids: Vec<String> = (0..3).map(|i| format!("{group}-instance-{i}")).collect();
+    let members: Vec<Member> = ids
+        .iter()
+        .map(|id| {
+            if kip848 {
+                let extra = [("group.protocol", "consumer"), ("group.instance.id", id)];
+                Member::start_kip848(broker, group, &topic, &extra)
+            } else {
+                let extra = [
+                    ("group.instance.id", id.as_str()),
+                    ("session.timeout.ms", "2000"),
+                ];
+                Member::start(broker, group, &topic, &extra)
+            }
+        })
+        .collect();
+    let refs: Vec<&Member> = members.iter().collect();
+    until(
+        "three static members",
+        Duration::from_secs(30),
+        &refs,
+        |x| balanced(x, 3, &[1, 1, 1]),
+    )
+    .await;
+    for m in members {
+        m.stop();
+    }
+    delete_group_eventually(broker, group, Duration::from_secs(20)).await;
+}
+
+/// Issue 16: static members (`group.instance.id`) send no LeaveGroup when they close; like
+/// dynamic ones they are removed at their session timeout, and the group can then be deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_static_classic_members_expire_at_their_session_timeout() {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    static_members_expire_after_close(&broker, "g-static-exp", false).await;
+    broker.shutdown().await;
+}
+
+/// The same with KIP-848: a static member leaves with epoch -2, keeps its place until its session
+/// times out, and is removed then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_static_consumer_protocol_members_expire_at_their_session_timeout() {
+    let mut props = GROUP_PROPS.to_vec();
+    props.push(("group.consumer.session.timeout.ms", "2000"));
+    let broker = TestBroker::start_with(&props).await;
+    static_members_expire_after_close(&broker, "g-static-exp848", true).await;
+    broker.shutdown().await;
+}
+
+/// Issue 16: a `group.protocol=consumer` consumer that assigns partitions itself commits with
+/// member epoch -1 and its own member id; Kafka accepts that into a missing (or empty) group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_protocol_client_without_subscription_commits_offsets() {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    broker.create_topic("simple848", 2, &[]).await;
+    let consumer = broker.consumer(&[("group.id", "g-simple848"), ("group.protocol", "consumer")]);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("simple848", 0, Offset::Beginning)
+        .unwrap();
+    tpl.add_partition_offset("simple848", 1, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut commit = TopicPartitionList::new();
+    commit
+        .add_partition_offset("simple848", 0, Offset::Offset(3))
+        .unwrap();
+    commit
+        .add_partition_offset("simple848", 1, Offset::Offset(5))
+        .unwrap();
+    consumer
+        .commit(&commit, CommitMode::Sync)
+        .expect("the simple commit is accepted");
+    let committed = consumer
+        .committed_offsets(commit.clone(), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        committed.find_partition("simple848", 0).unwrap().offset(),
+        Offset::Offset(3)
+    );
+    assert_eq!(
+        committed.find_partition("simple848", 1).unwrap().offset(),
+        Offset::Offset(5)
+    );
+    // The group now exists (simple, empty): a second commit is accepted as well.
+    commit
+        .set_partition_offset("simple848", 0, Offset::Offset(4))
+        .unwrap();
+    consumer
+        .commit(&commit, CommitMode::Sync)
+        .expect("a commit into the empty group is accepted");
+    drop(consumer);
+    broker.shutdown().await;
+}

@@ -587,9 +587,13 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let simple = generation_or_epoch < 0 && member_id.is_empty();
+            // Kafka's OffsetMetadataManager.validateOffsetCommit: a commit with a negative
+            // generation (or member epoch) to a group that does not exist comes from a client
+            // without group management (an admin client, or a consumer that assigns its own
+            // partitions; librdkafka's KIP-848 consumer sends its own member id then): it
+            // creates a simple, empty classic group, whatever the member id.
             if !inner.groups.contains_key(group_id) {
-                if !simple {
+                if generation_or_epoch >= 0 {
                     return Err(GroupError::IllegalGeneration {
                         current: -1,
                         got: generation_or_epoch,
@@ -1023,6 +1027,57 @@ mod tests {
                 .all(|(part, _)| *part == p),
             "one group, one partition"
         );
+    }
+
+    /// Kafka accepts a commit with a negative generation or epoch into a missing or empty group
+    /// whatever the member id (librdkafka's KIP-848 consumer sends its own id with epoch -1).
+    #[tokio::test]
+    async fn simple_commits_carry_any_member_id_into_missing_or_empty_groups() {
+        let store = Arc::new(MemoryStore::default());
+        let c = coordinator(store.clone(), Arc::new(ManualClock::new(0)));
+        let id = "Z3lGwVx4QkqJtZ2cPmTnAw";
+        let r = c
+            .commit_offsets("g", id, None, -1, vec![commit(0, 10)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())]);
+        let r = c
+            .commit_offsets("g", id, None, -1, vec![commit(0, 11)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())], "the simple group is empty: accepted again");
+        // An empty consumer group accepts it too.
+        let hb = consumer::HeartbeatRequest {
+            member_id: "m".into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            ..Default::default()
+        };
+        c.consumer_heartbeat("cg", hb.clone(), &NoTopics)
+            .await
+            .unwrap();
+        assert!(matches!(
+            c.commit_offsets("cg", id, None, -1, vec![commit(0, 1)])
+                .await,
+            Err(GroupError::UnknownMemberId)
+        ));
+        let mut leave = hb;
+        leave.member_epoch = -1;
+        c.consumer_heartbeat("cg", leave, &NoTopics).await.unwrap();
+        let r = c
+            .commit_offsets("cg", id, None, -1, vec![commit(0, 1)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())]);
+        // A group with members refuses an unknown member, as Kafka's ClassicGroup does.
+        let joined = c.join("busy", join("")).await;
+        assert_eq!(joined.error, None);
+        assert!(matches!(
+            c.commit_offsets("busy", id, None, -1, vec![commit(0, 1)])
+                .await,
+            Err(GroupError::UnknownMemberId)
+        ));
     }
 
     #[tokio::test]
