@@ -30,9 +30,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use regex::Regex;
 
 use super::assignor::{self, AssignorMember, MemberAssignment};
+use super::classic::{
+    JoinRequest, JoinResponse, MigratingMember, SyncRequest, SyncResponse, join_error,
+};
+use super::consumer_protocol;
 use super::{GroupConfig, GroupError, TopicView};
 use crate::model::TopicId;
 
@@ -122,6 +127,27 @@ pub struct MemberSnapshot {
     pub assigned: MemberAssignment,
     /// What it was told to give up and has not yet confirmed.
     pub pending_revocation: MemberAssignment,
+    /// Set for a member speaking the classic protocol (JoinGroup/SyncGroup/Heartbeat) inside this
+    /// group (KIP-848 online migration; Kafka's `ClassicMemberMetadata`).
+    pub classic: Option<ClassicMetadata>,
+}
+
+/// What a classic member of a consumer group keeps from its last JoinGroup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassicMetadata {
+    pub session_timeout_ms: i32,
+    /// (protocol name, ConsumerProtocol subscription) in the member's order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+impl ClassicMetadata {
+    /// The protocol the member prefers (Kafka answers classic members with the first one).
+    fn first(&self) -> (&str, &[u8]) {
+        self.protocols
+            .first()
+            .map(|(n, m)| (n.as_str(), m.as_ref()))
+            .unwrap_or(("", &[]))
+    }
 }
 
 impl MemberSnapshot {
@@ -141,6 +167,15 @@ impl MemberSnapshot {
             previous_member_epoch: 0,
             assigned: MemberAssignment::new(),
             pending_revocation: MemberAssignment::new(),
+            classic: None,
+        }
+    }
+
+    /// The member's session timeout: its own for a classic member, the group's otherwise.
+    fn session_timeout_ms(&self, cfg: &GroupConfig) -> i64 {
+        match &self.classic {
+            Some(c) => i64::from(c.session_timeout_ms.max(0)),
+            None => i64::from(cfg.consumer_session_timeout_ms),
         }
     }
 }
@@ -171,6 +206,8 @@ pub struct ConsumerMemberDescription {
     pub subscribed_topic_regex: Option<String>,
     pub assignment: Vec<(TopicId, Vec<i32>)>,
     pub target_assignment: Vec<(TopicId, Vec<i32>)>,
+    /// Speaks the classic protocol (ConsumerGroupDescribe v1 member type 0).
+    pub classic: bool,
 }
 
 /// A group in ConsumerGroupDescribe.
@@ -249,6 +286,22 @@ fn is_subset(owned: &MemberAssignment, of: &MemberAssignment) -> bool {
 fn intersects(a: &MemberAssignment, b: &MemberAssignment) -> bool {
     a.iter()
         .any(|(t, ps)| b.get(t).is_some_and(|o| !ps.is_disjoint(o)))
+}
+
+/// The protocol type of classic consumers (ConsumerProtocol metadata).
+const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+
+/// Topic names to ids through the metadata; unknown topics are dropped.
+fn by_id(parts: &[(String, Vec<i32>)], topics: &dyn TopicView) -> MemberAssignment {
+    let mut out = MemberAssignment::new();
+    for (name, ps) in parts {
+        if let Some((id, _)) = topics.topic(name)
+            && !ps.is_empty()
+        {
+            out.entry(id).or_default().extend(ps.iter().copied());
+        }
+    }
+    out
 }
 
 fn compile_regex(pattern: &str) -> Result<Regex, GroupError> {
@@ -511,10 +564,55 @@ impl ConsumerGroup {
         p.client_id = req.client_id.clone();
         p.client_host = req.client_host.clone();
 
+        let owned = req.owned.as_deref().map(from_wire);
+        self.upsert_and_reconcile(&before, p, is_new, replaces, owned, topics, now_ms, cfg, fx);
+        let assigned_before = before.assigned.clone();
+        let Some(m) = self.members.get(&member_id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+
+        // Kafka sends the assignment on full requests (joins, and requests after an error carry
+        // every field) and whenever it changed.
+        let full_request = req.member_epoch == 0
+            || (req.rebalance_timeout_ms >= 0
+                && req.subscribed_topic_names.is_some()
+                && req.owned.is_some());
+        let assignment = if full_request || m.p.assigned != assigned_before {
+            Some(to_wire(&m.p.assigned))
+        } else {
+            None
+        };
+        Ok(HeartbeatResponse {
+            member_id,
+            member_epoch: m.p.member_epoch,
+            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
+            assignment,
+        })
+    }
+
+    /// The steps both protocols share once the request's member is known (Kafka's
+    /// consumerGroupHeartbeat and classicGroupJoinToConsumerGroup steps 1-3): store `p` in place
+    /// of `before` (or of the static member `replaces`), bump the group epoch if membership or
+    /// subscriptions changed, recompute the target, restart the member's session and move it
+    /// towards its target given what it says it `owned` (None: unchanged).
+    #[allow(clippy::too_many_arguments)]
+    fn upsert_and_reconcile(
+        &mut self,
+        before: &MemberSnapshot,
+        p: MemberSnapshot,
+        is_new: bool,
+        replaces: Option<String>,
+        owned: Option<MemberAssignment>,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+        fx: &mut Effects,
+    ) {
+        let member_id = p.member_id.clone();
         let subscription_changed = p.subscribed_topic_names != before.subscribed_topic_names
             || p.subscribed_topic_regex != before.subscribed_topic_regex;
         let mut bump = self.group_epoch == 0 || subscription_changed || is_new;
-        let member_changed = is_new || replaces.is_some() || p != before;
+        let member_changed = is_new || replaces.is_some() || p != *before;
 
         if let Some(old_id) = &replaces {
             self.remove_member(old_id);
@@ -559,46 +657,23 @@ impl ConsumerGroup {
         }
 
         // 3. Move this member towards its target.
-        let owned = req.owned.as_deref().map(from_wire);
-        let assigned_before = before.assigned.clone();
         let persisted_before = self.members.get(&member_id).map(|m| m.p.clone());
         let Some(m) = self.members.get_mut(&member_id) else {
-            return Err(GroupError::UnknownMemberId);
+            return;
         };
         if owned.is_some() {
             m.last_owned = owned;
         }
-        m.session_deadline_ms =
-            Some(now_ms.saturating_add(i64::from(cfg.consumer_session_timeout_ms)));
+        m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
         self.reconcile(&member_id, now_ms);
 
-        let Some(m) = self.members.get(&member_id) else {
-            return Err(GroupError::UnknownMemberId);
-        };
-        if member_changed
-            || epochs_before != (self.group_epoch, self.assignment_epoch)
-            || persisted_before.as_ref() != Some(&m.p)
-        {
+        let changed = self
+            .members
+            .get(&member_id)
+            .is_none_or(|m| persisted_before.as_ref() != Some(&m.p));
+        if member_changed || epochs_before != (self.group_epoch, self.assignment_epoch) || changed {
             fx.persist = true;
         }
-
-        // Kafka sends the assignment on full requests (joins, and requests after an error carry
-        // every field) and whenever it changed.
-        let full_request = req.member_epoch == 0
-            || (req.rebalance_timeout_ms >= 0
-                && req.subscribed_topic_names.is_some()
-                && req.owned.is_some());
-        let assignment = if full_request || m.p.assigned != assigned_before {
-            Some(to_wire(&m.p.assigned))
-        } else {
-            None
-        };
-        Ok(HeartbeatResponse {
-            member_id,
-            member_epoch: m.p.member_epoch,
-            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
-            assignment,
-        })
     }
 
     fn leave(
@@ -656,8 +731,7 @@ impl ConsumerGroup {
         if let Some(t0) = self.restored_at_ms.take() {
             for m in self.members.values_mut() {
                 if m.session_deadline_ms.is_none() {
-                    m.session_deadline_ms =
-                        Some(t0.saturating_add(i64::from(cfg.consumer_session_timeout_ms)));
+                    m.session_deadline_ms = Some(t0.saturating_add(m.p.session_timeout_ms(cfg)));
                 }
                 if m.p.state == MemberState::UnrevokedPartitions && m.rebalance_deadline.is_none() {
                     m.rebalance_deadline = Some((
@@ -723,12 +797,475 @@ impl ConsumerGroup {
             .get(member_id)
             .ok_or(GroupError::UnknownMemberId)?;
         if member_epoch != m.p.member_epoch {
-            return Err(GroupError::StaleMemberEpoch {
-                current: m.p.member_epoch,
-                got: member_epoch,
+            // A classic member knows its epoch as a generation.
+            return Err(if m.p.classic.is_some() {
+                GroupError::IllegalGeneration {
+                    current: m.p.member_epoch,
+                    got: member_epoch,
+                }
+            } else {
+                GroupError::StaleMemberEpoch {
+                    current: m.p.member_epoch,
+                    got: member_epoch,
+                }
             });
         }
         Ok(())
+    }
+
+    // ----- classic members (KIP-848 online migration) -----
+
+    /// Kafka's `ConsumerGroup.fromClassicGroup`: the classic group's members become members of
+    /// a new consumer group at epoch `generation`, Stable, each with its last classic assignment
+    /// as both its current and its target assignment (a classic group that was rebalancing has
+    /// its members rejoin, as the next group epoch is higher). A subscription or assignment that
+    /// does not parse refuses the conversion (GROUP_ID_NOT_FOUND, as Kafka).
+    pub fn from_classic(
+        group_id: String,
+        generation: i32,
+        protocol_name: Option<&str>,
+        members: Vec<MigratingMember>,
+        topics: &dyn TopicView,
+        now_ms: i64,
+    ) -> Result<ConsumerGroup, GroupError> {
+        let refuse = |e: consumer_protocol::CodecError| {
+            tracing::info!(error = %e, "a classic group whose metadata does not parse stays classic");
+            GroupError::GroupIdNotFound
+        };
+        let mut snapshot = ConsumerGroupSnapshot {
+            group_id,
+            group_epoch: generation,
+            assignment_epoch: generation,
+            members: Vec::with_capacity(members.len()),
+            target_assignment: BTreeMap::new(),
+            subscribed_topics: BTreeMap::new(),
+        };
+        for m in members {
+            let metadata = m
+                .protocols
+                .iter()
+                .find(|(n, _)| Some(n.as_str()) == protocol_name)
+                .or(m.protocols.first())
+                .map(|(_, meta)| meta.clone())
+                .unwrap_or_default();
+            let sub = consumer_protocol::decode_subscription(&metadata).map_err(refuse)?;
+            let assigned = by_id(
+                &consumer_protocol::decode_assignment(&m.assignment).map_err(refuse)?,
+                topics,
+            );
+            snapshot
+                .target_assignment
+                .insert(m.member_id.clone(), assigned.clone());
+            snapshot.members.push(MemberSnapshot {
+                member_id: m.member_id,
+                instance_id: m.group_instance_id,
+                rack_id: sub.rack_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                subscribed_topic_names: normalize_names(&sub.topics),
+                subscribed_topic_regex: None,
+                server_assignor: None,
+                state: MemberState::Stable,
+                member_epoch: generation,
+                previous_member_epoch: generation,
+                assigned,
+                pending_revocation: MemberAssignment::new(),
+                classic: Some(ClassicMetadata {
+                    session_timeout_ms: m.session_timeout_ms,
+                    protocols: m.protocols,
+                }),
+            });
+        }
+        let mut g = ConsumerGroup::from_snapshot(snapshot, now_ms);
+        g.subscribed_topics = g.resolve_subscriptions(topics);
+        Ok(g)
+    }
+
+    /// True when members remain and every one speaks the classic protocol: the group may become
+    /// a classic group again (Kafka's `allMembersUseClassicProtocolExcept` after a fence).
+    pub fn only_classic_members(&self) -> bool {
+        !self.members.is_empty() && self.members.values().all(|m| m.p.classic.is_some())
+    }
+
+    /// The members as `ClassicGroup::from_consumer` takes them, each with its target assignment
+    /// by topic name.
+    pub fn migrating_members(&self) -> Vec<(MigratingMember, Vec<(String, Vec<i32>)>)> {
+        let empty = MemberAssignment::new();
+        self.members
+            .values()
+            .filter_map(|m| {
+                let c = m.p.classic.as_ref()?;
+                let target = self.target.get(&m.p.member_id).unwrap_or(&empty);
+                Some((
+                    MigratingMember {
+                        member_id: m.p.member_id.clone(),
+                        group_instance_id: m.p.instance_id.clone(),
+                        client_id: m.p.client_id.clone(),
+                        client_host: m.p.client_host.clone(),
+                        rebalance_timeout_ms: m.p.rebalance_timeout_ms,
+                        session_timeout_ms: c.session_timeout_ms,
+                        protocols: c.protocols.clone(),
+                        assignment: Bytes::new(),
+                    },
+                    self.by_name(target),
+                ))
+            })
+            .collect()
+    }
+
+    /// JoinGroup from a classic member (Kafka's `classicGroupJoinToConsumerGroup`): answered at
+    /// once with the member's epoch as the generation and no leader (the broker assigns). The
+    /// subscription drives the member's topics; the owned partitions it lists tell what it has
+    /// revoked.
+    pub fn classic_join(
+        &mut self,
+        req: JoinRequest,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (JoinResponse, Effects) {
+        let mut fx = self.tick(now_ms, cfg);
+        let requested = req.member_id.clone();
+        let response = match self.classic_join_inner(req, topics, now_ms, cfg, &mut fx) {
+            Ok(r) => r,
+            Err((e, member_id)) => join_error(&member_id.unwrap_or(requested), e),
+        };
+        (response, fx)
+    }
+
+    fn classic_join_inner(
+        &mut self,
+        req: JoinRequest,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+        fx: &mut Effects,
+    ) -> Result<JoinResponse, (GroupError, Option<String>)> {
+        if req.session_timeout_ms < cfg.session_timeout_ms_min
+            || req.session_timeout_ms > cfg.session_timeout_ms_max
+        {
+            return Err((
+                GroupError::InvalidSessionTimeout(req.session_timeout_ms),
+                None,
+            ));
+        }
+        self.check_classic_protocols(&req.protocol_type, &req.protocols)
+            .map_err(|e| (e, None))?;
+        let unknown = req.member_id.is_empty();
+        let member_id = if unknown {
+            self.generate_member_id(now_ms)
+        } else {
+            req.member_id.clone()
+        };
+        if !self.members.contains_key(&member_id)
+            && self.members.len() >= cfg.consumer_group_size_max
+        {
+            return Err((GroupError::GroupMaxSizeReached, None));
+        }
+        if unknown && req.require_known_member_id && req.group_instance_id.is_none() {
+            return Err((GroupError::MemberIdRequired, Some(member_id)));
+        }
+        let (protocol_name, metadata) = req
+            .protocols
+            .first()
+            .map(|(n, m)| (n.clone(), m.clone()))
+            .unwrap_or_default();
+        let sub = consumer_protocol::decode_subscription(&metadata).map_err(|e| {
+            (
+                GroupError::InconsistentGroupProtocol(format!("unreadable subscription: {e}")),
+                None,
+            )
+        })?;
+
+        let mut replaces = None;
+        let existing = match &req.group_instance_id {
+            None => match self.members.get(&member_id) {
+                Some(m) if m.p.classic.is_none() => {
+                    return Err((GroupError::UnknownMemberId, None));
+                }
+                Some(m) => Some(m.p.clone()),
+                None => None,
+            },
+            Some(iid) => match self.static_members.get(iid).cloned() {
+                None if unknown => None,
+                None => return Err((GroupError::UnknownMemberId, None)),
+                Some(held_by) if unknown => {
+                    let Some(old) = self.members.get(&held_by).map(|m| m.p.clone()) else {
+                        return Err((GroupError::UnknownMemberId, None));
+                    };
+                    // A classic instance closes without leaving: its new instance replaces it.
+                    // A consumer-protocol one must have left temporarily first.
+                    if old.classic.is_none() && old.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH
+                    {
+                        return Err((GroupError::UnreleasedInstanceId(iid.clone()), None));
+                    }
+                    let mut copy = old;
+                    copy.member_id = member_id.clone();
+                    copy.member_epoch = 0;
+                    copy.previous_member_epoch = 0;
+                    replaces = Some(held_by);
+                    Some(copy)
+                }
+                Some(held_by) if held_by != member_id => {
+                    return Err((GroupError::FencedInstanceId(iid.clone()), None));
+                }
+                Some(held_by) => match self.members.get(&held_by) {
+                    Some(m) if m.p.classic.is_some() => Some(m.p.clone()),
+                    _ => return Err((GroupError::UnknownMemberId, None)),
+                },
+            },
+        };
+
+        let is_new = existing.is_none();
+        let before = existing.unwrap_or_else(|| MemberSnapshot::new(member_id.clone()));
+        let mut p = before.clone();
+        if let Some(i) = &req.group_instance_id {
+            p.instance_id = Some(i.clone());
+        }
+        if let Some(r) = &sub.rack_id {
+            p.rack_id = Some(r.clone());
+        }
+        p.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        p.subscribed_topic_names = normalize_names(&sub.topics);
+        p.client_id = req.client_id.clone();
+        p.client_host = req.client_host.clone();
+        p.classic = Some(ClassicMetadata {
+            session_timeout_ms: req.session_timeout_ms,
+            protocols: req.protocols,
+        });
+        let owned = by_id(&sub.owned_partitions, topics);
+        self.upsert_and_reconcile(
+            &before,
+            p,
+            is_new,
+            replaces,
+            Some(owned),
+            topics,
+            now_ms,
+            cfg,
+            fx,
+        );
+        let epoch = self
+            .members
+            .get(&member_id)
+            .map(|m| m.p.member_epoch)
+            .ok_or((GroupError::UnknownMemberId, None))?;
+        Ok(JoinResponse {
+            error: None,
+            generation_id: epoch,
+            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+            protocol_name: Some(protocol_name),
+            leader: String::new(),
+            skip_assignment: false,
+            member_id,
+            members: Vec::new(),
+        })
+    }
+
+    /// SyncGroup from a classic member (Kafka's `classicGroupSyncToConsumerGroup`): its current
+    /// assignment, in the ConsumerProtocol version of its subscription. REBALANCE_IN_PROGRESS
+    /// when the group moved on and the member must rejoin first.
+    pub fn classic_sync(
+        &mut self,
+        req: &SyncRequest,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Result<SyncResponse, GroupError>, Effects) {
+        let fx = self.tick(now_ms, cfg);
+        (self.classic_sync_inner(req, now_ms, cfg), fx)
+    }
+
+    fn classic_sync_inner(
+        &mut self,
+        req: &SyncRequest,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> Result<SyncResponse, GroupError> {
+        let id = self.classic_member(&req.member_id, req.group_instance_id.as_deref())?;
+        let group_epoch = self.group_epoch;
+        let Some(m) = self.members.get_mut(&id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+        if req.generation_id != m.p.member_epoch {
+            return Err(GroupError::IllegalGeneration {
+                current: m.p.member_epoch,
+                got: req.generation_id,
+            });
+        }
+        let (first_name, first_meta) =
+            m.p.classic
+                .as_ref()
+                .map(|c| c.first())
+                .map(|(n, meta)| (n.to_string(), consumer_protocol::version_of(meta)))
+                .unwrap_or_default();
+        if req
+            .protocol_type
+            .as_deref()
+            .is_some_and(|t| t != CONSUMER_PROTOCOL_TYPE)
+            || req
+                .protocol_name
+                .as_deref()
+                .is_some_and(|n| n != first_name)
+        {
+            return Err(GroupError::InconsistentGroupProtocol(
+                "protocol type or name differs from the member's join".into(),
+            ));
+        }
+        // A member in UnrevokedPartitions already rejoined: it first gets its reduced assignment.
+        if group_epoch > m.p.member_epoch && m.p.state != MemberState::UnrevokedPartitions {
+            return Err(GroupError::RebalanceInProgress);
+        }
+        m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
+        let assigned = m.p.assigned.clone();
+        Ok(SyncResponse {
+            error: None,
+            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+            protocol_name: Some(first_name),
+            assignment: consumer_protocol::encode_assignment(first_meta, &self.by_name(&assigned)),
+        })
+    }
+
+    /// Heartbeat from a classic member (Kafka's `classicGroupHeartbeatToConsumerGroup`):
+    /// REBALANCE_IN_PROGRESS when its assignment must change (the group epoch moved, it must
+    /// finish revoking, or partitions it waits for were released).
+    pub fn classic_heartbeat(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Result<(), GroupError>, Effects) {
+        let fx = self.tick(now_ms, cfg);
+        let res = (|| {
+            let id = self.classic_member(member_id, instance_id)?;
+            let waiting = self.waiting_on_unreleased(&id);
+            let group_epoch = self.group_epoch;
+            let m = self
+                .members
+                .get_mut(&id)
+                .ok_or(GroupError::UnknownMemberId)?;
+            if generation_id != m.p.member_epoch {
+                return Err(GroupError::IllegalGeneration {
+                    current: m.p.member_epoch,
+                    got: generation_id,
+                });
+            }
+            m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
+            if m.p.member_epoch < group_epoch
+                || m.p.state == MemberState::UnrevokedPartitions
+                || (m.p.state == MemberState::UnreleasedPartitions && !waiting)
+            {
+                return Err(GroupError::RebalanceInProgress);
+            }
+            Ok(())
+        })();
+        (res, fx)
+    }
+
+    /// LeaveGroup of classic members (Kafka's `classicGroupLeaveToConsumerGroup`): one result
+    /// per entry; an empty member id with an instance id removes that static member.
+    pub fn classic_leave(
+        &mut self,
+        members: Vec<(String, Option<String>)>,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Vec<Result<(), GroupError>>, Effects) {
+        let mut fx = self.tick(now_ms, cfg);
+        let mut leaving = Vec::new();
+        let results = members
+            .into_iter()
+            .map(|(member_id, instance)| {
+                let id = match instance.as_deref() {
+                    Some(iid) if member_id.is_empty() => self
+                        .static_members
+                        .get(iid)
+                        .cloned()
+                        .ok_or(GroupError::UnknownMemberId)?,
+                    _ => self.classic_member(&member_id, instance.as_deref())?,
+                };
+                leaving.push(id);
+                Ok(())
+            })
+            .collect();
+        if !leaving.is_empty() {
+            self.fence(&leaving, cfg);
+            fx.persist = true;
+        }
+        (results, fx)
+    }
+
+    /// Kafka's `validateConsumerGroupMember` + `throwIfMemberDoesNotUseClassicProtocol`.
+    fn classic_member(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<String, GroupError> {
+        if let Some(iid) = instance_id {
+            match self.static_members.get(iid) {
+                None => return Err(GroupError::UnknownMemberId),
+                Some(held_by) if held_by != member_id => {
+                    return Err(GroupError::FencedInstanceId(iid.to_string()));
+                }
+                Some(_) => {}
+            }
+        }
+        match self.members.get(member_id) {
+            Some(m) if m.p.classic.is_some() => Ok(member_id.to_string()),
+            _ => Err(GroupError::UnknownMemberId),
+        }
+    }
+
+    /// Kafka's `supportsClassicProtocols`: type "consumer", and (with classic members) one
+    /// protocol every classic member supports.
+    fn check_classic_protocols(
+        &self,
+        protocol_type: &str,
+        protocols: &[(String, Bytes)],
+    ) -> Result<(), GroupError> {
+        let refuse = |why: &str| Err(GroupError::InconsistentGroupProtocol(why.to_string()));
+        if protocol_type != CONSUMER_PROTOCOL_TYPE {
+            return refuse("a consumer group only takes the \"consumer\" protocol type");
+        }
+        if protocols.is_empty() {
+            return refuse("no protocols");
+        }
+        let classic: Vec<&ClassicMetadata> = self
+            .members
+            .values()
+            .filter_map(|m| m.p.classic.as_ref())
+            .collect();
+        let shared = protocols.iter().any(|(name, _)| {
+            classic
+                .iter()
+                .all(|c| c.protocols.iter().any(|(n, _)| n == name))
+        });
+        if shared {
+            Ok(())
+        } else {
+            refuse("no protocol in common with the group's classic members")
+        }
+    }
+
+    /// Kafka's `waitingOnUnreleasedPartition`: some partition of the member's target is still
+    /// held by another member.
+    fn waiting_on_unreleased(&self, member_id: &str) -> bool {
+        let Some(target) = self.target.get(member_id) else {
+            return false;
+        };
+        partitions_of(target).any(|tp| self.owners.get(&tp).is_some_and(|o| o != member_id))
+    }
+
+    /// Topic ids to names through the cached subscribed topics, sorted by name.
+    fn by_name(&self, a: &MemberAssignment) -> Vec<(String, Vec<i32>)> {
+        self.subscribed_topics
+            .iter()
+            .filter_map(|(name, (id, _))| {
+                let ps = a.get(id).filter(|ps| !ps.is_empty())?;
+                Some((name.clone(), ps.iter().copied().collect()))
+            })
+            .collect()
     }
 
     pub fn describe(&self, topics: &dyn TopicView) -> ConsumerGroupDescription {
@@ -761,6 +1298,7 @@ impl ConsumerGroup {
                     subscribed_topic_regex: m.p.subscribed_topic_regex.clone(),
                     assignment: exists(&m.p.assigned),
                     target_assignment: exists(self.target.get(&m.p.member_id).unwrap_or(&empty)),
+                    classic: m.p.classic.is_some(),
                 })
                 .collect(),
         }

@@ -253,9 +253,7 @@ impl GroupCoordinator {
                     g.offsets = offsets;
                     inner.groups.insert(group, g);
                 }
-                None => {
-                    inner.groups.remove(&group);
-                }
+                None => Self::replay_tombstone(&mut inner, &group, now),
             },
             Some(Record::ConsumerGroup { group, epoch }) => match epoch {
                 Some(epoch) => {
@@ -269,12 +267,23 @@ impl GroupCoordinator {
                     g.offsets = offsets;
                     inner.groups.insert(group, g);
                 }
-                None => {
-                    inner.groups.remove(&group);
-                }
+                None => Self::replay_tombstone(&mut inner, &group, now),
             },
         }
         Ok(())
+    }
+
+    /// A group metadata tombstone ends the group but not its offsets (their own tombstones do
+    /// that): a group converted between protocols writes one for its old type and keeps them.
+    fn replay_tombstone(inner: &mut Inner, group: &str, now: i64) {
+        let Some(g) = inner.groups.get_mut(group) else {
+            return;
+        };
+        if g.offsets.is_empty() {
+            inner.groups.remove(group);
+        } else {
+            g.kind = Kind::Classic(ClassicGroup::new(group.to_string(), now));
+        }
     }
 
     // ---- classic protocol ----------------------------------------------------------------
@@ -338,6 +347,89 @@ impl GroupCoordinator {
         }
     }
 
+    /// Kafka's `validateOnlineUpgrade`: the policy allows it, the group speaks the "consumer"
+    /// protocol type, and its members fit `group.consumer.max.size`.
+    fn upgrade_allowed(&self, cg: &ClassicGroup) -> bool {
+        self.cfg.migration_policy.upgrade_enabled()
+            && cg.uses_consumer_protocol()
+            && cg.member_count() <= self.cfg.consumer_group_size_max
+    }
+
+    /// Is `group_id` a consumer group with members? Classic requests then go to its classic
+    /// members (KIP-848 online migration) instead of turning it into a classic group.
+    fn is_mixed(inner: &Inner, group_id: &str) -> bool {
+        matches!(
+            inner.groups.get(group_id).map(|g| &g.kind),
+            Some(Kind::Consumer(cg)) if !cg.is_empty()
+        )
+    }
+
+    /// Records what a consumer-group state change requires, then converts the group back to a
+    /// classic one if only classic members are left and the policy allows it.
+    fn consumer_effects(
+        &self,
+        group_id: &str,
+        g: &mut Group,
+        effects: consumer::Effects,
+        now: i64,
+        records: &mut Vec<StoreRecord>,
+    ) {
+        if let Kind::Consumer(cg) = &g.kind
+            && effects.persist
+        {
+            records.push(StoreRecord {
+                key: records::consumer_group_key(group_id),
+                value: Some(records::consumer_group_value(cg.group_epoch())),
+            });
+        }
+        self.maybe_downgrade(group_id, g, now, records);
+    }
+
+    /// Kafka's `validateOnlineDowngradeWithFencedMembers` + `convertToClassicGroup`: a consumer
+    /// group whose remaining members all speak the classic protocol becomes a classic group
+    /// (which then rebalances), when `group.consumer.migration.policy` allows downgrades and the
+    /// members fit `group.max.size`. Written as a consumer-group tombstone and the classic
+    /// group's metadata, which is what a replay rebuilds.
+    fn maybe_downgrade(
+        &self,
+        group_id: &str,
+        g: &mut Group,
+        now: i64,
+        records: &mut Vec<StoreRecord>,
+    ) {
+        let Kind::Consumer(cg) = &g.kind else {
+            return;
+        };
+        if !self.cfg.migration_policy.downgrade_enabled()
+            || !cg.only_classic_members()
+            || cg.member_count() > self.cfg.classic_group_size_max
+        {
+            return;
+        }
+        let (classic, _) = ClassicGroup::from_consumer(
+            group_id.to_string(),
+            cg.group_epoch(),
+            cg.migrating_members(),
+            now,
+            &self.cfg,
+        );
+        tracing::info!(
+            group = group_id,
+            generation = classic.generation_id(),
+            members = classic.member_count(),
+            "consumer group downgraded to a classic group"
+        );
+        records.push(StoreRecord {
+            key: records::consumer_group_key(group_id),
+            value: None,
+        });
+        records.push(StoreRecord {
+            key: records::group_key(group_id),
+            value: Some(records::group_value(&classic.snapshot())),
+        });
+        g.kind = Kind::Classic(classic);
+    }
+
     async fn persist(&self, group_id: &str, records: Vec<StoreRecord>) -> Result<(), GroupError> {
         if records.is_empty() {
             return Ok(());
@@ -349,50 +441,59 @@ impl GroupCoordinator {
         })
     }
 
-    pub async fn join(&self, group_id: &str, req: JoinRequest) -> JoinResponse {
-        let error = |e: GroupError, member_id: String| JoinResponse {
-            error: Some(e),
-            generation_id: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            skip_assignment: false,
-            member_id,
-            members: Vec::new(),
-        };
+    pub async fn join(
+        &self,
+        group_id: &str,
+        req: JoinRequest,
+        topics: &(dyn TopicView + Sync),
+    ) -> JoinResponse {
+        let error = |e: GroupError, member_id: String| classic::join_error(&member_id, e);
         let wait_ms = req.rebalance_timeout_ms.max(req.session_timeout_ms).max(0) as u64 + 5_000;
         let requested_member = req.member_id.clone();
         let mut deliveries = Deliveries::default();
         let mut records = Vec::new();
-        let outcome = {
+        let (outcome, mixed) = {
             let mut inner = self.lock();
             if let Err(e) = self.check(&inner, group_id) {
                 return error(e, requested_member);
             }
             let now = self.now();
-            let g = match self.classic_mut(&mut inner, group_id, true) {
-                Ok(g) => g,
-                Err(e) => return error(e, requested_member),
-            };
-            let Kind::Classic(cg) = &mut g.kind else {
-                return error(GroupError::CoordinatorNotAvailable, requested_member);
-            };
-            let (outcome, effects) = cg.join(req, now, &self.cfg);
-            let outcome = match outcome {
-                Outcome::Done(r) => Ok(r),
-                Outcome::Pending(member_id) => {
-                    let (tx, rx) = oneshot::channel();
-                    g.joins.insert(member_id.clone(), tx);
-                    Err((member_id, rx))
-                }
-            };
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            outcome
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                // Classic members of a consumer group are answered at once.
+                let (response, effects) = cg.classic_join(req, topics, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                (Ok(response), true)
+            } else {
+                let g = match self.classic_mut(&mut inner, group_id, true) {
+                    Ok(g) => g,
+                    Err(e) => return error(e, requested_member),
+                };
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return error(GroupError::CoordinatorNotAvailable, requested_member);
+                };
+                let (outcome, effects) = cg.join(req, now, &self.cfg);
+                let outcome = match outcome {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Pending(member_id) => {
+                        let (tx, rx) = oneshot::channel();
+                        g.joins.insert(member_id.clone(), tx);
+                        Err((member_id, rx))
+                    }
+                };
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                (outcome, false)
+            }
         };
         let stored = self.persist(group_id, records).await;
         deliveries.send();
         match outcome {
-            Ok(r) => r,
+            Ok(r) => match stored {
+                Err(e) if mixed => error(e, r.member_id),
+                _ => r,
+            },
             Err((member_id, rx)) => {
                 match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
                     Ok(Ok(r)) => r,
@@ -406,12 +507,7 @@ impl GroupCoordinator {
     }
 
     pub async fn sync(&self, group_id: &str, req: SyncRequest) -> SyncResponse {
-        let error = |e: GroupError| SyncResponse {
-            error: Some(e),
-            protocol_type: None,
-            protocol_name: None,
-            assignment: Bytes::new(),
-        };
+        let error = classic::sync_error;
         let member_id = req.member_id.clone();
         let mut deliveries = Deliveries::default();
         let mut records = Vec::new();
@@ -421,25 +517,34 @@ impl GroupCoordinator {
                 return error(e);
             }
             let now = self.now();
-            let g = match self.classic_mut(&mut inner, group_id, false) {
-                Ok(g) => g,
-                Err(e) => return error(e),
-            };
-            let Kind::Classic(cg) = &mut g.kind else {
-                return error(GroupError::UnknownMemberId);
-            };
-            let wait_ms = cg.rebalance_timeout_ms_max().max(0) as u64 + 5_000;
-            let (outcome, effects) = cg.sync(req, now, &self.cfg);
-            let outcome = match outcome {
-                Outcome::Done(r) => Ok(r),
-                Outcome::Pending(_) => {
-                    let (tx, rx) = oneshot::channel();
-                    g.syncs.insert(member_id.clone(), tx);
-                    Err(rx)
-                }
-            };
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            (outcome, wait_ms)
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (response, effects) = cg.classic_sync(&req, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                (Ok(response.unwrap_or_else(error)), 0)
+            } else {
+                let g = match self.classic_mut(&mut inner, group_id, false) {
+                    Ok(g) => g,
+                    Err(e) => return error(e),
+                };
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return error(GroupError::UnknownMemberId);
+                };
+                let wait_ms = cg.rebalance_timeout_ms_max().max(0) as u64 + 5_000;
+                let (outcome, effects) = cg.sync(req, now, &self.cfg);
+                let outcome = match outcome {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Pending(_) => {
+                        let (tx, rx) = oneshot::channel();
+                        g.syncs.insert(member_id.clone(), tx);
+                        Err(rx)
+                    }
+                };
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                (outcome, wait_ms)
+            }
         };
         let stored = self.persist(group_id, records).await;
         if let Err(e) = stored {
@@ -473,14 +578,24 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let g = self.classic_mut(&mut inner, group_id, false)?;
-            let Kind::Classic(cg) = &mut g.kind else {
-                return Err(GroupError::UnknownMemberId);
-            };
-            let (result, effects) =
-                cg.heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            result
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (result, effects) =
+                    cg.classic_heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                result
+            } else {
+                let g = self.classic_mut(&mut inner, group_id, false)?;
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return Err(GroupError::UnknownMemberId);
+                };
+                let (result, effects) =
+                    cg.heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                result
+            }
         };
         let _ = self.persist(group_id, records).await;
         deliveries.send();
@@ -498,13 +613,22 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let g = self.classic_mut(&mut inner, group_id, false)?;
-            let Kind::Classic(cg) = &mut g.kind else {
-                return Err(GroupError::UnknownMemberId);
-            };
-            let (results, effects) = cg.leave(members, now, &self.cfg);
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            results
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (results, effects) = cg.classic_leave(members, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                results
+            } else {
+                let g = self.classic_mut(&mut inner, group_id, false)?;
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return Err(GroupError::UnknownMemberId);
+                };
+                let (results, effects) = cg.leave(members, now, &self.cfg);
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                results
+            }
         };
         let _ = self.persist(group_id, records).await;
         deliveries.send();
@@ -533,23 +657,72 @@ impl GroupCoordinator {
                     joins: HashMap::new(),
                     syncs: HashMap::new(),
                 });
-            if let Kind::Classic(cg) = &g.kind {
-                if !cg.is_empty() {
-                    return Err(GroupError::GroupIdNotFound);
+            let upgraded = if let Kind::Classic(cg) = &g.kind {
+                if cg.is_empty() {
+                    // An empty classic group is simply replaced, whatever the policy.
+                    if cg.generation_id() > 0 || !g.offsets.is_empty() {
+                        records.push(StoreRecord {
+                            key: records::group_key(group_id),
+                            value: None,
+                        });
+                    }
+                    g.kind = Kind::Consumer(ConsumerGroup::new(group_id.to_string()));
+                    None
+                } else {
+                    // Kafka's getOrMaybeCreateConsumerGroup: only a join may upgrade a classic group.
+                    if req.member_epoch != 0 || !self.upgrade_allowed(cg) {
+                        return Err(GroupError::GroupIdNotFound);
+                    }
+                    let mut converted = ConsumerGroup::from_classic(
+                        group_id.to_string(),
+                        cg.generation_id(),
+                        cg.protocol_name(),
+                        cg.migrating_members(),
+                        topics,
+                        now,
+                    )?;
+                    // The conversion stands only with the join that asked for it.
+                    let (result, effects) =
+                        converted.heartbeat(req.clone(), topics, now, &self.cfg);
+                    let response = result?;
+                    tracing::info!(
+                        group = group_id,
+                        generation = cg.generation_id(),
+                        members = cg.member_count(),
+                        "classic group upgraded to a consumer group"
+                    );
+                    // Parked classic requests are answered as Kafka does when it converts.
+                    for (_, tx) in g.joins.drain() {
+                        let _ = tx.send(classic::join_error("", GroupError::RebalanceInProgress));
+                    }
+                    for (_, tx) in g.syncs.drain() {
+                        let _ = tx.send(classic::sync_error(GroupError::RebalanceInProgress));
+                    }
+                    records.push(StoreRecord {
+                        key: records::group_key(group_id),
+                        value: None,
+                    });
+                    g.kind = Kind::Consumer(converted);
+                    // The converted group is new in the log whatever the join changed.
+                    let _ = effects;
+                    let persist = consumer::Effects { persist: true };
+                    self.consumer_effects(group_id, g, persist, now, &mut records);
+                    Some(Ok(response))
                 }
-                g.kind = Kind::Consumer(ConsumerGroup::new(group_id.to_string()));
-            }
-            let Kind::Consumer(cg) = &mut g.kind else {
-                return Err(GroupError::CoordinatorNotAvailable);
+            } else {
+                None
             };
-            let (result, effects) = cg.heartbeat(req, topics, now, &self.cfg);
-            if effects.persist {
-                records.push(StoreRecord {
-                    key: records::consumer_group_key(group_id),
-                    value: Some(records::consumer_group_value(cg.group_epoch())),
-                });
+            match upgraded {
+                Some(result) => result,
+                None => {
+                    let Kind::Consumer(cg) = &mut g.kind else {
+                        return Err(GroupError::CoordinatorNotAvailable);
+                    };
+                    let (result, effects) = cg.heartbeat(req, topics, now, &self.cfg);
+                    self.consumer_effects(group_id, g, effects, now, &mut records);
+                    result
+                }
             }
-            result
         };
         self.persist(group_id, records).await?;
         result
@@ -831,11 +1004,12 @@ impl GroupCoordinator {
                         self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
                     }
                     Kind::Consumer(cg) => {
-                        if cg.tick(now, &self.cfg).persist {
-                            records.push(StoreRecord {
-                                key: records::consumer_group_key(&id),
-                                value: Some(records::consumer_group_value(cg.group_epoch())),
-                            });
+                        let effects = cg.tick(now, &self.cfg);
+                        self.consumer_effects(&id, g, effects, now, &mut records);
+                        if let Kind::Classic(cg) = &mut g.kind {
+                            // Downgraded: its timers start now.
+                            let effects = cg.tick(now, &self.cfg);
+                            self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
                         }
                     }
                 }
@@ -1071,7 +1245,7 @@ mod tests {
             .unwrap();
         assert_eq!(r, vec![Ok(())]);
         // A group with members refuses an unknown member, as Kafka's ClassicGroup does.
-        let joined = c.join("busy", join("")).await;
+        let joined = c.join("busy", join(""), &NoTopics).await;
         assert_eq!(joined.error, None);
         assert!(matches!(
             c.commit_offsets("busy", id, None, -1, vec![commit(0, 1)])
@@ -1121,7 +1295,7 @@ mod tests {
         let store = Arc::new(MemoryStore::default());
         let clock = Arc::new(ManualClock::new(0));
         let c = coordinator(store.clone(), clock.clone());
-        let r = c.join("g", join("")).await;
+        let r = c.join("g", join(""), &NoTopics).await;
         assert_eq!(r.error, None);
         let member = r.member_id.clone();
         let s = c
@@ -1148,7 +1322,8 @@ mod tests {
             .await;
         assert!(matches!(stale, Err(GroupError::IllegalGeneration { .. })));
         assert_eq!(c.delete_group("g").await, Err(GroupError::NonEmptyGroup));
-        // A KIP-848 heartbeat for a classic group with members is refused.
+        // A KIP-848 join cannot upgrade a classic group whose metadata is no ConsumerProtocol
+        // subscription: refused as Kafka does.
         let hb = consumer::HeartbeatRequest {
             member_id: "x".into(),
             member_epoch: 0,
@@ -1181,12 +1356,12 @@ mod tests {
         let d = fresh.describe_classic("g").unwrap().unwrap();
         assert_eq!(d.members.len(), 1);
         // After leaving, deletion works and writes tombstones; a consumer group for the same
-        // id is then refused by classic joins while it has members.
+        // id then refuses a classic join whose metadata is no ConsumerProtocol subscription.
         c.leave("g", vec![(member, None)]).await.unwrap();
         c.delete_group("g").await.unwrap();
         assert_eq!(c.list_groups(&[], &[]), vec![]);
         c.consumer_heartbeat("g", hb, &NoTopics).await.unwrap();
-        let refused = c.join("g", join("")).await;
+        let refused = c.join("g", join(""), &NoTopics).await;
         assert!(matches!(
             refused.error,
             Some(GroupError::InconsistentGroupProtocol(_))

@@ -135,7 +135,8 @@ pub async fn join_group(
         require_known_member_id: version >= 4,
         reason: opt_str(request.reason),
     };
-    let r = broker.groups.join(&request.group_id, req).await;
+    let view = broker.topic_view();
+    let r = broker.groups.join(&request.group_id, req, &view).await;
     tracing::debug!(group = %request.group_id.0, member = %r.member_id, generation = r.generation_id, error = ?r.error, leader = %r.leader, members = r.members.len(), "JoinGroup answered");
     let mut response = JoinGroupResponse::default();
     response.error_code = r.error.as_ref().map(gcode).unwrap_or(code::NONE);
@@ -650,7 +651,9 @@ pub fn consumer_group_describe(
                             m.subscribed_topic_regex.as_deref().map(str_bytes);
                         wm.assignment = wire(&m.assignment);
                         wm.target_assignment = wire(&m.target_assignment);
-                        wm.member_type = 1; // the consumer protocol
+                        // v1: 0 for a classic member of a converted group, 1 for the consumer
+                        // protocol.
+                        wm.member_type = if m.classic { 0 } else { 1 };
                         wm
                     })
                     .collect();
