@@ -2363,6 +2363,226 @@ mod tests {
         assert_eq!(count(resp.assignment.as_ref().unwrap()), 2);
     }
 
+    fn subscription(topics: &[&str], owned: Vec<(String, Vec<i32>)>) -> Bytes {
+        consumer_protocol::encode_subscription(&consumer_protocol::Subscription {
+            version: 1,
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            owned_partitions: owned,
+            ..Default::default()
+        })
+    }
+
+    fn classic_join_req(member_id: &str, owned: Vec<(String, Vec<i32>)>) -> JoinRequest {
+        JoinRequest {
+            member_id: member_id.into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), subscription(&["a"], owned))],
+            require_known_member_id: true,
+            reason: None,
+        }
+    }
+
+    /// An eager classic client (librdkafka's "range"): on REBALANCE_IN_PROGRESS it drops
+    /// everything, rejoins, and takes what SyncGroup gives.
+    struct ClassicClient {
+        id: String,
+        generation: i32,
+        owned: Vec<(String, Vec<i32>)>,
+    }
+
+    impl ClassicClient {
+        fn step(&mut self, g: &mut ConsumerGroup, t: &Topics, now: i64) {
+            let hb = g
+                .classic_heartbeat(&self.id, None, self.generation, now, &cfg())
+                .0;
+            if hb.is_ok() {
+                return;
+            }
+            assert_eq!(hb, Err(GroupError::RebalanceInProgress), "{}", self.id);
+            self.owned.clear();
+            let (joined, _) = g.classic_join(classic_join_req(&self.id, vec![]), t, now, &cfg());
+            assert_eq!(joined.error, None);
+            assert_eq!(joined.leader, "", "the broker assigns");
+            self.generation = joined.generation_id;
+            let sync = SyncRequest {
+                member_id: self.id.clone(),
+                group_instance_id: None,
+                generation_id: self.generation,
+                protocol_type: Some("consumer".into()),
+                protocol_name: Some("range".into()),
+                assignments: vec![],
+            };
+            let (synced, _) = g.classic_sync(&sync, now, &cfg());
+            match synced {
+                Ok(r) => {
+                    self.owned = consumer_protocol::decode_assignment(&r.assignment).unwrap();
+                    assert_eq!(consumer_protocol::version_of(&r.assignment), 1);
+                }
+                Err(e) => assert_eq!(e, GroupError::RebalanceInProgress),
+            }
+        }
+
+        fn count(&self) -> usize {
+            self.owned.iter().map(|(_, p)| p.len()).sum()
+        }
+    }
+
+    /// What the broker has handed out must never overlap.
+    fn assert_broker_disjoint(g: &ConsumerGroup, t: &Topics) {
+        let mut seen = BTreeSet::new();
+        for m in g.describe(t).members {
+            for (topic, ps) in m.assignment {
+                for p in ps {
+                    assert!(seen.insert((topic, p)), "{p} given twice");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_converted_classic_group_shares_partitions_with_a_consumer_member_and_can_go_back() {
+        let t = Topics::with(&[("a", 6)]);
+        let migrating = |id: &str, parts: Vec<i32>| MigratingMember {
+            member_id: id.into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            rebalance_timeout_ms: 30_000,
+            session_timeout_ms: 10_000,
+            protocols: vec![("range".into(), subscription(&["a"], vec![]))],
+            assignment: consumer_protocol::encode_assignment(1, &[("a".into(), parts)]),
+        };
+        let members = vec![
+            migrating("c1", vec![0, 1, 2]),
+            migrating("c2", vec![3, 4, 5]),
+        ];
+        let mut g =
+            ConsumerGroup::from_classic("g".into(), 5, Some("range"), members, &t, 0).unwrap();
+        assert_eq!((g.group_epoch(), g.state_name()), (5, "Stable"));
+        assert!(g.only_classic_members());
+        assert!(g.describe(&t).members.iter().all(|m| m.classic));
+        // Classic members keep working as they were.
+        assert_eq!(g.classic_heartbeat("c1", None, 5, 1, &cfg()).0, Ok(()));
+        assert_eq!(
+            g.classic_heartbeat("c1", None, 4, 1, &cfg()).0,
+            Err(GroupError::IllegalGeneration { current: 5, got: 4 })
+        );
+        assert_eq!(
+            g.validate_offset_commit("c1", 4, 1),
+            Err(GroupError::IllegalGeneration { current: 5, got: 4 })
+        );
+
+        let mut k = Client::new("k1", &["a"]);
+        let r = k.hb(&mut g, &t, 10);
+        assert_eq!(r.member_epoch, 6);
+        assert_eq!(r.assignment, Some(vec![]), "everything is still held");
+        assert!(!g.only_classic_members());
+        let mut classic = vec![
+            ClassicClient {
+                id: "c1".into(),
+                generation: 5,
+                owned: vec![],
+            },
+            ClassicClient {
+                id: "c2".into(),
+                generation: 5,
+                owned: vec![],
+            },
+        ];
+        let mut now = 10;
+        for _ in 0..10 {
+            for c in classic.iter_mut() {
+                now += 100;
+                c.step(&mut g, &t, now);
+                assert_broker_disjoint(&g, &t);
+            }
+            now += 100;
+            k.hb(&mut g, &t, now);
+            assert_broker_disjoint(&g, &t);
+        }
+        assert_eq!(g.state_name(), "Stable");
+        assert_eq!(
+            (classic[0].count(), classic[1].count(), total(&k)),
+            (2, 2, 2)
+        );
+        // A member id the group never handed out, with JoinGroup v4+: MEMBER_ID_REQUIRED first.
+        let (r, _) = g.classic_join(classic_join_req("", vec![]), &t, now, &cfg());
+        assert_eq!(r.error, Some(GroupError::MemberIdRequired));
+        assert!(!r.member_id.is_empty());
+        // Another protocol type cannot join.
+        let mut other = classic_join_req("x", vec![]);
+        other.protocol_type = "connect".into();
+        assert!(matches!(
+            g.classic_join(other, &t, now, &cfg()).0.error,
+            Some(GroupError::InconsistentGroupProtocol(_))
+        ));
+
+        // The consumer member leaves: only classic members remain, as a classic group would.
+        let mut leave = k.request();
+        leave.member_epoch = LEAVE_GROUP_MEMBER_EPOCH;
+        g.heartbeat(leave, &t, now, &cfg()).0.unwrap();
+        assert!(g.only_classic_members());
+        let (classic_group, fx) = super::super::classic::ClassicGroup::from_consumer(
+            "g".into(),
+            g.group_epoch(),
+            g.migrating_members(),
+            now,
+            &cfg(),
+        );
+        assert!(fx.persist);
+        assert_eq!(classic_group.generation_id(), g.group_epoch());
+        assert_eq!(classic_group.protocol_name(), Some("range"));
+        assert_eq!(classic_group.member_count(), 2);
+        assert_eq!(
+            classic_group.state(),
+            super::super::classic::ClassicState::PreparingRebalance,
+            "every member rejoins"
+        );
+        // Each member's stored assignment is its target, in its subscription's version.
+        let snap = classic_group.snapshot();
+        let mut all: Vec<i32> = snap
+            .members
+            .iter()
+            .flat_map(|m| consumer_protocol::decode_assignment(&m.assignment).unwrap())
+            .flat_map(|(_, ps)| ps)
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+        // Classic members leave by LeaveGroup; the last one empties the group.
+        let (res, fx) = g.classic_leave(
+            vec![("c1".into(), None), ("nobody".into(), None)],
+            now,
+            &cfg(),
+        );
+        assert_eq!(res, vec![Ok(()), Err(GroupError::UnknownMemberId)]);
+        assert!(fx.persist);
+        assert_eq!(g.member_count(), 1);
+    }
+
+    #[test]
+    fn unparsable_classic_metadata_refuses_the_upgrade() {
+        let t = Topics::with(&[("a", 1)]);
+        let m = MigratingMember {
+            member_id: "c1".into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+            rebalance_timeout_ms: 1,
+            session_timeout_ms: 1,
+            protocols: vec![("range".into(), Bytes::from_static(b"\xff\xff"))],
+            assignment: Bytes::new(),
+        };
+        assert_eq!(
+            ConsumerGroup::from_classic("g".into(), 1, Some("range"), vec![m], &t, 0).err(),
+            Some(GroupError::GroupIdNotFound)
+        );
+    }
+
     #[test]
     fn unsubscribing_from_a_topic_revokes_it() {
         let t = Topics::with(&[("a", 2), ("b", 2)]);

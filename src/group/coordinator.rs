@@ -1047,6 +1047,7 @@ impl GroupCoordinator {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::group::MigrationPolicy;
     use crate::group::classic::JoinRequest;
     use crate::model::TopicId;
 
@@ -1252,6 +1253,149 @@ mod tests {
                 .await,
             Err(GroupError::UnknownMemberId)
         ));
+    }
+
+    /// One topic "t" with two partitions.
+    struct OneTopic;
+    impl TopicView for OneTopic {
+        fn topic(&self, name: &str) -> Option<(TopicId, i32)> {
+            (name == "t").then_some((TopicId([1; 16]), 2))
+        }
+        fn topic_by_id(&self, id: TopicId) -> Option<(String, i32)> {
+            (id == TopicId([1; 16])).then(|| ("t".to_string(), 2))
+        }
+        fn topic_names(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+    }
+
+    /// A classic group "g" with one stable member owning both partitions of "t".
+    async fn stable_classic_member(c: &GroupCoordinator) -> (String, i32) {
+        use crate::group::consumer_protocol as cp;
+        let mut req = join("");
+        req.protocols = vec![(
+            "range".into(),
+            cp::encode_subscription(&cp::Subscription {
+                topics: vec!["t".into()],
+                ..Default::default()
+            }),
+        )];
+        let r = c.join("g", req, &OneTopic).await;
+        assert_eq!(r.error, None);
+        let s = c
+            .sync(
+                "g",
+                SyncRequest {
+                    member_id: r.member_id.clone(),
+                    group_instance_id: None,
+                    generation_id: r.generation_id,
+                    protocol_type: None,
+                    protocol_name: None,
+                    assignments: vec![(
+                        r.member_id.clone(),
+                        cp::encode_assignment(0, &[("t".into(), vec![0, 1])]),
+                    )],
+                },
+            )
+            .await;
+        assert_eq!(s.error, None);
+        (r.member_id, r.generation_id)
+    }
+
+    fn consumer_join(member: &str) -> consumer::HeartbeatRequest {
+        consumer::HeartbeatRequest {
+            member_id: member.into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            owned: Some(vec![]),
+            ..Default::default()
+        }
+    }
+
+    fn group_type(c: &GroupCoordinator) -> Vec<String> {
+        c.list_groups(&[], &[])
+            .into_iter()
+            .map(|l| l.group_type)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_consumer_join_upgrades_a_classic_group_durably_and_the_last_leave_downgrades_it() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::new(0));
+        let c = coordinator(store.clone(), clock.clone());
+        let (member, generation) = stable_classic_member(&c).await;
+        let ok = c
+            .commit_offsets("g", &member, None, generation, vec![commit(0, 5)])
+            .await
+            .unwrap();
+        assert_eq!(ok, vec![Ok(())]);
+
+        let r = c
+            .consumer_heartbeat("g", consumer_join("k"), &OneTopic)
+            .await
+            .unwrap();
+        assert_eq!(r.member_epoch, generation + 1);
+        assert_eq!(
+            r.assignment,
+            Some(vec![]),
+            "the classic member still holds both"
+        );
+        assert_eq!(group_type(&c), vec!["consumer"]);
+        let d = c.describe_consumer("g", &OneTopic).unwrap();
+        assert_eq!(d.members.iter().filter(|m| m.classic).count(), 1);
+        // The classic member is told to rejoin; its commits still need its generation.
+        assert_eq!(
+            c.heartbeat("g", &member, None, generation).await,
+            Err(GroupError::RebalanceInProgress)
+        );
+        assert!(matches!(
+            c.commit_offsets("g", &member, None, generation + 7, vec![commit(0, 6)])
+                .await,
+            Err(GroupError::IllegalGeneration { .. })
+        ));
+        // A restart replays a consumer group (its members rejoin) with the offsets kept.
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        assert_eq!(group_type(&fresh), vec!["consumer"]);
+        assert_eq!(fresh.fetch_offsets("g", None).unwrap().len(), 1);
+
+        // The consumer member leaves: a classic group again, rebalancing, and durable as such.
+        let mut leave = consumer_join("k");
+        leave.member_epoch = consumer::LEAVE_GROUP_MEMBER_EPOCH;
+        c.consumer_heartbeat("g", leave, &OneTopic).await.unwrap();
+        assert_eq!(group_type(&c), vec!["classic"]);
+        let d = c.describe_classic("g").unwrap().unwrap();
+        assert_eq!(
+            (d.state.as_str(), d.members.len()),
+            ("PreparingRebalance", 1)
+        );
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        assert_eq!(group_type(&fresh), vec!["classic"]);
+        assert_eq!(fresh.fetch_offsets("g", None).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_policy_without_upgrade_refuses_the_consumer_join() {
+        for policy in [MigrationPolicy::Disabled, MigrationPolicy::Downgrade] {
+            let cfg = GroupConfig {
+                migration_policy: policy,
+                ..GroupConfig::default()
+            };
+            let store = Arc::new(MemoryStore::default());
+            let c =
+                GroupCoordinator::new(cfg, Arc::new(ManualClock::new(0)), store, 50, RETENTION_MS);
+            stable_classic_member(&c).await;
+            assert_eq!(
+                c.consumer_heartbeat("g", consumer_join("k"), &OneTopic)
+                    .await
+                    .unwrap_err(),
+                GroupError::GroupIdNotFound
+            );
+            assert_eq!(group_type(&c), vec!["classic"]);
+        }
     }
 
     #[tokio::test]
