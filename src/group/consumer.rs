@@ -1046,11 +1046,16 @@ impl ConsumerGroup {
             cfg,
             fx,
         );
-        let epoch = self
+        let m = self
             .members
-            .get(&member_id)
-            .map(|m| m.p.member_epoch)
+            .get_mut(&member_id)
             .ok_or((GroupError::UnknownMemberId, None))?;
+        // The join answers the rejoin a heartbeat asked for (Kafka cancels its join timeout); a
+        // member still revoking keeps the deadline reconciliation set.
+        if m.p.state != MemberState::UnrevokedPartitions {
+            m.rebalance_deadline = None;
+        }
+        let epoch = m.p.member_epoch;
         Ok(JoinResponse {
             error: None,
             generation_id: epoch,
@@ -1157,6 +1162,14 @@ impl ConsumerGroup {
                 || m.p.state == MemberState::UnrevokedPartitions
                 || (m.p.state == MemberState::UnreleasedPartitions && !waiting)
             {
+                // Kafka's join timeout: a member told to rejoin that does not within its
+                // rebalance timeout is removed (`tick`), so it cannot hold partitions forever.
+                if m.rebalance_deadline.is_none() {
+                    m.rebalance_deadline = Some((
+                        now_ms.saturating_add(i64::from(m.p.rebalance_timeout_ms.max(0))),
+                        m.p.member_epoch,
+                    ));
+                }
                 return Err(GroupError::RebalanceInProgress);
             }
             Ok(())
@@ -2562,6 +2575,32 @@ mod tests {
         assert_eq!(res, vec![Ok(()), Err(GroupError::UnknownMemberId)]);
         assert!(fx.persist);
         assert_eq!(g.member_count(), 1);
+    }
+
+    #[test]
+    fn a_classic_member_that_never_rejoins_is_removed_after_its_rebalance_timeout() {
+        let t = Topics::with(&[("a", 2)]);
+        let mut g = ConsumerGroup::new("g".into());
+        let (r, _) = g.classic_join(classic_join_req("c1", vec![]), &t, 0, &cfg());
+        assert_eq!((r.error, r.generation_id), (None, 1));
+        let mut k = Client::new("k1", &["a"]);
+        k.hb(&mut g, &t, 10);
+        // c1 keeps heartbeating (its session is fine) but never rejoins.
+        let mut now = 10;
+        while now < 30_000 {
+            now += 3_000;
+            assert_eq!(
+                g.classic_heartbeat("c1", None, 1, now, &cfg()).0,
+                Err(GroupError::RebalanceInProgress)
+            );
+            k.hb(&mut g, &t, now);
+        }
+        assert_eq!(g.member_count(), 2, "not before the rebalance timeout");
+        now += 3_000;
+        k.hb(&mut g, &t, now);
+        assert_eq!(g.member_count(), 1);
+        k.hb(&mut g, &t, now + 1);
+        assert_eq!(total(&k), 2);
     }
 
     #[test]
