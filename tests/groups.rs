@@ -475,6 +475,9 @@ async fn consumer_protocol_members_share_partitions() {
             .len()
     };
     assert_eq!(view, 1, "listed");
+    // Close the members while the broker still answers their leave (a KIP-848 close against a
+    // stopped broker waits out librdkafka's own timeouts).
+    drop((a, b));
     broker.shutdown().await;
 }
 
@@ -897,6 +900,7 @@ async fn a_classic_group_upgrades_when_a_consumer_protocol_member_joins_and_down
     );
     produce_tagged(&broker, "mig", 6, 30, "c").await;
     until_received(&[&a, &b], "c", 30, Duration::from_secs(30)).await;
+    drop((a, b));
     broker.shutdown().await;
 }
 
