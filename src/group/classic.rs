@@ -39,6 +39,11 @@
 //! * `Dead`: deleted; every request gets COORDINATOR_NOT_AVAILABLE. No way out (the shell makes a
 //!   new group).
 //!
+//! Online migration (KIP-848): `migrating_members` hands the members to a consumer group that
+//! replaces this one; `from_consumer` builds a `Stable` group from a consumer group's classic
+//! members and sends it to `PreparingRebalance` at once, so that they rejoin and their leader
+//! assigns again.
+//!
 //! Invariants: every member id in `static_members` is a member; `leader_id` is a member iff there
 //! are members; `pending_sync` and parked joins/syncs only name members; the generation only grows.
 //! Persistence: when `Effects::persist` is set the shell writes `snapshot()` (Kafka's

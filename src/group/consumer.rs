@@ -22,6 +22,16 @@
 //!   timeout remove the member, bump the group epoch and recompute the target (from the cached
 //!   `subscribed_topics`, as `tick` sees no `TopicView`).
 //!
+//! - Classic members (KIP-848 online migration, Kafka's `classicGroup*ToConsumerGroup`): a
+//!   member with `classic` metadata speaks JoinGroup/SyncGroup/Heartbeat/LeaveGroup. Its JoinGroup
+//!   is answered at once (generation = member epoch, no leader): the subscription sets its topics,
+//!   the owned partitions it lists say what it still holds, and it is reconciled like any member.
+//!   SyncGroup returns its assigned partitions as a ConsumerProtocolAssignment; Heartbeat answers
+//!   REBALANCE_IN_PROGRESS while it must rejoin (and it is removed if it does not rejoin within
+//!   its rebalance timeout). Its session timeout is its own, not the group's. `from_classic`
+//!   builds a group from a classic one; `only_classic_members`/`migrating_members` let the shell
+//!   convert back.
+//!
 //! Group states (`state_name`): Empty (no members) -> Assigning (group epoch ahead of the
 //! assignment epoch; transient here, as targets are computed at once) -> Reconciling (some
 //! member not yet at the assignment epoch, or not Stable) -> Stable; Dead after `mark_dead`.

@@ -11,6 +11,15 @@
 //!   offsets topic, as in Kafka. While a partition is being replayed at start-up its groups answer
 //!   COORDINATOR_LOAD_IN_PROGRESS; replay applies the same records the live path writes.
 //! - Offsets of a group that has no members expire `offsets.retention.minutes` after their commit.
+//! - Online migration (`group.consumer.migration.policy`): a ConsumerGroupHeartbeat join into a
+//!   classic group with members converts it when the policy allows upgrades (else
+//!   GROUP_ID_NOT_FOUND); the conversion stands only if that join succeeds, parked classic
+//!   requests are answered REBALANCE_IN_PROGRESS, and a classic tombstone plus the consumer
+//!   group's record are written. Classic requests to a consumer group with members go to its
+//!   classic members. After any change to a consumer group, if only classic members remain and
+//!   the policy allows downgrades, it becomes a rebalancing classic group (consumer tombstone plus
+//!   the classic group's record). A tombstone keeps the group's offsets on replay. Consumer groups
+//!   persist only their epoch, so after a restart a converted group's members rejoin.
 //! Lock order: `inner` is a leaf.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
