@@ -298,6 +298,8 @@ enum Kind {
     Double { min: f64, max: f64 },
     /// Exactly one of these (case-sensitive, like Kafka's `in(...)` validator).
     OneOf(&'static [&'static str]),
+    /// One of these in any case, spelled as listed (Kafka's `CaseInsensitiveValidString`).
+    OneOfAnyCase(&'static [&'static str]),
     /// A non-empty comma-separated list of these.
     ListOf(&'static [&'static str]),
     /// `*`, empty, or a comma list of `partition:broker`.
@@ -337,6 +339,12 @@ impl Kind {
                     Ok(value.to_string())
                 } else {
                     Err(format!("one of {}", allowed.join(", ")))
+                }
+            }
+            Kind::OneOfAnyCase(allowed) => {
+                match allowed.iter().find(|a| a.eq_ignore_ascii_case(value)) {
+                    Some(a) => Ok(a.to_string()),
+                    None => Err(format!("one of {} (any case)", allowed.join(", "))),
                 }
             }
             Kind::ListOf(allowed) => {
@@ -932,7 +940,7 @@ static BROKER_DEFS: &[BrokerDef] = &[
     ),
     bp(
         "group.consumer.migration.policy",
-        Kind::OneOf(MIGRATION_POLICIES),
+        Kind::OneOfAnyCase(MIGRATION_POLICIES),
         Some("bidirectional"),
     ),
     bp(
@@ -2293,6 +2301,18 @@ mod tests {
                 ..TopicSettings::default()
             }
         );
+    }
+
+    #[test]
+    fn migration_policy_is_one_of_kafkas_values_in_any_case() {
+        assert_eq!(
+            BrokerConfig::default().group_consumer_migration_policy,
+            "bidirectional"
+        );
+        let c = load_overrides(&["group.consumer.migration.policy=UPGRADE"]).unwrap();
+        assert_eq!(c.group_consumer_migration_policy, "upgrade");
+        assert!(c.ignored.is_empty());
+        assert!(load_overrides(&["group.consumer.migration.policy=sideways"]).is_err());
     }
 
     #[test]
