@@ -835,10 +835,24 @@ async fn describe_848(broker: &TestBroker, group: &str) -> Option<Vec<(String, i
 /// the two classic members share everything.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_classic_group_upgrades_when_a_consumer_protocol_member_joins_and_downgrades_after() {
+    upgrade_and_downgrade("range").await;
+}
+
+/// The same with cooperative classic members (incremental revocation through the owned
+/// partitions of their subscriptions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_classic_members_migrate_too() {
+    upgrade_and_downgrade("cooperative-sticky").await;
+}
+
+async fn upgrade_and_downgrade(strategy: &str) {
     let broker = TestBroker::start_with(GROUP_PROPS).await;
     broker.create_topic("mig", 6, &[]).await;
     produce_tagged(&broker, "mig", 6, 60, "a").await;
-    let classic: &[(&str, &str)] = &[("group.protocol", "classic")];
+    let classic: &[(&str, &str)] = &[
+        ("group.protocol", "classic"),
+        ("partition.assignment.strategy", strategy),
+    ];
     let a = Member::start(&broker, "g-mig", "mig", classic);
     let b = Member::start(&broker, "g-mig", "mig", classic);
     until(
