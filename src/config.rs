@@ -310,6 +310,8 @@ enum Kind {
     Double { min: f64, max: f64 },
     /// Exactly one of these (case-sensitive, like Kafka's `in(...)` validator).
     OneOf(&'static [&'static str]),
+    /// One of these in any case, spelled as listed (Kafka's `CaseInsensitiveValidString`).
+    OneOfAnyCase(&'static [&'static str]),
     /// A non-empty comma-separated list of these.
     ListOf(&'static [&'static str]),
     /// `*`, empty, or a comma list of `partition:broker`.
@@ -349,6 +351,12 @@ impl Kind {
                     Ok(value.to_string())
                 } else {
                     Err(format!("one of {}", allowed.join(", ")))
+                }
+            }
+            Kind::OneOfAnyCase(allowed) => {
+                match allowed.iter().find(|a| a.eq_ignore_ascii_case(value)) {
+                    Some(a) => Ok(a.to_string()),
+                    None => Err(format!("one of {} (any case)", allowed.join(", "))),
                 }
             }
             Kind::ListOf(allowed) => {
@@ -481,9 +489,12 @@ fn kafka_type(name: &str, kind: Kind) -> ConfigType {
         Kind::Bool => ConfigType::Boolean,
         Kind::Double { .. } => ConfigType::Double,
         Kind::ListOf(_) | Kind::ThrottledReplicas => ConfigType::List,
-        Kind::OneOf(_) | Kind::Text | Kind::Listeners | Kind::Paths | Kind::ClusterId => {
-            ConfigType::String
-        }
+        Kind::OneOf(_)
+        | Kind::OneOfAnyCase(_)
+        | Kind::Text
+        | Kind::Listeners
+        | Kind::Paths
+        | Kind::ClusterId => ConfigType::String,
     }
 }
 
@@ -1108,6 +1119,9 @@ const fn bp(name: &'static str, kind: Kind, default: Option<&'static str>) -> Br
 }
 
 const PROCESS_ROLES: &[&str] = &["broker", "controller"];
+/// `group.consumer.migration.policy` (KIP-848 online migration between the classic and the
+/// consumer protocol).
+const MIGRATION_POLICIES: &[&str] = &["disabled", "upgrade", "downgrade", "bidirectional"];
 
 /// Broker properties Gregor uses that are not topic-config synonyms, sorted by name.
 static BROKER_DEFS: &[BrokerDef] = &[
@@ -1146,6 +1160,11 @@ static BROKER_DEFS: &[BrokerDef] = &[
         "group.consumer.max.size",
         int(1, I32_MAX),
         Some("2147483647"),
+    ),
+    bp(
+        "group.consumer.migration.policy",
+        Kind::OneOfAnyCase(MIGRATION_POLICIES),
+        Some("bidirectional"),
     ),
     bp(
         "group.consumer.min.heartbeat.interval.ms",
@@ -1832,6 +1851,8 @@ pub struct BrokerConfig {
     /// `group.consumer.assignors`: server-side assignors by short name ("uniform", "range"), the
     /// first the default; Kafka's class names are accepted and shortened.
     pub group_consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`: "disabled", "upgrade", "downgrade" or "bidirectional".
+    pub group_consumer_migration_policy: String,
     /// `transactional.id.expiration.ms`.
     pub transactional_id_expiration_ms: i32,
     /// `producer.id.expiration.ms`.
@@ -1919,6 +1940,7 @@ impl Default for BrokerConfig {
             group_consumer_heartbeat_interval_ms: 5_000,
             group_consumer_max_size: i32::MAX,
             group_consumer_assignors: vec!["uniform".to_string(), "range".to_string()],
+            group_consumer_migration_policy: "bidirectional".to_string(),
             transactional_id_expiration_ms: 604_800_000,
             producer_id_expiration_ms: 86_400_000,
             transaction_max_timeout_ms: 900_000,
@@ -2223,6 +2245,9 @@ impl BrokerConfig {
         c.group_consumer_max_size = c.get_int("group.consumer.max.size")?;
         let assignors_raw = c.get_text("group.consumer.assignors").unwrap_or_default();
         c.group_consumer_assignors = parse_assignors(&assignors_raw)?;
+        c.group_consumer_migration_policy = c
+            .get_text("group.consumer.migration.policy")
+            .unwrap_or_else(|| "bidirectional".to_string());
         c.transactional_id_expiration_ms = c.get_int("transactional.id.expiration.ms")?;
         c.producer_id_expiration_ms = c.get_int("producer.id.expiration.ms")?;
         c.transaction_max_timeout_ms = c.get_int("transaction.max.timeout.ms")?;
@@ -2741,6 +2766,18 @@ mod tests {
         let c = load_overrides(&["gregor.legacy.api.versions.enable=true"]).unwrap();
         assert!(c.legacy_api_versions_enable);
         assert!(load_overrides(&["gregor.legacy.api.versions.enable=maybe"]).is_err());
+    }
+
+    #[test]
+    fn migration_policy_is_one_of_kafkas_values_in_any_case() {
+        assert_eq!(
+            BrokerConfig::default().group_consumer_migration_policy,
+            "bidirectional"
+        );
+        let c = load_overrides(&["group.consumer.migration.policy=UPGRADE"]).unwrap();
+        assert_eq!(c.group_consumer_migration_policy, "upgrade");
+        assert!(c.ignored.is_empty());
+        assert!(load_overrides(&["group.consumer.migration.policy=sideways"]).is_err());
     }
 
     #[test]

@@ -663,3 +663,41 @@ async fn transactional_producers_fail_at_once_while_transactions_do_not_exist() 
         .expect("delivered");
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_groups_answers_consumer_protocol_groups_as_kafka() {
+    let broker = TestBroker::start().await;
+    broker.create_topic("dg", 1, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    // A KIP-848 group (its member joins, then leaves; the group stays).
+    heartbeat_interval(&mut raw, "kip848", "dg").await;
+    let describe = |ids: &[&str]| {
+        let mut d = DescribeGroupsRequest::default();
+        d.groups = ids.iter().map(|g| GroupId(s(g))).collect();
+        d
+    };
+    let v6 = raw.call(&describe(&["kip848", "absent"]), 6).await;
+    let got: Vec<(i16, &str, Option<&str>)> = v6
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                g.error_code,
+                g.group_state.as_str(),
+                g.error_message.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (69, "Dead", Some("Group kip848 is not a classic group.")),
+            (69, "Dead", Some("Group absent not found.")),
+        ]
+    );
+    let v5 = raw.call(&describe(&["kip848", "absent"]), 5).await;
+    for g in &v5.groups {
+        assert_eq!((g.error_code, g.group_state.as_str()), (0, "Dead"));
+    }
+    broker.shutdown().await;
+}

@@ -475,6 +475,9 @@ async fn consumer_protocol_members_share_partitions() {
             .len()
     };
     assert_eq!(view, 1, "listed");
+    // Close the members while the broker still answers their leave (a KIP-848 close against a
+    // stopped broker waits out librdkafka's own timeouts).
+    drop((a, b));
     broker.shutdown().await;
 }
 
@@ -620,4 +623,388 @@ async fn a_restarted_static_member_rejoins_without_a_rebalance() {
     assert_eq!(b.assignment(), b_before);
     assert_eq!(a2.assignment(), a_before);
     broker.shutdown().await;
+}
+
+/// Retries DeleteGroups until it succeeds; only NON_EMPTY_GROUP is expected meanwhile.
+async fn delete_group_eventually(broker: &TestBroker, group: &str, limit: Duration) {
+    use rdkafka::admin::AdminOptions;
+    use rdkafka::types::RDKafkaErrorCode;
+    let admin = broker.admin();
+    let deadline = Instant::now() + limit;
+    loop {
+        let res = admin
+            .delete_groups(&[group], &AdminOptions::new())
+            .await
+            .expect("delete_groups");
+        match &res[0] {
+            Ok(_) => return,
+            Err((_, code)) => {
+                assert_eq!(*code, RDKafkaErrorCode::NonEmptyGroup, "{group}");
+                assert!(
+                    Instant::now() < deadline,
+                    "{group} still has members after {limit:?}"
+                );
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// Three static members of `group` join, close without leaving, and must be gone (the group
+/// deletable) within 20 s.
+async fn static_members_expire_after_close(broker: &TestBroker, group: &str, kip848: bool) {
+    let topic = format!("{group}-topic");
+    broker.create_topic(&topic, 3, &[]).await;
+    let ids: Vec<String> = (0..3).map(|i| format!("{group}-instance-{i}")).collect();
+    let members: Vec<Member> = ids
+        .iter()
+        .map(|id| {
+            if kip848 {
+                let extra = [("group.protocol", "consumer"), ("group.instance.id", id)];
+                Member::start_kip848(broker, group, &topic, &extra)
+            } else {
+                let extra = [
+                    ("group.instance.id", id.as_str()),
+                    ("session.timeout.ms", "2000"),
+                ];
+                Member::start(broker, group, &topic, &extra)
+            }
+        })
+        .collect();
+    let refs: Vec<&Member> = members.iter().collect();
+    until(
+        "three static members",
+        Duration::from_secs(30),
+        &refs,
+        |x| balanced(x, 3, &[1, 1, 1]),
+    )
+    .await;
+    for m in members {
+        m.stop();
+    }
+    delete_group_eventually(broker, group, Duration::from_secs(20)).await;
+}
+
+/// Issue 16: static members (`group.instance.id`) send no LeaveGroup when they close; like
+/// dynamic ones they are removed at their session timeout, and the group can then be deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_static_classic_members_expire_at_their_session_timeout() {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    static_members_expire_after_close(&broker, "g-static-exp", false).await;
+    broker.shutdown().await;
+}
+
+/// The same with KIP-848: a static member leaves with epoch -2, keeps its place until its session
+/// times out, and is removed then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_static_consumer_protocol_members_expire_at_their_session_timeout() {
+    let mut props = GROUP_PROPS.to_vec();
+    props.push(("group.consumer.session.timeout.ms", "2000"));
+    let broker = TestBroker::start_with(&props).await;
+    static_members_expire_after_close(&broker, "g-static-exp848", true).await;
+    broker.shutdown().await;
+}
+
+/// Issue 16: a `group.protocol=consumer` consumer that assigns partitions itself commits with
+/// member epoch -1 and its own member id; Kafka accepts that into a missing (or empty) group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_protocol_client_without_subscription_commits_offsets() {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    broker.create_topic("simple848", 2, &[]).await;
+    let consumer = broker.consumer(&[("group.id", "g-simple848"), ("group.protocol", "consumer")]);
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset("simple848", 0, Offset::Beginning)
+        .unwrap();
+    tpl.add_partition_offset("simple848", 1, Offset::Beginning)
+        .unwrap();
+    consumer.assign(&tpl).unwrap();
+    let mut commit = TopicPartitionList::new();
+    commit
+        .add_partition_offset("simple848", 0, Offset::Offset(3))
+        .unwrap();
+    commit
+        .add_partition_offset("simple848", 1, Offset::Offset(5))
+        .unwrap();
+    consumer
+        .commit(&commit, CommitMode::Sync)
+        .expect("the simple commit is accepted");
+    let committed = consumer
+        .committed_offsets(commit.clone(), Duration::from_secs(10))
+        .unwrap();
+    assert_eq!(
+        committed.find_partition("simple848", 0).unwrap().offset(),
+        Offset::Offset(3)
+    );
+    assert_eq!(
+        committed.find_partition("simple848", 1).unwrap().offset(),
+        Offset::Offset(5)
+    );
+    // The group now exists (simple, empty): a second commit is accepted as well.
+    commit
+        .set_partition_offset("simple848", 0, Offset::Offset(4))
+        .unwrap();
+    consumer
+        .commit(&commit, CommitMode::Sync)
+        .expect("a commit into the empty group is accepted");
+    drop(consumer);
+    broker.shutdown().await;
+}
+
+// ---- KIP-848 online migration (issue 16) ------------------------------------------------------
+
+/// Produces `n` records `<tag><i>` round-robin over `partitions`.
+async fn produce_tagged(broker: &TestBroker, topic: &str, partitions: i32, n: usize, tag: &str) {
+    let producer = broker.producer(&[("linger.ms", "5")]);
+    for i in 0..n {
+        let value = format!("{tag}{i}");
+        let p = Some((i % partitions as usize) as i32);
+        send(&producer, topic, p, b"k", value.as_bytes()).await;
+    }
+}
+
+/// Waits until the members together received every record `<tag>0..<tag>n`.
+async fn until_received(members: &[&Member], tag: &str, n: usize, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let mut seen = BTreeSet::new();
+        for m in members {
+            for (_, _, v) in m.shared.records.lock().unwrap().iter() {
+                if let Some(rest) = std::str::from_utf8(v)
+                    .ok()
+                    .and_then(|s| s.strip_prefix(tag))
+                {
+                    seen.insert(rest.to_string());
+                }
+            }
+        }
+        if seen.len() >= n {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "records {tag}*: only {} of {n} arrived",
+            seen.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The group's type as ListGroups v5 reports it ("classic" or "consumer"), if listed.
+async fn group_type(broker: &TestBroker, group: &str) -> Option<String> {
+    use kafka_protocol::messages::ListGroupsRequest;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let resp = raw.call(&ListGroupsRequest::default(), 5).await;
+    resp.groups
+        .iter()
+        .find(|g| g.group_id.0.as_str() == group)
+        .map(|g| g.group_type.to_string())
+}
+
+/// ConsumerGroupDescribe v1 of one group: (member id, member type, assigned partitions).
+async fn describe_848(broker: &TestBroker, group: &str) -> Option<Vec<(String, i8, Vec<i32>)>> {
+    use kafka_protocol::messages::{ConsumerGroupDescribeRequest, GroupId};
+    use kafka_protocol::protocol::StrBytes;
+    let mut req = ConsumerGroupDescribeRequest::default();
+    req.group_ids = vec![GroupId(StrBytes::from_string(group.to_string()))];
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let resp = raw.call(&req, 1).await;
+    let g = resp.groups.first()?;
+    if g.error_code != 0 {
+        return None;
+    }
+    Some(
+        g.members
+            .iter()
+            .map(|m| {
+                let parts = m
+                    .assignment
+                    .topic_partitions
+                    .iter()
+                    .flat_map(|t| t.partitions.iter().copied())
+                    .collect();
+                (m.member_id.to_string(), m.member_type, parts)
+            })
+            .collect(),
+    )
+}
+
+/// Two classic rdkafka consumers share a 6-partition topic; a third joins with
+/// `group.protocol=consumer`: the group becomes a consumer group keeping its classic members, the
+/// broker never gives a partition to two members at once, all three share the partitions and
+/// records keep flowing. When the consumer-protocol member leaves, the group is classic again and
+/// the two classic members share everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_classic_group_upgrades_when_a_consumer_protocol_member_joins_and_downgrades_after() {
+    upgrade_and_downgrade("range").await;
+}
+
+/// The same with cooperative classic members (incremental revocation through the owned
+/// partitions of their subscriptions).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooperative_classic_members_migrate_too() {
+    upgrade_and_downgrade("cooperative-sticky").await;
+}
+
+async fn upgrade_and_downgrade(strategy: &str) {
+    let broker = TestBroker::start_with(GROUP_PROPS).await;
+    broker.create_topic("mig", 6, &[]).await;
+    produce_tagged(&broker, "mig", 6, 60, "a").await;
+    let classic: &[(&str, &str)] = &[
+        ("group.protocol", "classic"),
+        ("partition.assignment.strategy", strategy),
+    ];
+    let a = Member::start(&broker, "g-mig", "mig", classic);
+    let b = Member::start(&broker, "g-mig", "mig", classic);
+    until(
+        "two classic members",
+        Duration::from_secs(30),
+        &[&a, &b],
+        |x| balanced(x, 6, &[3, 3]),
+    )
+    .await;
+    until_received(&[&a, &b], "a", 60, Duration::from_secs(30)).await;
+    assert_eq!(
+        group_type(&broker, "g-mig").await.as_deref(),
+        Some("classic")
+    );
+
+    let c = Member::start_kip848(&broker, "g-mig", "mig", &[("group.protocol", "consumer")]);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        if let Some(members) = describe_848(&broker, "g-mig").await {
+            let mut owned = BTreeSet::new();
+            for (id, _, parts) in &members {
+                for p in parts {
+                    assert!(
+                        owned.insert(*p),
+                        "partition {p} given twice (to {id}): {members:?}"
+                    );
+                }
+            }
+            let clients = [a.assignment(), b.assignment(), c.assignment()];
+            if members.len() == 3 && balanced(&clients, 6, &[2, 2, 2]) {
+                let mut types: Vec<i8> = members.iter().map(|m| m.1).collect();
+                types.sort_unstable();
+                assert_eq!(types, vec![0, 0, 1], "two classic members, one consumer");
+                break;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never shared: {:?}",
+            [a.assignment(), b.assignment(), c.assignment()]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        group_type(&broker, "g-mig").await.as_deref(),
+        Some("consumer")
+    );
+    produce_tagged(&broker, "mig", 6, 60, "b").await;
+    until_received(&[&a, &b, &c], "b", 60, Duration::from_secs(30)).await;
+
+    c.stop(); // leaves (epoch -1): only classic members remain
+    until("downgraded", Duration::from_secs(40), &[&a, &b], |x| {
+        balanced(x, 6, &[3, 3])
+    })
+    .await;
+    assert_eq!(
+        group_type(&broker, "g-mig").await.as_deref(),
+        Some("classic")
+    );
+    produce_tagged(&broker, "mig", 6, 30, "c").await;
+    until_received(&[&a, &b], "c", 30, Duration::from_secs(30)).await;
+    drop((a, b));
+    broker.shutdown().await;
+}
+
+/// A raw ConsumerGroupHeartbeat (v0) joining `group` with a subscription to `topic`.
+async fn raw_consumer_join(
+    raw: &mut RawClient,
+    group: &str,
+    topic: &str,
+) -> kafka_protocol::messages::ConsumerGroupHeartbeatResponse {
+    use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, GroupId, TopicName};
+    use kafka_protocol::protocol::StrBytes;
+    let mut req = ConsumerGroupHeartbeatRequest::default();
+    req.group_id = GroupId(StrBytes::from_string(group.to_string()));
+    req.member_epoch = 0;
+    req.rebalance_timeout_ms = 30_000;
+    req.subscribed_topic_names = Some(vec![TopicName(StrBytes::from_string(topic.to_string()))]);
+    req.topic_partitions = Some(vec![]);
+    raw.call(&req, 0).await
+}
+
+/// One broker per `group.consumer.migration.policy` value: the upgrade of a classic group with
+/// members is refused with GROUP_ID_NOT_FOUND unless the policy allows it, and a consumer group
+/// left with only classic members stays a consumer group (its classic member keeps working in
+/// it) unless the policy allows the downgrade.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_policy_allows_only_its_directions() {
+    use kafka_protocol::messages::{ConsumerGroupHeartbeatRequest, GroupId};
+    use kafka_protocol::protocol::StrBytes;
+    for (policy, upgrade, downgrade) in [
+        ("disabled", false, false),
+        ("upgrade", true, false),
+        ("downgrade", false, true),
+        ("bidirectional", true, true),
+    ] {
+        let mut props = GROUP_PROPS.to_vec();
+        props.push(("group.consumer.migration.policy", policy));
+        let broker = TestBroker::start_with(&props).await;
+        broker.create_topic("pol", 2, &[]).await;
+        broker.create_topic("pol-other", 1, &[]).await;
+
+        // Upgrade: a classic group with a member, then a consumer-protocol join.
+        let a = Member::start(&broker, "g-up", "pol", &[("group.protocol", "classic")]);
+        until("classic member", Duration::from_secs(30), &[&a], |x| {
+            x[0].len() == 2
+        })
+        .await;
+        let mut raw = RawClient::connect(&broker.bootstrap()).await;
+        let joined = raw_consumer_join(&mut raw, "g-up", "pol-other").await;
+        if upgrade {
+            assert_eq!(joined.error_code, 0, "{policy}: upgrade allowed");
+            assert_eq!(
+                group_type(&broker, "g-up").await.as_deref(),
+                Some("consumer")
+            );
+        } else {
+            assert_eq!(joined.error_code, 69, "{policy}: GROUP_ID_NOT_FOUND");
+            assert_eq!(
+                group_type(&broker, "g-up").await.as_deref(),
+                Some("classic")
+            );
+        }
+        drop(a);
+
+        // Downgrade: a consumer group, a classic member joins it, the consumer member leaves.
+        let joined = raw_consumer_join(&mut raw, "g-down", "pol-other").await;
+        assert_eq!(joined.error_code, 0, "{policy}: a new consumer group");
+        let d = Member::start(&broker, "g-down", "pol", &[("group.protocol", "classic")]);
+        until(
+            "classic member in a consumer group",
+            Duration::from_secs(30),
+            &[&d],
+            |x| x[0].len() == 2,
+        )
+        .await;
+        let mut leave = ConsumerGroupHeartbeatRequest::default();
+        leave.group_id = GroupId(StrBytes::from_static_str("g-down"));
+        leave.member_id = joined.member_id.clone().unwrap_or_default();
+        leave.member_epoch = -1;
+        assert_eq!(raw.call(&leave, 0).await.error_code, 0);
+        let want = if downgrade { "classic" } else { "consumer" };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while group_type(&broker, "g-down").await.as_deref() != Some(want) {
+            assert!(Instant::now() < deadline, "{policy}: g-down never {want}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // Either way the classic member keeps consuming both partitions.
+        produce_tagged(&broker, "pol", 2, 10, policy).await;
+        until_received(&[&d], policy, 10, Duration::from_secs(30)).await;
+        assert_eq!(d.assignment().len(), 2, "{policy}");
+        drop(d);
+        broker.shutdown().await;
+    }
 }

@@ -39,6 +39,11 @@
 //! * `Dead`: deleted; every request gets COORDINATOR_NOT_AVAILABLE. No way out (the shell makes a
 //!   new group).
 //!
+//! Online migration (KIP-848): `migrating_members` hands the members to a consumer group that
+//! replaces this one; `from_consumer` builds a `Stable` group from a consumer group's classic
+//! members and sends it to `PreparingRebalance` at once, so that they rejoin and their leader
+//! assigns again.
+//!
 //! Invariants: every member id in `static_members` is a member; `leader_id` is a member iff there
 //! are members; `pending_sync` and parked joins/syncs only name members; the generation only grows.
 //! Persistence: when `Effects::persist` is set the shell writes `snapshot()` (Kafka's
@@ -53,7 +58,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
 
-use super::{GroupConfig, GroupError};
+use super::{GroupConfig, GroupError, consumer_protocol};
 
 /// Kafka's `group.classic.new.member.join.timeout` (internal, 5 minutes): a new member parked in
 /// JoinGroup cannot heartbeat, so its join is failed after this long and it is removed.
@@ -200,6 +205,21 @@ pub struct MemberDescription {
     pub assignment: Bytes,
 }
 
+/// A member moving between a classic group and a consumer group (KIP-848 online migration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MigratingMember {
+    pub member_id: String,
+    pub group_instance_id: Option<String>,
+    pub client_id: String,
+    pub client_host: String,
+    pub rebalance_timeout_ms: i32,
+    pub session_timeout_ms: i32,
+    /// Every (protocol name, metadata) of its last JoinGroup, in its order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+    /// Its classic assignment (ConsumerProtocol bytes); empty when going the other way.
+    pub assignment: Bytes,
+}
+
 #[derive(Debug, Clone)]
 struct Member {
     member_id: String,
@@ -294,7 +314,8 @@ pub struct ClassicGroup {
     id_counter: u64,
 }
 
-fn join_error(member_id: &str, error: GroupError) -> JoinResponse {
+/// A JoinGroup answer carrying only an error (and the member id it concerns).
+pub fn join_error(member_id: &str, error: GroupError) -> JoinResponse {
     JoinResponse {
         error: Some(error),
         generation_id: -1,
@@ -307,7 +328,8 @@ fn join_error(member_id: &str, error: GroupError) -> JoinResponse {
     }
 }
 
-fn sync_error(error: GroupError) -> SyncResponse {
+/// A SyncGroup answer carrying only an error.
+pub fn sync_error(error: GroupError) -> SyncResponse {
     SyncResponse {
         error: Some(error),
         protocol_type: None,
@@ -388,27 +410,19 @@ impl ClassicGroup {
             if group.member_index(&m.member_id).is_some() {
                 continue;
             }
-            if let Some(instance) = &m.group_instance_id {
-                group
-                    .static_members
-                    .insert(instance.clone(), m.member_id.clone());
-            }
-            let mut member = Member {
-                member_id: m.member_id,
-                group_instance_id: m.group_instance_id,
-                client_id: m.client_id,
-                client_host: m.client_host,
-                rebalance_timeout_ms: m.rebalance_timeout_ms,
-                session_timeout_ms: m.session_timeout_ms,
-                protocols: vec![(protocol_name.clone(), m.subscription)],
-                assignment: m.assignment,
-                awaiting_join: false,
-                awaiting_sync: false,
-                is_new: false,
-                deadline_ms: now_ms,
-            };
-            member.refresh(now_ms);
-            group.members.push(member);
+            group.push_settled(
+                MigratingMember {
+                    member_id: m.member_id,
+                    group_instance_id: m.group_instance_id,
+                    client_id: m.client_id,
+                    client_host: m.client_host,
+                    rebalance_timeout_ms: m.rebalance_timeout_ms,
+                    session_timeout_ms: m.session_timeout_ms,
+                    protocols: vec![(protocol_name.clone(), m.subscription)],
+                    assignment: m.assignment,
+                },
+                now_ms,
+            );
         }
         // A static id listed twice keeps the last member; drop members it no longer names.
         let statics = group.static_members.clone();
@@ -1539,6 +1553,98 @@ impl ClassicGroup {
             parse_subscription_topics(&m.metadata(protocol), &mut topics);
         }
         Some(topics)
+    }
+
+    /// Adds a member that is neither joining nor syncing (restored or converted), its session
+    /// starting at `now_ms`.
+    fn push_settled(&mut self, m: MigratingMember, now_ms: i64) {
+        if let Some(instance) = &m.group_instance_id {
+            self.static_members
+                .insert(instance.clone(), m.member_id.clone());
+        }
+        let mut member = Member {
+            member_id: m.member_id,
+            group_instance_id: m.group_instance_id,
+            client_id: m.client_id,
+            client_host: m.client_host,
+            rebalance_timeout_ms: m.rebalance_timeout_ms,
+            session_timeout_ms: m.session_timeout_ms,
+            protocols: m.protocols,
+            assignment: m.assignment,
+            awaiting_join: false,
+            awaiting_sync: false,
+            is_new: false,
+            deadline_ms: now_ms,
+        };
+        member.refresh(now_ms);
+        self.members.push(member);
+    }
+
+    /// Kafka's `usesConsumerGroupProtocol`: members, and the "consumer" protocol type (only such
+    /// a group can become a consumer group).
+    pub fn uses_consumer_protocol(&self) -> bool {
+        !self.members.is_empty()
+            && self.protocol_type.as_deref() == Some(CONSUMER_PROTOCOL_TYPE)
+            && self.state != ClassicState::Dead
+    }
+
+    /// The members as `ConsumerGroup::from_classic` takes them.
+    pub fn migrating_members(&self) -> Vec<MigratingMember> {
+        self.members
+            .iter()
+            .map(|m| MigratingMember {
+                member_id: m.member_id.clone(),
+                group_instance_id: m.group_instance_id.clone(),
+                client_id: m.client_id.clone(),
+                client_host: m.client_host.clone(),
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                session_timeout_ms: m.session_timeout_ms,
+                protocols: m.protocols.clone(),
+                assignment: m.assignment.clone(),
+            })
+            .collect()
+    }
+
+    /// Kafka's `ClassicGroup.fromConsumerGroup` followed by the rebalance a leaving member
+    /// triggers: the classic members of a consumer group form a `Stable` classic group at
+    /// generation `generation` (the group epoch), with the protocol they all support and each
+    /// member's target assignment encoded in the version of its metadata; then the group goes to
+    /// `PreparingRebalance` so that every member rejoins and its leader assigns. The returned
+    /// effects ask for the snapshot to be written.
+    pub fn from_consumer(
+        group_id: String,
+        generation: i32,
+        members: Vec<(MigratingMember, Vec<(String, Vec<i32>)>)>,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (ClassicGroup, Effects) {
+        let mut g = ClassicGroup::new(group_id, now_ms);
+        g.generation_id = generation.max(0);
+        g.protocol_type = Some(CONSUMER_PROTOCOL_TYPE.to_string());
+        let mut targets = Vec::with_capacity(members.len());
+        for (m, target) in members {
+            if g.member_index(&m.member_id).is_some() {
+                continue;
+            }
+            g.push_settled(m, now_ms);
+            targets.push(target);
+        }
+        g.leader_id = g.members.first().map(|m| m.member_id.clone());
+        g.protocol_name = g.select_protocol();
+        let protocol = g.protocol_name.clone().unwrap_or_default();
+        for (m, target) in g.members.iter_mut().zip(targets) {
+            let version = consumer_protocol::version_of(&m.metadata(&protocol));
+            m.assignment = consumer_protocol::encode_assignment(version, &target);
+        }
+        let mut fx = Effects::default();
+        if g.members.is_empty() {
+            return (g, fx);
+        }
+        g.state = ClassicState::Stable;
+        g.previous_state = ClassicState::Stable;
+        g.prepare_rebalance(now_ms, cfg, &mut fx);
+        fx.persist = true;
+        (g, fx)
     }
 
     /// DeleteGroups on an empty group.

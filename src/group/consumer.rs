@@ -22,6 +22,16 @@
 //!   timeout remove the member, bump the group epoch and recompute the target (from the cached
 //!   `subscribed_topics`, as `tick` sees no `TopicView`).
 //!
+//! - Classic members (KIP-848 online migration, Kafka's `classicGroup*ToConsumerGroup`): a
+//!   member with `classic` metadata speaks JoinGroup/SyncGroup/Heartbeat/LeaveGroup. Its JoinGroup
+//!   is answered at once (generation = member epoch, no leader): the subscription sets its topics,
+//!   the owned partitions it lists say what it still holds, and it is reconciled like any member.
+//!   SyncGroup returns its assigned partitions as a ConsumerProtocolAssignment; Heartbeat answers
+//!   REBALANCE_IN_PROGRESS while it must rejoin (and it is removed if it does not rejoin within
+//!   its rebalance timeout). Its session timeout is its own, not the group's. `from_classic`
+//!   builds a group from a classic one; `only_classic_members`/`migrating_members` let the shell
+//!   convert back.
+//!
 //! Group states (`state_name`): Empty (no members) -> Assigning (group epoch ahead of the
 //! assignment epoch; transient here, as targets are computed at once) -> Reconciling (some
 //! member not yet at the assignment epoch, or not Stable) -> Stable; Dead after `mark_dead`.
@@ -30,9 +40,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use bytes::Bytes;
 use regex::Regex;
 
 use super::assignor::{self, AssignorMember, MemberAssignment};
+use super::classic::{
+    JoinRequest, JoinResponse, MigratingMember, SyncRequest, SyncResponse, join_error,
+};
+use super::consumer_protocol;
 use super::{GroupConfig, GroupError, TopicView};
 use crate::model::TopicId;
 
@@ -122,6 +137,27 @@ pub struct MemberSnapshot {
     pub assigned: MemberAssignment,
     /// What it was told to give up and has not yet confirmed.
     pub pending_revocation: MemberAssignment,
+    /// Set for a member speaking the classic protocol (JoinGroup/SyncGroup/Heartbeat) inside this
+    /// group (KIP-848 online migration; Kafka's `ClassicMemberMetadata`).
+    pub classic: Option<ClassicMetadata>,
+}
+
+/// What a classic member of a consumer group keeps from its last JoinGroup.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassicMetadata {
+    pub session_timeout_ms: i32,
+    /// (protocol name, ConsumerProtocol subscription) in the member's order of preference.
+    pub protocols: Vec<(String, Bytes)>,
+}
+
+impl ClassicMetadata {
+    /// The protocol the member prefers (Kafka answers classic members with the first one).
+    fn first(&self) -> (&str, &[u8]) {
+        self.protocols
+            .first()
+            .map(|(n, m)| (n.as_str(), m.as_ref()))
+            .unwrap_or(("", &[]))
+    }
 }
 
 impl MemberSnapshot {
@@ -141,6 +177,15 @@ impl MemberSnapshot {
             previous_member_epoch: 0,
             assigned: MemberAssignment::new(),
             pending_revocation: MemberAssignment::new(),
+            classic: None,
+        }
+    }
+
+    /// The member's session timeout: its own for a classic member, the group's otherwise.
+    fn session_timeout_ms(&self, cfg: &GroupConfig) -> i64 {
+        match &self.classic {
+            Some(c) => i64::from(c.session_timeout_ms.max(0)),
+            None => i64::from(cfg.consumer_session_timeout_ms),
         }
     }
 }
@@ -171,6 +216,8 @@ pub struct ConsumerMemberDescription {
     pub subscribed_topic_regex: Option<String>,
     pub assignment: Vec<(TopicId, Vec<i32>)>,
     pub target_assignment: Vec<(TopicId, Vec<i32>)>,
+    /// Speaks the classic protocol (ConsumerGroupDescribe v1 member type 0).
+    pub classic: bool,
 }
 
 /// A group in ConsumerGroupDescribe.
@@ -249,6 +296,22 @@ fn is_subset(owned: &MemberAssignment, of: &MemberAssignment) -> bool {
 fn intersects(a: &MemberAssignment, b: &MemberAssignment) -> bool {
     a.iter()
         .any(|(t, ps)| b.get(t).is_some_and(|o| !ps.is_disjoint(o)))
+}
+
+/// The protocol type of classic consumers (ConsumerProtocol metadata).
+const CONSUMER_PROTOCOL_TYPE: &str = "consumer";
+
+/// Topic names to ids through the metadata; unknown topics are dropped.
+fn by_id(parts: &[(String, Vec<i32>)], topics: &dyn TopicView) -> MemberAssignment {
+    let mut out = MemberAssignment::new();
+    for (name, ps) in parts {
+        if let Some((id, _)) = topics.topic(name)
+            && !ps.is_empty()
+        {
+            out.entry(id).or_default().extend(ps.iter().copied());
+        }
+    }
+    out
 }
 
 fn compile_regex(pattern: &str) -> Result<Regex, GroupError> {
@@ -511,10 +574,55 @@ impl ConsumerGroup {
         p.client_id = req.client_id.clone();
         p.client_host = req.client_host.clone();
 
+        let owned = req.owned.as_deref().map(from_wire);
+        self.upsert_and_reconcile(&before, p, is_new, replaces, owned, topics, now_ms, cfg, fx);
+        let assigned_before = before.assigned.clone();
+        let Some(m) = self.members.get(&member_id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+
+        // Kafka sends the assignment on full requests (joins, and requests after an error carry
+        // every field) and whenever it changed.
+        let full_request = req.member_epoch == 0
+            || (req.rebalance_timeout_ms >= 0
+                && req.subscribed_topic_names.is_some()
+                && req.owned.is_some());
+        let assignment = if full_request || m.p.assigned != assigned_before {
+            Some(to_wire(&m.p.assigned))
+        } else {
+            None
+        };
+        Ok(HeartbeatResponse {
+            member_id,
+            member_epoch: m.p.member_epoch,
+            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
+            assignment,
+        })
+    }
+
+    /// The steps both protocols share once the request's member is known (Kafka's
+    /// consumerGroupHeartbeat and classicGroupJoinToConsumerGroup steps 1-3): store `p` in place
+    /// of `before` (or of the static member `replaces`), bump the group epoch if membership or
+    /// subscriptions changed, recompute the target, restart the member's session and move it
+    /// towards its target given what it says it `owned` (None: unchanged).
+    #[allow(clippy::too_many_arguments)]
+    fn upsert_and_reconcile(
+        &mut self,
+        before: &MemberSnapshot,
+        p: MemberSnapshot,
+        is_new: bool,
+        replaces: Option<String>,
+        owned: Option<MemberAssignment>,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+        fx: &mut Effects,
+    ) {
+        let member_id = p.member_id.clone();
         let subscription_changed = p.subscribed_topic_names != before.subscribed_topic_names
             || p.subscribed_topic_regex != before.subscribed_topic_regex;
         let mut bump = self.group_epoch == 0 || subscription_changed || is_new;
-        let member_changed = is_new || replaces.is_some() || p != before;
+        let member_changed = is_new || replaces.is_some() || p != *before;
 
         if let Some(old_id) = &replaces {
             self.remove_member(old_id);
@@ -559,46 +667,23 @@ impl ConsumerGroup {
         }
 
         // 3. Move this member towards its target.
-        let owned = req.owned.as_deref().map(from_wire);
-        let assigned_before = before.assigned.clone();
         let persisted_before = self.members.get(&member_id).map(|m| m.p.clone());
         let Some(m) = self.members.get_mut(&member_id) else {
-            return Err(GroupError::UnknownMemberId);
+            return;
         };
         if owned.is_some() {
             m.last_owned = owned;
         }
-        m.session_deadline_ms =
-            Some(now_ms.saturating_add(i64::from(cfg.consumer_session_timeout_ms)));
+        m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
         self.reconcile(&member_id, now_ms);
 
-        let Some(m) = self.members.get(&member_id) else {
-            return Err(GroupError::UnknownMemberId);
-        };
-        if member_changed
-            || epochs_before != (self.group_epoch, self.assignment_epoch)
-            || persisted_before.as_ref() != Some(&m.p)
-        {
+        let changed = self
+            .members
+            .get(&member_id)
+            .is_none_or(|m| persisted_before.as_ref() != Some(&m.p));
+        if member_changed || epochs_before != (self.group_epoch, self.assignment_epoch) || changed {
             fx.persist = true;
         }
-
-        // Kafka sends the assignment on full requests (joins, and requests after an error carry
-        // every field) and whenever it changed.
-        let full_request = req.member_epoch == 0
-            || (req.rebalance_timeout_ms >= 0
-                && req.subscribed_topic_names.is_some()
-                && req.owned.is_some());
-        let assignment = if full_request || m.p.assigned != assigned_before {
-            Some(to_wire(&m.p.assigned))
-        } else {
-            None
-        };
-        Ok(HeartbeatResponse {
-            member_id,
-            member_epoch: m.p.member_epoch,
-            heartbeat_interval_ms: cfg.consumer_heartbeat_interval_ms,
-            assignment,
-        })
     }
 
     fn leave(
@@ -656,8 +741,7 @@ impl ConsumerGroup {
         if let Some(t0) = self.restored_at_ms.take() {
             for m in self.members.values_mut() {
                 if m.session_deadline_ms.is_none() {
-                    m.session_deadline_ms =
-                        Some(t0.saturating_add(i64::from(cfg.consumer_session_timeout_ms)));
+                    m.session_deadline_ms = Some(t0.saturating_add(m.p.session_timeout_ms(cfg)));
                 }
                 if m.p.state == MemberState::UnrevokedPartitions && m.rebalance_deadline.is_none() {
                     m.rebalance_deadline = Some((
@@ -723,12 +807,488 @@ impl ConsumerGroup {
             .get(member_id)
             .ok_or(GroupError::UnknownMemberId)?;
         if member_epoch != m.p.member_epoch {
-            return Err(GroupError::StaleMemberEpoch {
-                current: m.p.member_epoch,
-                got: member_epoch,
+            // A classic member knows its epoch as a generation.
+            return Err(if m.p.classic.is_some() {
+                GroupError::IllegalGeneration {
+                    current: m.p.member_epoch,
+                    got: member_epoch,
+                }
+            } else {
+                GroupError::StaleMemberEpoch {
+                    current: m.p.member_epoch,
+                    got: member_epoch,
+                }
             });
         }
         Ok(())
+    }
+
+    // ----- classic members (KIP-848 online migration) -----
+
+    /// Kafka's `ConsumerGroup.fromClassicGroup`: the classic group's members become members of
+    /// a new consumer group at epoch `generation`, Stable, each with its last classic assignment
+    /// as both its current and its target assignment (a classic group that was rebalancing has
+    /// its members rejoin, as the next group epoch is higher). A subscription or assignment that
+    /// does not parse refuses the conversion (GROUP_ID_NOT_FOUND, as Kafka).
+    pub fn from_classic(
+        group_id: String,
+        generation: i32,
+        protocol_name: Option<&str>,
+        members: Vec<MigratingMember>,
+        topics: &dyn TopicView,
+        now_ms: i64,
+    ) -> Result<ConsumerGroup, GroupError> {
+        let refuse = |e: consumer_protocol::CodecError| {
+            tracing::info!(error = %e, "a classic group whose metadata does not parse stays classic");
+            GroupError::GroupIdNotFound
+        };
+        let mut snapshot = ConsumerGroupSnapshot {
+            group_id,
+            group_epoch: generation,
+            assignment_epoch: generation,
+            members: Vec::with_capacity(members.len()),
+            target_assignment: BTreeMap::new(),
+            subscribed_topics: BTreeMap::new(),
+        };
+        for m in members {
+            let metadata = m
+                .protocols
+                .iter()
+                .find(|(n, _)| Some(n.as_str()) == protocol_name)
+                .or(m.protocols.first())
+                .map(|(_, meta)| meta.clone())
+                .unwrap_or_default();
+            let sub = consumer_protocol::decode_subscription(&metadata).map_err(refuse)?;
+            let assigned = by_id(
+                &consumer_protocol::decode_assignment(&m.assignment).map_err(refuse)?,
+                topics,
+            );
+            snapshot
+                .target_assignment
+                .insert(m.member_id.clone(), assigned.clone());
+            snapshot.members.push(MemberSnapshot {
+                member_id: m.member_id,
+                instance_id: m.group_instance_id,
+                rack_id: sub.rack_id,
+                client_id: m.client_id,
+                client_host: m.client_host,
+                rebalance_timeout_ms: m.rebalance_timeout_ms,
+                subscribed_topic_names: normalize_names(&sub.topics),
+                subscribed_topic_regex: None,
+                server_assignor: None,
+                state: MemberState::Stable,
+                member_epoch: generation,
+                previous_member_epoch: generation,
+                assigned,
+                pending_revocation: MemberAssignment::new(),
+                classic: Some(ClassicMetadata {
+                    session_timeout_ms: m.session_timeout_ms,
+                    protocols: m.protocols,
+                }),
+            });
+        }
+        let mut g = ConsumerGroup::from_snapshot(snapshot, now_ms);
+        g.subscribed_topics = g.resolve_subscriptions(topics);
+        Ok(g)
+    }
+
+    /// True when members remain and every one speaks the classic protocol: the group may become
+    /// a classic group again (Kafka's `allMembersUseClassicProtocolExcept` after a fence).
+    pub fn only_classic_members(&self) -> bool {
+        !self.members.is_empty() && self.members.values().all(|m| m.p.classic.is_some())
+    }
+
+    /// The members as `ClassicGroup::from_consumer` takes them, each with its target assignment
+    /// by topic name.
+    pub fn migrating_members(&self) -> Vec<(MigratingMember, Vec<(String, Vec<i32>)>)> {
+        let empty = MemberAssignment::new();
+        self.members
+            .values()
+            .filter_map(|m| {
+                let c = m.p.classic.as_ref()?;
+                let target = self.target.get(&m.p.member_id).unwrap_or(&empty);
+                Some((
+                    MigratingMember {
+                        member_id: m.p.member_id.clone(),
+                        group_instance_id: m.p.instance_id.clone(),
+                        client_id: m.p.client_id.clone(),
+                        client_host: m.p.client_host.clone(),
+                        rebalance_timeout_ms: m.p.rebalance_timeout_ms,
+                        session_timeout_ms: c.session_timeout_ms,
+                        protocols: c.protocols.clone(),
+                        assignment: Bytes::new(),
+                    },
+                    self.by_name(target),
+                ))
+            })
+            .collect()
+    }
+
+    /// JoinGroup from a classic member (Kafka's `classicGroupJoinToConsumerGroup`): answered at
+    /// once with the member's epoch as the generation and no leader (the broker assigns). The
+    /// subscription drives the member's topics; the owned partitions it lists tell what it has
+    /// revoked.
+    pub fn classic_join(
+        &mut self,
+        req: JoinRequest,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (JoinResponse, Effects) {
+        let mut fx = self.tick(now_ms, cfg);
+        let requested = req.member_id.clone();
+        let response = match self.classic_join_inner(req, topics, now_ms, cfg, &mut fx) {
+            Ok(r) => r,
+            Err((e, member_id)) => join_error(&member_id.unwrap_or(requested), e),
+        };
+        (response, fx)
+    }
+
+    fn classic_join_inner(
+        &mut self,
+        req: JoinRequest,
+        topics: &dyn TopicView,
+        now_ms: i64,
+        cfg: &GroupConfig,
+        fx: &mut Effects,
+    ) -> Result<JoinResponse, (GroupError, Option<String>)> {
+        if req.session_timeout_ms < cfg.session_timeout_ms_min
+            || req.session_timeout_ms > cfg.session_timeout_ms_max
+        {
+            return Err((
+                GroupError::InvalidSessionTimeout(req.session_timeout_ms),
+                None,
+            ));
+        }
+        self.check_classic_protocols(&req.protocol_type, &req.protocols)
+            .map_err(|e| (e, None))?;
+        let unknown = req.member_id.is_empty();
+        let member_id = if unknown {
+            self.generate_member_id(now_ms)
+        } else {
+            req.member_id.clone()
+        };
+        if !self.members.contains_key(&member_id)
+            && self.members.len() >= cfg.consumer_group_size_max
+        {
+            return Err((GroupError::GroupMaxSizeReached, None));
+        }
+        if unknown && req.require_known_member_id && req.group_instance_id.is_none() {
+            return Err((GroupError::MemberIdRequired, Some(member_id)));
+        }
+        let (protocol_name, metadata) = req
+            .protocols
+            .first()
+            .map(|(n, m)| (n.clone(), m.clone()))
+            .unwrap_or_default();
+        let sub = consumer_protocol::decode_subscription(&metadata).map_err(|e| {
+            (
+                GroupError::InconsistentGroupProtocol(format!("unreadable subscription: {e}")),
+                None,
+            )
+        })?;
+
+        let mut replaces = None;
+        let existing = match &req.group_instance_id {
+            None => match self.members.get(&member_id) {
+                Some(m) if m.p.classic.is_none() => {
+                    return Err((GroupError::UnknownMemberId, None));
+                }
+                Some(m) => Some(m.p.clone()),
+                None => None,
+            },
+            Some(iid) => match self.static_members.get(iid).cloned() {
+                None if unknown => None,
+                None => return Err((GroupError::UnknownMemberId, None)),
+                Some(held_by) if unknown => {
+                    let Some(old) = self.members.get(&held_by).map(|m| m.p.clone()) else {
+                        return Err((GroupError::UnknownMemberId, None));
+                    };
+                    // A classic instance closes without leaving: its new instance replaces it.
+                    // A consumer-protocol one must have left temporarily first.
+                    if old.classic.is_none() && old.member_epoch != LEAVE_GROUP_STATIC_MEMBER_EPOCH
+                    {
+                        return Err((GroupError::UnreleasedInstanceId(iid.clone()), None));
+                    }
+                    let mut copy = old;
+                    copy.member_id = member_id.clone();
+                    copy.member_epoch = 0;
+                    copy.previous_member_epoch = 0;
+                    replaces = Some(held_by);
+                    Some(copy)
+                }
+                Some(held_by) if held_by != member_id => {
+                    return Err((GroupError::FencedInstanceId(iid.clone()), None));
+                }
+                Some(held_by) => match self.members.get(&held_by) {
+                    Some(m) if m.p.classic.is_some() => Some(m.p.clone()),
+                    _ => return Err((GroupError::UnknownMemberId, None)),
+                },
+            },
+        };
+
+        let is_new = existing.is_none();
+        let before = existing.unwrap_or_else(|| MemberSnapshot::new(member_id.clone()));
+        let mut p = before.clone();
+        if let Some(i) = &req.group_instance_id {
+            p.instance_id = Some(i.clone());
+        }
+        if let Some(r) = &sub.rack_id {
+            p.rack_id = Some(r.clone());
+        }
+        p.rebalance_timeout_ms = req.rebalance_timeout_ms;
+        p.subscribed_topic_names = normalize_names(&sub.topics);
+        p.client_id = req.client_id.clone();
+        p.client_host = req.client_host.clone();
+        p.classic = Some(ClassicMetadata {
+            session_timeout_ms: req.session_timeout_ms,
+            protocols: req.protocols,
+        });
+        let owned = by_id(&sub.owned_partitions, topics);
+        self.upsert_and_reconcile(
+            &before,
+            p,
+            is_new,
+            replaces,
+            Some(owned),
+            topics,
+            now_ms,
+            cfg,
+            fx,
+        );
+        let m = self
+            .members
+            .get_mut(&member_id)
+            .ok_or((GroupError::UnknownMemberId, None))?;
+        // The join answers the rejoin a heartbeat asked for (Kafka cancels its join timeout); a
+        // member still revoking keeps the deadline reconciliation set.
+        if m.p.state != MemberState::UnrevokedPartitions {
+            m.rebalance_deadline = None;
+        }
+        let epoch = m.p.member_epoch;
+        Ok(JoinResponse {
+            error: None,
+            generation_id: epoch,
+            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+            protocol_name: Some(protocol_name),
+            leader: String::new(),
+            skip_assignment: false,
+            member_id,
+            members: Vec::new(),
+        })
+    }
+
+    /// SyncGroup from a classic member (Kafka's `classicGroupSyncToConsumerGroup`): its current
+    /// assignment, in the ConsumerProtocol version of its subscription. REBALANCE_IN_PROGRESS
+    /// when the group moved on and the member must rejoin first.
+    pub fn classic_sync(
+        &mut self,
+        req: &SyncRequest,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Result<SyncResponse, GroupError>, Effects) {
+        let fx = self.tick(now_ms, cfg);
+        (self.classic_sync_inner(req, now_ms, cfg), fx)
+    }
+
+    fn classic_sync_inner(
+        &mut self,
+        req: &SyncRequest,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> Result<SyncResponse, GroupError> {
+        let id = self.classic_member(&req.member_id, req.group_instance_id.as_deref())?;
+        let group_epoch = self.group_epoch;
+        let Some(m) = self.members.get_mut(&id) else {
+            return Err(GroupError::UnknownMemberId);
+        };
+        if req.generation_id != m.p.member_epoch {
+            return Err(GroupError::IllegalGeneration {
+                current: m.p.member_epoch,
+                got: req.generation_id,
+            });
+        }
+        let (first_name, first_meta) =
+            m.p.classic
+                .as_ref()
+                .map(|c| c.first())
+                .map(|(n, meta)| (n.to_string(), consumer_protocol::version_of(meta)))
+                .unwrap_or_default();
+        if req
+            .protocol_type
+            .as_deref()
+            .is_some_and(|t| t != CONSUMER_PROTOCOL_TYPE)
+            || req
+                .protocol_name
+                .as_deref()
+                .is_some_and(|n| n != first_name)
+        {
+            return Err(GroupError::InconsistentGroupProtocol(
+                "protocol type or name differs from the member's join".into(),
+            ));
+        }
+        // A member in UnrevokedPartitions already rejoined: it first gets its reduced assignment.
+        if group_epoch > m.p.member_epoch && m.p.state != MemberState::UnrevokedPartitions {
+            return Err(GroupError::RebalanceInProgress);
+        }
+        m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
+        let assigned = m.p.assigned.clone();
+        Ok(SyncResponse {
+            error: None,
+            protocol_type: Some(CONSUMER_PROTOCOL_TYPE.to_string()),
+            protocol_name: Some(first_name),
+            assignment: consumer_protocol::encode_assignment(first_meta, &self.by_name(&assigned)),
+        })
+    }
+
+    /// Heartbeat from a classic member (Kafka's `classicGroupHeartbeatToConsumerGroup`):
+    /// REBALANCE_IN_PROGRESS when its assignment must change (the group epoch moved, it must
+    /// finish revoking, or partitions it waits for were released).
+    pub fn classic_heartbeat(
+        &mut self,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_id: i32,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Result<(), GroupError>, Effects) {
+        let fx = self.tick(now_ms, cfg);
+        let res = (|| {
+            let id = self.classic_member(member_id, instance_id)?;
+            let waiting = self.waiting_on_unreleased(&id);
+            let group_epoch = self.group_epoch;
+            let m = self
+                .members
+                .get_mut(&id)
+                .ok_or(GroupError::UnknownMemberId)?;
+            if generation_id != m.p.member_epoch {
+                return Err(GroupError::IllegalGeneration {
+                    current: m.p.member_epoch,
+                    got: generation_id,
+                });
+            }
+            m.session_deadline_ms = Some(now_ms.saturating_add(m.p.session_timeout_ms(cfg)));
+            if m.p.member_epoch < group_epoch
+                || m.p.state == MemberState::UnrevokedPartitions
+                || (m.p.state == MemberState::UnreleasedPartitions && !waiting)
+            {
+                // Kafka's join timeout: a member told to rejoin that does not within its
+                // rebalance timeout is removed (`tick`), so it cannot hold partitions forever.
+                if m.rebalance_deadline.is_none() {
+                    m.rebalance_deadline = Some((
+                        now_ms.saturating_add(i64::from(m.p.rebalance_timeout_ms.max(0))),
+                        m.p.member_epoch,
+                    ));
+                }
+                return Err(GroupError::RebalanceInProgress);
+            }
+            Ok(())
+        })();
+        (res, fx)
+    }
+
+    /// LeaveGroup of classic members (Kafka's `classicGroupLeaveToConsumerGroup`): one result
+    /// per entry; an empty member id with an instance id removes that static member.
+    pub fn classic_leave(
+        &mut self,
+        members: Vec<(String, Option<String>)>,
+        now_ms: i64,
+        cfg: &GroupConfig,
+    ) -> (Vec<Result<(), GroupError>>, Effects) {
+        let mut fx = self.tick(now_ms, cfg);
+        let mut leaving = Vec::new();
+        let results = members
+            .into_iter()
+            .map(|(member_id, instance)| {
+                let id = match instance.as_deref() {
+                    Some(iid) if member_id.is_empty() => self
+                        .static_members
+                        .get(iid)
+                        .cloned()
+                        .ok_or(GroupError::UnknownMemberId)?,
+                    _ => self.classic_member(&member_id, instance.as_deref())?,
+                };
+                leaving.push(id);
+                Ok(())
+            })
+            .collect();
+        if !leaving.is_empty() {
+            self.fence(&leaving, cfg);
+            fx.persist = true;
+        }
+        (results, fx)
+    }
+
+    /// Kafka's `validateConsumerGroupMember` + `throwIfMemberDoesNotUseClassicProtocol`.
+    fn classic_member(
+        &self,
+        member_id: &str,
+        instance_id: Option<&str>,
+    ) -> Result<String, GroupError> {
+        if let Some(iid) = instance_id {
+            match self.static_members.get(iid) {
+                None => return Err(GroupError::UnknownMemberId),
+                Some(held_by) if held_by != member_id => {
+                    return Err(GroupError::FencedInstanceId(iid.to_string()));
+                }
+                Some(_) => {}
+            }
+        }
+        match self.members.get(member_id) {
+            Some(m) if m.p.classic.is_some() => Ok(member_id.to_string()),
+            _ => Err(GroupError::UnknownMemberId),
+        }
+    }
+
+    /// Kafka's `supportsClassicProtocols`: type "consumer", and (with classic members) one
+    /// protocol every classic member supports.
+    fn check_classic_protocols(
+        &self,
+        protocol_type: &str,
+        protocols: &[(String, Bytes)],
+    ) -> Result<(), GroupError> {
+        let refuse = |why: &str| Err(GroupError::InconsistentGroupProtocol(why.to_string()));
+        if protocol_type != CONSUMER_PROTOCOL_TYPE {
+            return refuse("a consumer group only takes the \"consumer\" protocol type");
+        }
+        if protocols.is_empty() {
+            return refuse("no protocols");
+        }
+        let classic: Vec<&ClassicMetadata> = self
+            .members
+            .values()
+            .filter_map(|m| m.p.classic.as_ref())
+            .collect();
+        let shared = protocols.iter().any(|(name, _)| {
+            classic
+                .iter()
+                .all(|c| c.protocols.iter().any(|(n, _)| n == name))
+        });
+        if shared {
+            Ok(())
+        } else {
+            refuse("no protocol in common with the group's classic members")
+        }
+    }
+
+    /// Kafka's `waitingOnUnreleasedPartition`: some partition of the member's target is still
+    /// held by another member.
+    fn waiting_on_unreleased(&self, member_id: &str) -> bool {
+        let Some(target) = self.target.get(member_id) else {
+            return false;
+        };
+        partitions_of(target).any(|tp| self.owners.get(&tp).is_some_and(|o| o != member_id))
+    }
+
+    /// Topic ids to names through the cached subscribed topics, sorted by name.
+    fn by_name(&self, a: &MemberAssignment) -> Vec<(String, Vec<i32>)> {
+        self.subscribed_topics
+            .iter()
+            .filter_map(|(name, (id, _))| {
+                let ps = a.get(id).filter(|ps| !ps.is_empty())?;
+                Some((name.clone(), ps.iter().copied().collect()))
+            })
+            .collect()
     }
 
     pub fn describe(&self, topics: &dyn TopicView) -> ConsumerGroupDescription {
@@ -761,6 +1321,7 @@ impl ConsumerGroup {
                     subscribed_topic_regex: m.p.subscribed_topic_regex.clone(),
                     assignment: exists(&m.p.assigned),
                     target_assignment: exists(self.target.get(&m.p.member_id).unwrap_or(&empty)),
+                    classic: m.p.classic.is_some(),
                 })
                 .collect(),
         }
@@ -1823,6 +2384,252 @@ mod tests {
         let resp = g.heartbeat(join("m1", &["a"]), &t, 0, &cfg()).0.unwrap();
         assert_eq!(resp.member_epoch, 8);
         assert_eq!(count(resp.assignment.as_ref().unwrap()), 2);
+    }
+
+    fn subscription(topics: &[&str], owned: Vec<(String, Vec<i32>)>) -> Bytes {
+        consumer_protocol::encode_subscription(&consumer_protocol::Subscription {
+            version: 1,
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            owned_partitions: owned,
+            ..Default::default()
+        })
+    }
+
+    fn classic_join_req(member_id: &str, owned: Vec<(String, Vec<i32>)>) -> JoinRequest {
+        JoinRequest {
+            member_id: member_id.into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            session_timeout_ms: 10_000,
+            rebalance_timeout_ms: 30_000,
+            protocol_type: "consumer".into(),
+            protocols: vec![("range".into(), subscription(&["a"], owned))],
+            require_known_member_id: true,
+            reason: None,
+        }
+    }
+
+    /// An eager classic client (librdkafka's "range"): on REBALANCE_IN_PROGRESS it drops
+    /// everything, rejoins, and takes what SyncGroup gives.
+    struct ClassicClient {
+        id: String,
+        generation: i32,
+        owned: Vec<(String, Vec<i32>)>,
+    }
+
+    impl ClassicClient {
+        fn step(&mut self, g: &mut ConsumerGroup, t: &Topics, now: i64) {
+            let hb = g
+                .classic_heartbeat(&self.id, None, self.generation, now, &cfg())
+                .0;
+            if hb.is_ok() {
+                return;
+            }
+            assert_eq!(hb, Err(GroupError::RebalanceInProgress), "{}", self.id);
+            self.owned.clear();
+            let (joined, _) = g.classic_join(classic_join_req(&self.id, vec![]), t, now, &cfg());
+            assert_eq!(joined.error, None);
+            assert_eq!(joined.leader, "", "the broker assigns");
+            self.generation = joined.generation_id;
+            let sync = SyncRequest {
+                member_id: self.id.clone(),
+                group_instance_id: None,
+                generation_id: self.generation,
+                protocol_type: Some("consumer".into()),
+                protocol_name: Some("range".into()),
+                assignments: vec![],
+            };
+            let (synced, _) = g.classic_sync(&sync, now, &cfg());
+            match synced {
+                Ok(r) => {
+                    self.owned = consumer_protocol::decode_assignment(&r.assignment).unwrap();
+                    assert_eq!(consumer_protocol::version_of(&r.assignment), 1);
+                }
+                Err(e) => assert_eq!(e, GroupError::RebalanceInProgress),
+            }
+        }
+
+        fn count(&self) -> usize {
+            self.owned.iter().map(|(_, p)| p.len()).sum()
+        }
+    }
+
+    /// What the broker has handed out must never overlap.
+    fn assert_broker_disjoint(g: &ConsumerGroup, t: &Topics) {
+        let mut seen = BTreeSet::new();
+        for m in g.describe(t).members {
+            for (topic, ps) in m.assignment {
+                for p in ps {
+                    assert!(seen.insert((topic, p)), "{p} given twice");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_converted_classic_group_shares_partitions_with_a_consumer_member_and_can_go_back() {
+        let t = Topics::with(&[("a", 6)]);
+        let migrating = |id: &str, parts: Vec<i32>| MigratingMember {
+            member_id: id.into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "/127.0.0.1".into(),
+            rebalance_timeout_ms: 30_000,
+            session_timeout_ms: 10_000,
+            protocols: vec![("range".into(), subscription(&["a"], vec![]))],
+            assignment: consumer_protocol::encode_assignment(1, &[("a".into(), parts)]),
+        };
+        let members = vec![
+            migrating("c1", vec![0, 1, 2]),
+            migrating("c2", vec![3, 4, 5]),
+        ];
+        let mut g =
+            ConsumerGroup::from_classic("g".into(), 5, Some("range"), members, &t, 0).unwrap();
+        assert_eq!((g.group_epoch(), g.state_name()), (5, "Stable"));
+        assert!(g.only_classic_members());
+        assert!(g.describe(&t).members.iter().all(|m| m.classic));
+        // Classic members keep working as they were.
+        assert_eq!(g.classic_heartbeat("c1", None, 5, 1, &cfg()).0, Ok(()));
+        assert_eq!(
+            g.classic_heartbeat("c1", None, 4, 1, &cfg()).0,
+            Err(GroupError::IllegalGeneration { current: 5, got: 4 })
+        );
+        assert_eq!(
+            g.validate_offset_commit("c1", 4, 1),
+            Err(GroupError::IllegalGeneration { current: 5, got: 4 })
+        );
+
+        let mut k = Client::new("k1", &["a"]);
+        let r = k.hb(&mut g, &t, 10);
+        assert_eq!(r.member_epoch, 6);
+        assert_eq!(r.assignment, Some(vec![]), "everything is still held");
+        assert!(!g.only_classic_members());
+        let mut classic = vec![
+            ClassicClient {
+                id: "c1".into(),
+                generation: 5,
+                owned: vec![],
+            },
+            ClassicClient {
+                id: "c2".into(),
+                generation: 5,
+                owned: vec![],
+            },
+        ];
+        let mut now = 10;
+        for _ in 0..10 {
+            for c in classic.iter_mut() {
+                now += 100;
+                c.step(&mut g, &t, now);
+                assert_broker_disjoint(&g, &t);
+            }
+            now += 100;
+            k.hb(&mut g, &t, now);
+            assert_broker_disjoint(&g, &t);
+        }
+        assert_eq!(g.state_name(), "Stable");
+        assert_eq!(
+            (classic[0].count(), classic[1].count(), total(&k)),
+            (2, 2, 2)
+        );
+        // A member id the group never handed out, with JoinGroup v4+: MEMBER_ID_REQUIRED first.
+        let (r, _) = g.classic_join(classic_join_req("", vec![]), &t, now, &cfg());
+        assert_eq!(r.error, Some(GroupError::MemberIdRequired));
+        assert!(!r.member_id.is_empty());
+        // Another protocol type cannot join.
+        let mut other = classic_join_req("x", vec![]);
+        other.protocol_type = "connect".into();
+        assert!(matches!(
+            g.classic_join(other, &t, now, &cfg()).0.error,
+            Some(GroupError::InconsistentGroupProtocol(_))
+        ));
+
+        // The consumer member leaves: only classic members remain, as a classic group would.
+        let mut leave = k.request();
+        leave.member_epoch = LEAVE_GROUP_MEMBER_EPOCH;
+        g.heartbeat(leave, &t, now, &cfg()).0.unwrap();
+        assert!(g.only_classic_members());
+        let (classic_group, fx) = super::super::classic::ClassicGroup::from_consumer(
+            "g".into(),
+            g.group_epoch(),
+            g.migrating_members(),
+            now,
+            &cfg(),
+        );
+        assert!(fx.persist);
+        assert_eq!(classic_group.generation_id(), g.group_epoch());
+        assert_eq!(classic_group.protocol_name(), Some("range"));
+        assert_eq!(classic_group.member_count(), 2);
+        assert_eq!(
+            classic_group.state(),
+            super::super::classic::ClassicState::PreparingRebalance,
+            "every member rejoins"
+        );
+        // Each member's stored assignment is its target, in its subscription's version.
+        let snap = classic_group.snapshot();
+        let mut all: Vec<i32> = snap
+            .members
+            .iter()
+            .flat_map(|m| consumer_protocol::decode_assignment(&m.assignment).unwrap())
+            .flat_map(|(_, ps)| ps)
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, vec![0, 1, 2, 3, 4, 5]);
+        // Classic members leave by LeaveGroup; the last one empties the group.
+        let (res, fx) = g.classic_leave(
+            vec![("c1".into(), None), ("nobody".into(), None)],
+            now,
+            &cfg(),
+        );
+        assert_eq!(res, vec![Ok(()), Err(GroupError::UnknownMemberId)]);
+        assert!(fx.persist);
+        assert_eq!(g.member_count(), 1);
+    }
+
+    #[test]
+    fn a_classic_member_that_never_rejoins_is_removed_after_its_rebalance_timeout() {
+        let t = Topics::with(&[("a", 2)]);
+        let mut g = ConsumerGroup::new("g".into());
+        let (r, _) = g.classic_join(classic_join_req("c1", vec![]), &t, 0, &cfg());
+        assert_eq!((r.error, r.generation_id), (None, 1));
+        let mut k = Client::new("k1", &["a"]);
+        k.hb(&mut g, &t, 10);
+        // c1 keeps heartbeating (its session is fine) but never rejoins.
+        let mut now = 10;
+        while now < 30_000 {
+            now += 3_000;
+            assert_eq!(
+                g.classic_heartbeat("c1", None, 1, now, &cfg()).0,
+                Err(GroupError::RebalanceInProgress)
+            );
+            k.hb(&mut g, &t, now);
+        }
+        assert_eq!(g.member_count(), 2, "not before the rebalance timeout");
+        now += 3_000;
+        k.hb(&mut g, &t, now);
+        assert_eq!(g.member_count(), 1);
+        k.hb(&mut g, &t, now + 1);
+        assert_eq!(total(&k), 2);
+    }
+
+    #[test]
+    fn unparsable_classic_metadata_refuses_the_upgrade() {
+        let t = Topics::with(&[("a", 1)]);
+        let m = MigratingMember {
+            member_id: "c1".into(),
+            group_instance_id: None,
+            client_id: "c".into(),
+            client_host: "h".into(),
+            rebalance_timeout_ms: 1,
+            session_timeout_ms: 1,
+            protocols: vec![("range".into(), Bytes::from_static(b"\xff\xff"))],
+            assignment: Bytes::new(),
+        };
+        assert_eq!(
+            ConsumerGroup::from_classic("g".into(), 1, Some("range"), vec![m], &t, 0).err(),
+            Some(GroupError::GroupIdNotFound)
+        );
     }
 
     #[test]

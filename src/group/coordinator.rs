@@ -11,6 +11,15 @@
 //!   offsets topic, as in Kafka. While a partition is being replayed at start-up its groups answer
 //!   COORDINATOR_LOAD_IN_PROGRESS; replay applies the same records the live path writes.
 //! - Offsets of a group that has no members expire `offsets.retention.minutes` after their commit.
+//! - Online migration (`group.consumer.migration.policy`): a ConsumerGroupHeartbeat join into a
+//!   classic group with members converts it when the policy allows upgrades (else
+//!   GROUP_ID_NOT_FOUND); the conversion stands only if that join succeeds, parked classic
+//!   requests are answered REBALANCE_IN_PROGRESS, and a classic tombstone plus the consumer
+//!   group's record are written. Classic requests to a consumer group with members go to its
+//!   classic members. After any change to a consumer group, if only classic members remain and
+//!   the policy allows downgrades, it becomes a rebalancing classic group (consumer tombstone plus
+//!   the classic group's record). A tombstone keeps the group's offsets on replay. Consumer groups
+//!   persist only their epoch, so after a restart a converted group's members rejoin.
 //! Lock order: `inner` is a leaf.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -284,9 +293,7 @@ impl GroupCoordinator {
                     g.offsets = offsets;
                     inner.groups.insert(group, g);
                 }
-                None => {
-                    inner.groups.remove(&group);
-                }
+                None => Self::replay_tombstone(&mut inner, &group, now),
             },
             Some(Record::ConsumerGroup { group, epoch }) => match epoch {
                 Some(epoch) => {
@@ -300,12 +307,23 @@ impl GroupCoordinator {
                     g.offsets = offsets;
                     inner.groups.insert(group, g);
                 }
-                None => {
-                    inner.groups.remove(&group);
-                }
+                None => Self::replay_tombstone(&mut inner, &group, now),
             },
         }
         Ok(())
+    }
+
+    /// A group metadata tombstone ends the group but not its offsets (their own tombstones do
+    /// that): a group converted between protocols writes one for its old type and keeps them.
+    fn replay_tombstone(inner: &mut Inner, group: &str, now: i64) {
+        let Some(g) = inner.groups.get_mut(group) else {
+            return;
+        };
+        if g.offsets.is_empty() {
+            inner.groups.remove(group);
+        } else {
+            g.kind = Kind::Classic(ClassicGroup::new(group.to_string(), now));
+        }
     }
 
     // ---- classic protocol ----------------------------------------------------------------
@@ -369,6 +387,89 @@ impl GroupCoordinator {
         }
     }
 
+    /// Kafka's `validateOnlineUpgrade`: the policy allows it, the group speaks the "consumer"
+    /// protocol type, and its members fit `group.consumer.max.size`.
+    fn upgrade_allowed(&self, cg: &ClassicGroup) -> bool {
+        self.cfg.migration_policy.upgrade_enabled()
+            && cg.uses_consumer_protocol()
+            && cg.member_count() <= self.cfg.consumer_group_size_max
+    }
+
+    /// Is `group_id` a consumer group with members? Classic requests then go to its classic
+    /// members (KIP-848 online migration) instead of turning it into a classic group.
+    fn is_mixed(inner: &Inner, group_id: &str) -> bool {
+        matches!(
+            inner.groups.get(group_id).map(|g| &g.kind),
+            Some(Kind::Consumer(cg)) if !cg.is_empty()
+        )
+    }
+
+    /// Records what a consumer-group state change requires, then converts the group back to a
+    /// classic one if only classic members are left and the policy allows it.
+    fn consumer_effects(
+        &self,
+        group_id: &str,
+        g: &mut Group,
+        effects: consumer::Effects,
+        now: i64,
+        records: &mut Vec<StoreRecord>,
+    ) {
+        if let Kind::Consumer(cg) = &g.kind
+            && effects.persist
+        {
+            records.push(StoreRecord {
+                key: records::consumer_group_key(group_id),
+                value: Some(records::consumer_group_value(cg.group_epoch())),
+            });
+        }
+        self.maybe_downgrade(group_id, g, now, records);
+    }
+
+    /// Kafka's `validateOnlineDowngradeWithFencedMembers` + `convertToClassicGroup`: a consumer
+    /// group whose remaining members all speak the classic protocol becomes a classic group
+    /// (which then rebalances), when `group.consumer.migration.policy` allows downgrades and the
+    /// members fit `group.max.size`. Written as a consumer-group tombstone and the classic
+    /// group's metadata, which is what a replay rebuilds.
+    fn maybe_downgrade(
+        &self,
+        group_id: &str,
+        g: &mut Group,
+        now: i64,
+        records: &mut Vec<StoreRecord>,
+    ) {
+        let Kind::Consumer(cg) = &g.kind else {
+            return;
+        };
+        if !self.cfg.migration_policy.downgrade_enabled()
+            || !cg.only_classic_members()
+            || cg.member_count() > self.cfg.classic_group_size_max
+        {
+            return;
+        }
+        let (classic, _) = ClassicGroup::from_consumer(
+            group_id.to_string(),
+            cg.group_epoch(),
+            cg.migrating_members(),
+            now,
+            &self.cfg,
+        );
+        tracing::info!(
+            group = group_id,
+            generation = classic.generation_id(),
+            members = classic.member_count(),
+            "consumer group downgraded to a classic group"
+        );
+        records.push(StoreRecord {
+            key: records::consumer_group_key(group_id),
+            value: None,
+        });
+        records.push(StoreRecord {
+            key: records::group_key(group_id),
+            value: Some(records::group_value(&classic.snapshot())),
+        });
+        g.kind = Kind::Classic(classic);
+    }
+
     async fn persist(&self, group_id: &str, records: Vec<StoreRecord>) -> Result<(), GroupError> {
         if records.is_empty() {
             return Ok(());
@@ -380,50 +481,59 @@ impl GroupCoordinator {
         })
     }
 
-    pub async fn join(&self, group_id: &str, req: JoinRequest) -> JoinResponse {
-        let error = |e: GroupError, member_id: String| JoinResponse {
-            error: Some(e),
-            generation_id: -1,
-            protocol_type: None,
-            protocol_name: None,
-            leader: String::new(),
-            skip_assignment: false,
-            member_id,
-            members: Vec::new(),
-        };
+    pub async fn join(
+        &self,
+        group_id: &str,
+        req: JoinRequest,
+        topics: &(dyn TopicView + Sync),
+    ) -> JoinResponse {
+        let error = |e: GroupError, member_id: String| classic::join_error(&member_id, e);
         let wait_ms = req.rebalance_timeout_ms.max(req.session_timeout_ms).max(0) as u64 + 5_000;
         let requested_member = req.member_id.clone();
         let mut deliveries = Deliveries::default();
         let mut records = Vec::new();
-        let outcome = {
+        let (outcome, mixed) = {
             let mut inner = self.lock();
             if let Err(e) = self.check(&inner, group_id) {
                 return error(e, requested_member);
             }
             let now = self.now();
-            let g = match self.classic_mut(&mut inner, group_id, true) {
-                Ok(g) => g,
-                Err(e) => return error(e, requested_member),
-            };
-            let Kind::Classic(cg) = &mut g.kind else {
-                return error(GroupError::CoordinatorNotAvailable, requested_member);
-            };
-            let (outcome, effects) = cg.join(req, now, &self.cfg);
-            let outcome = match outcome {
-                Outcome::Done(r) => Ok(r),
-                Outcome::Pending(member_id) => {
-                    let (tx, rx) = oneshot::channel();
-                    g.joins.insert(member_id.clone(), tx);
-                    Err((member_id, rx))
-                }
-            };
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            outcome
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                // Classic members of a consumer group are answered at once.
+                let (response, effects) = cg.classic_join(req, topics, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                (Ok(response), true)
+            } else {
+                let g = match self.classic_mut(&mut inner, group_id, true) {
+                    Ok(g) => g,
+                    Err(e) => return error(e, requested_member),
+                };
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return error(GroupError::CoordinatorNotAvailable, requested_member);
+                };
+                let (outcome, effects) = cg.join(req, now, &self.cfg);
+                let outcome = match outcome {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Pending(member_id) => {
+                        let (tx, rx) = oneshot::channel();
+                        g.joins.insert(member_id.clone(), tx);
+                        Err((member_id, rx))
+                    }
+                };
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                (outcome, false)
+            }
         };
         let stored = self.persist(group_id, records).await;
         deliveries.send();
         match outcome {
-            Ok(r) => r,
+            Ok(r) => match stored {
+                Err(e) if mixed => error(e, r.member_id),
+                _ => r,
+            },
             Err((member_id, rx)) => {
                 match tokio::time::timeout(Duration::from_millis(wait_ms), rx).await {
                     Ok(Ok(r)) => r,
@@ -437,12 +547,7 @@ impl GroupCoordinator {
     }
 
     pub async fn sync(&self, group_id: &str, req: SyncRequest) -> SyncResponse {
-        let error = |e: GroupError| SyncResponse {
-            error: Some(e),
-            protocol_type: None,
-            protocol_name: None,
-            assignment: Bytes::new(),
-        };
+        let error = classic::sync_error;
         let member_id = req.member_id.clone();
         let mut deliveries = Deliveries::default();
         let mut records = Vec::new();
@@ -452,25 +557,34 @@ impl GroupCoordinator {
                 return error(e);
             }
             let now = self.now();
-            let g = match self.classic_mut(&mut inner, group_id, false) {
-                Ok(g) => g,
-                Err(e) => return error(e),
-            };
-            let Kind::Classic(cg) = &mut g.kind else {
-                return error(GroupError::UnknownMemberId);
-            };
-            let wait_ms = cg.rebalance_timeout_ms_max().max(0) as u64 + 5_000;
-            let (outcome, effects) = cg.sync(req, now, &self.cfg);
-            let outcome = match outcome {
-                Outcome::Done(r) => Ok(r),
-                Outcome::Pending(_) => {
-                    let (tx, rx) = oneshot::channel();
-                    g.syncs.insert(member_id.clone(), tx);
-                    Err(rx)
-                }
-            };
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            (outcome, wait_ms)
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (response, effects) = cg.classic_sync(&req, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                (Ok(response.unwrap_or_else(error)), 0)
+            } else {
+                let g = match self.classic_mut(&mut inner, group_id, false) {
+                    Ok(g) => g,
+                    Err(e) => return error(e),
+                };
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return error(GroupError::UnknownMemberId);
+                };
+                let wait_ms = cg.rebalance_timeout_ms_max().max(0) as u64 + 5_000;
+                let (outcome, effects) = cg.sync(req, now, &self.cfg);
+                let outcome = match outcome {
+                    Outcome::Done(r) => Ok(r),
+                    Outcome::Pending(_) => {
+                        let (tx, rx) = oneshot::channel();
+                        g.syncs.insert(member_id.clone(), tx);
+                        Err(rx)
+                    }
+                };
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                (outcome, wait_ms)
+            }
         };
         let stored = self.persist(group_id, records).await;
         if let Err(e) = stored {
@@ -504,14 +618,24 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let g = self.classic_mut(&mut inner, group_id, false)?;
-            let Kind::Classic(cg) = &mut g.kind else {
-                return Err(GroupError::UnknownMemberId);
-            };
-            let (result, effects) =
-                cg.heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            result
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (result, effects) =
+                    cg.classic_heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                result
+            } else {
+                let g = self.classic_mut(&mut inner, group_id, false)?;
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return Err(GroupError::UnknownMemberId);
+                };
+                let (result, effects) =
+                    cg.heartbeat(member_id, instance_id, generation_id, now, &self.cfg);
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                result
+            }
         };
         let _ = self.persist(group_id, records).await;
         deliveries.send();
@@ -529,13 +653,22 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let g = self.classic_mut(&mut inner, group_id, false)?;
-            let Kind::Classic(cg) = &mut g.kind else {
-                return Err(GroupError::UnknownMemberId);
-            };
-            let (results, effects) = cg.leave(members, now, &self.cfg);
-            self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
-            results
+            if Self::is_mixed(&inner, group_id)
+                && let Some(g) = inner.groups.get_mut(group_id)
+                && let Kind::Consumer(cg) = &mut g.kind
+            {
+                let (results, effects) = cg.classic_leave(members, now, &self.cfg);
+                self.consumer_effects(group_id, g, effects, now, &mut records);
+                results
+            } else {
+                let g = self.classic_mut(&mut inner, group_id, false)?;
+                let Kind::Classic(cg) = &mut g.kind else {
+                    return Err(GroupError::UnknownMemberId);
+                };
+                let (results, effects) = cg.leave(members, now, &self.cfg);
+                self.classic_effects(group_id, g, effects, &mut deliveries, &mut records);
+                results
+            }
         };
         let _ = self.persist(group_id, records).await;
         deliveries.send();
@@ -565,23 +698,71 @@ impl GroupCoordinator {
                     joins: HashMap::new(),
                     syncs: HashMap::new(),
                 });
-            if let Kind::Classic(cg) = &g.kind {
-                if !cg.is_empty() {
-                    return Err(GroupError::GroupIdNotFound);
+            let upgraded = if let Kind::Classic(cg) = &g.kind {
+                if cg.is_empty() {
+                    // An empty classic group is simply replaced, whatever the policy.
+                    if cg.generation_id() > 0 || !g.offsets.is_empty() {
+                        records.push(StoreRecord {
+                            key: records::group_key(group_id),
+                            value: None,
+                        });
+                    }
+                    g.kind = Kind::Consumer(ConsumerGroup::new(group_id.to_string()));
+                    None
+                } else {
+                    // Kafka's getOrMaybeCreateConsumerGroup: only a join may upgrade a classic group.
+                    if req.member_epoch != 0 || !self.upgrade_allowed(cg) {
+                        return Err(GroupError::GroupIdNotFound);
+                    }
+                    let mut converted = ConsumerGroup::from_classic(
+                        group_id.to_string(),
+                        cg.generation_id(),
+                        cg.protocol_name(),
+                        cg.migrating_members(),
+                        topics,
+                        now,
+                    )?;
+                    // The conversion stands only with the join that asked for it.
+                    let (result, effects) = converted.heartbeat(req.clone(), topics, now, &cfg);
+                    let response = result?;
+                    tracing::info!(
+                        group = group_id,
+                        generation = cg.generation_id(),
+                        members = cg.member_count(),
+                        "classic group upgraded to a consumer group"
+                    );
+                    // Parked classic requests are answered as Kafka does when it converts.
+                    for (_, tx) in g.joins.drain() {
+                        let _ = tx.send(classic::join_error("", GroupError::RebalanceInProgress));
+                    }
+                    for (_, tx) in g.syncs.drain() {
+                        let _ = tx.send(classic::sync_error(GroupError::RebalanceInProgress));
+                    }
+                    records.push(StoreRecord {
+                        key: records::group_key(group_id),
+                        value: None,
+                    });
+                    g.kind = Kind::Consumer(converted);
+                    // The converted group is new in the log whatever the join changed.
+                    let _ = effects;
+                    let persist = consumer::Effects { persist: true };
+                    self.consumer_effects(group_id, g, persist, now, &mut records);
+                    Some(Ok(response))
                 }
-                g.kind = Kind::Consumer(ConsumerGroup::new(group_id.to_string()));
-            }
-            let Kind::Consumer(cg) = &mut g.kind else {
-                return Err(GroupError::CoordinatorNotAvailable);
+            } else {
+                None
             };
-            let (result, effects) = cg.heartbeat(req, topics, now, &cfg);
-            if effects.persist {
-                records.push(StoreRecord {
-                    key: records::consumer_group_key(group_id),
-                    value: Some(records::consumer_group_value(cg.group_epoch())),
-                });
+            match upgraded {
+                Some(result) => result,
+                None => {
+                    let Kind::Consumer(cg) = &mut g.kind else {
+                        return Err(GroupError::CoordinatorNotAvailable);
+                    };
+                    let (result, effects) = cg.heartbeat(req, topics, now, &cfg);
+                    self.consumer_effects(group_id, g, effects, now, &mut records);
+                    result
+                }
             }
-            result
         };
         self.persist(group_id, records).await?;
         result
@@ -619,9 +800,13 @@ impl GroupCoordinator {
             let mut inner = self.lock();
             self.check(&inner, group_id)?;
             let now = self.now();
-            let simple = generation_or_epoch < 0 && member_id.is_empty();
+            // Kafka's OffsetMetadataManager.validateOffsetCommit: a commit with a negative
+            // generation (or member epoch) to a group that does not exist comes from a client
+            // without group management (an admin client, or a consumer that assigns its own
+            // partitions; librdkafka's KIP-848 consumer sends its own member id then): it
+            // creates a simple, empty classic group, whatever the member id.
             if !inner.groups.contains_key(group_id) {
-                if !simple {
+                if generation_or_epoch >= 0 {
                     return Err(GroupError::IllegalGeneration {
                         current: -1,
                         got: generation_or_epoch,
@@ -821,20 +1006,18 @@ impl GroupCoordinator {
     ) -> Result<Option<ClassicDescription>, GroupError> {
         let inner = self.lock();
         self.check(&inner, group_id)?;
-        Ok(inner.groups.get(group_id).map(|g| match &g.kind {
-            Kind::Classic(cg) => ClassicDescription {
+        // As Kafka's `classicGroup` lookup: a consumer-protocol group (converted or not) is not
+        // described by the classic API.
+        match inner.groups.get(group_id).map(|g| &g.kind) {
+            None => Ok(None),
+            Some(Kind::Classic(cg)) => Ok(Some(ClassicDescription {
                 state: cg.state().as_str().to_string(),
                 protocol_type: cg.protocol_type().unwrap_or("").to_string(),
                 protocol: cg.protocol_name().unwrap_or("").to_string(),
                 members: cg.members(),
-            },
-            Kind::Consumer(cg) => ClassicDescription {
-                state: cg.state_name().to_string(),
-                protocol_type: "consumer".to_string(),
-                protocol: String::new(),
-                members: Vec::new(),
-            },
-        }))
+            })),
+            Some(Kind::Consumer(_)) => Err(GroupError::NotClassicGroup(group_id.to_string())),
+        }
     }
 
     // ---- time ----------------------------------------------------------------------------
@@ -856,15 +1039,16 @@ impl GroupCoordinator {
                 let mut records = Vec::new();
                 match &mut g.kind {
                     Kind::Classic(cg) => {
-                        let effects = cg.tick(now, &self.cfg);
+                        let effects = cg.tick(now, &cfg);
                         self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
                     }
                     Kind::Consumer(cg) => {
-                        if cg.tick(now, &cfg).persist {
-                            records.push(StoreRecord {
-                                key: records::consumer_group_key(&id),
-                                value: Some(records::consumer_group_value(cg.group_epoch())),
-                            });
+                        let effects = cg.tick(now, &cfg);
+                        self.consumer_effects(&id, g, effects, now, &mut records);
+                        if let Kind::Classic(cg) = &mut g.kind {
+                            // Downgraded: its timers start now.
+                            let effects = cg.tick(now, &cfg);
+                            self.classic_effects(&id, g, effects, &mut deliveries, &mut records);
                         }
                     }
                 }
@@ -902,6 +1086,7 @@ impl GroupCoordinator {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::group::MigrationPolicy;
     use crate::group::classic::JoinRequest;
     use crate::model::TopicId;
 
@@ -1058,6 +1243,200 @@ mod tests {
         );
     }
 
+    /// Kafka accepts a commit with a negative generation or epoch into a missing or empty group
+    /// whatever the member id (librdkafka's KIP-848 consumer sends its own id with epoch -1).
+    #[tokio::test]
+    async fn simple_commits_carry_any_member_id_into_missing_or_empty_groups() {
+        let store = Arc::new(MemoryStore::default());
+        let c = coordinator(store.clone(), Arc::new(ManualClock::new(0)));
+        let id = "Z3lGwVx4QkqJtZ2cPmTnAw";
+        let r = c
+            .commit_offsets("g", id, None, -1, vec![commit(0, 10)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())]);
+        let r = c
+            .commit_offsets("g", id, None, -1, vec![commit(0, 11)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())], "the simple group is empty: accepted again");
+        // An empty consumer group accepts it too.
+        let hb = consumer::HeartbeatRequest {
+            member_id: "m".into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            ..Default::default()
+        };
+        c.consumer_heartbeat("cg", hb.clone(), &NoTopics)
+            .await
+            .unwrap();
+        assert!(matches!(
+            c.commit_offsets("cg", id, None, -1, vec![commit(0, 1)])
+                .await,
+            Err(GroupError::UnknownMemberId)
+        ));
+        let mut leave = hb;
+        leave.member_epoch = -1;
+        c.consumer_heartbeat("cg", leave, &NoTopics).await.unwrap();
+        let r = c
+            .commit_offsets("cg", id, None, -1, vec![commit(0, 1)])
+            .await
+            .unwrap();
+        assert_eq!(r, vec![Ok(())]);
+        // A group with members refuses an unknown member, as Kafka's ClassicGroup does.
+        let joined = c.join("busy", join(""), &NoTopics).await;
+        assert_eq!(joined.error, None);
+        assert!(matches!(
+            c.commit_offsets("busy", id, None, -1, vec![commit(0, 1)])
+                .await,
+            Err(GroupError::UnknownMemberId)
+        ));
+    }
+
+    /// One topic "t" with two partitions.
+    struct OneTopic;
+    impl TopicView for OneTopic {
+        fn topic(&self, name: &str) -> Option<(TopicId, i32)> {
+            (name == "t").then_some((TopicId([1; 16]), 2))
+        }
+        fn topic_by_id(&self, id: TopicId) -> Option<(String, i32)> {
+            (id == TopicId([1; 16])).then(|| ("t".to_string(), 2))
+        }
+        fn topic_names(&self) -> Vec<String> {
+            vec!["t".into()]
+        }
+    }
+
+    /// A classic group "g" with one stable member owning both partitions of "t".
+    async fn stable_classic_member(c: &GroupCoordinator) -> (String, i32) {
+        use crate::group::consumer_protocol as cp;
+        let mut req = join("");
+        req.protocols = vec![(
+            "range".into(),
+            cp::encode_subscription(&cp::Subscription {
+                topics: vec!["t".into()],
+                ..Default::default()
+            }),
+        )];
+        let r = c.join("g", req, &OneTopic).await;
+        assert_eq!(r.error, None);
+        let s = c
+            .sync(
+                "g",
+                SyncRequest {
+                    member_id: r.member_id.clone(),
+                    group_instance_id: None,
+                    generation_id: r.generation_id,
+                    protocol_type: None,
+                    protocol_name: None,
+                    assignments: vec![(
+                        r.member_id.clone(),
+                        cp::encode_assignment(0, &[("t".into(), vec![0, 1])]),
+                    )],
+                },
+            )
+            .await;
+        assert_eq!(s.error, None);
+        (r.member_id, r.generation_id)
+    }
+
+    fn consumer_join(member: &str) -> consumer::HeartbeatRequest {
+        consumer::HeartbeatRequest {
+            member_id: member.into(),
+            member_epoch: 0,
+            rebalance_timeout_ms: 1000,
+            subscribed_topic_names: Some(vec!["t".into()]),
+            owned: Some(vec![]),
+            ..Default::default()
+        }
+    }
+
+    fn group_type(c: &GroupCoordinator) -> Vec<String> {
+        c.list_groups(&[], &[])
+            .into_iter()
+            .map(|l| l.group_type)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_consumer_join_upgrades_a_classic_group_durably_and_the_last_leave_downgrades_it() {
+        let store = Arc::new(MemoryStore::default());
+        let clock = Arc::new(ManualClock::new(0));
+        let c = coordinator(store.clone(), clock.clone());
+        let (member, generation) = stable_classic_member(&c).await;
+        let ok = c
+            .commit_offsets("g", &member, None, generation, vec![commit(0, 5)])
+            .await
+            .unwrap();
+        assert_eq!(ok, vec![Ok(())]);
+
+        let r = c
+            .consumer_heartbeat("g", consumer_join("k"), &OneTopic)
+            .await
+            .unwrap();
+        assert_eq!(r.member_epoch, generation + 1);
+        assert_eq!(
+            r.assignment,
+            Some(vec![]),
+            "the classic member still holds both"
+        );
+        assert_eq!(group_type(&c), vec!["consumer"]);
+        let d = c.describe_consumer("g", &OneTopic).unwrap();
+        assert_eq!(d.members.iter().filter(|m| m.classic).count(), 1);
+        // The classic member is told to rejoin; its commits still need its generation.
+        assert_eq!(
+            c.heartbeat("g", &member, None, generation).await,
+            Err(GroupError::RebalanceInProgress)
+        );
+        assert!(matches!(
+            c.commit_offsets("g", &member, None, generation + 7, vec![commit(0, 6)])
+                .await,
+            Err(GroupError::IllegalGeneration { .. })
+        ));
+        // A restart replays a consumer group (its members rejoin) with the offsets kept.
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        assert_eq!(group_type(&fresh), vec!["consumer"]);
+        assert_eq!(fresh.fetch_offsets("g", None).unwrap().len(), 1);
+
+        // The consumer member leaves: a classic group again, rebalancing, and durable as such.
+        let mut leave = consumer_join("k");
+        leave.member_epoch = consumer::LEAVE_GROUP_MEMBER_EPOCH;
+        c.consumer_heartbeat("g", leave, &OneTopic).await.unwrap();
+        assert_eq!(group_type(&c), vec!["classic"]);
+        let d = c.describe_classic("g").unwrap().unwrap();
+        assert_eq!(
+            (d.state.as_str(), d.members.len()),
+            ("PreparingRebalance", 1)
+        );
+        let fresh = coordinator(store.clone(), clock.clone());
+        replay_into(&fresh, &store);
+        assert_eq!(group_type(&fresh), vec!["classic"]);
+        assert_eq!(fresh.fetch_offsets("g", None).unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_policy_without_upgrade_refuses_the_consumer_join() {
+        for policy in [MigrationPolicy::Disabled, MigrationPolicy::Downgrade] {
+            let cfg = GroupConfig {
+                migration_policy: policy,
+                ..GroupConfig::default()
+            };
+            let store = Arc::new(MemoryStore::default());
+            let c =
+                GroupCoordinator::new(cfg, Arc::new(ManualClock::new(0)), store, 50, RETENTION_MS);
+            stable_classic_member(&c).await;
+            assert_eq!(
+                c.consumer_heartbeat("g", consumer_join("k"), &OneTopic)
+                    .await
+                    .unwrap_err(),
+                GroupError::GroupIdNotFound
+            );
+            assert_eq!(group_type(&c), vec!["classic"]);
+        }
+    }
+
     #[tokio::test]
     async fn a_failed_write_is_not_visible() {
         let store = Arc::new(MemoryStore::default());
@@ -1099,7 +1478,7 @@ mod tests {
         let store = Arc::new(MemoryStore::default());
         let clock = Arc::new(ManualClock::new(0));
         let c = coordinator(store.clone(), clock.clone());
-        let r = c.join("g", join("")).await;
+        let r = c.join("g", join(""), &NoTopics).await;
         assert_eq!(r.error, None);
         let member = r.member_id.clone();
         let s = c
@@ -1126,7 +1505,8 @@ mod tests {
             .await;
         assert!(matches!(stale, Err(GroupError::IllegalGeneration { .. })));
         assert_eq!(c.delete_group("g").await, Err(GroupError::NonEmptyGroup));
-        // A KIP-848 heartbeat for a classic group with members is refused.
+        // A KIP-848 join cannot upgrade a classic group whose metadata is no ConsumerProtocol
+        // subscription: refused as Kafka does.
         let hb = consumer::HeartbeatRequest {
             member_id: "x".into(),
             member_epoch: 0,
@@ -1159,12 +1539,12 @@ mod tests {
         let d = fresh.describe_classic("g").unwrap().unwrap();
         assert_eq!(d.members.len(), 1);
         // After leaving, deletion works and writes tombstones; a consumer group for the same
-        // id is then refused by classic joins while it has members.
+        // id then refuses a classic join whose metadata is no ConsumerProtocol subscription.
         c.leave("g", vec![(member, None)]).await.unwrap();
         c.delete_group("g").await.unwrap();
         assert_eq!(c.list_groups(&[], &[]), vec![]);
         c.consumer_heartbeat("g", hb, &NoTopics).await.unwrap();
-        let refused = c.join("g", join("")).await;
+        let refused = c.join("g", join(""), &NoTopics).await;
         assert!(matches!(
             refused.error,
             Some(GroupError::InconsistentGroupProtocol(_))

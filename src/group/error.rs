@@ -3,6 +3,9 @@
 /// Every error a group API can answer with. Each variant names the Kafka error it becomes.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GroupError {
+    /// GROUP_ID_NOT_FOUND (69) for DescribeGroups on a group of another type (Kafka's text).
+    #[error("Group {0} is not a classic group.")]
+    NotClassicGroup(String),
     /// UNKNOWN_MEMBER_ID (25)
     #[error("unknown member id")]
     UnknownMemberId,

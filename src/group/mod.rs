@@ -6,13 +6,18 @@
 //! `GroupStore` trait and rebuilt at start-up by replaying those records through the same code.
 //! Two protocols: the classic one (`classic`: JoinGroup/SyncGroup/Heartbeat/LeaveGroup, assignment
 //! on the client) and KIP-848's (`consumer`: ConsumerGroupHeartbeat, assignment on the broker
-//! through `assignor`). One group is one or the other; they do not mix while it has members.
+//! through `assignor`). A group is one or the other. A consumer group may hold classic members
+//! (KIP-848's online migration, `group.consumer.migration.policy`): a consumer-protocol member
+//! joining a classic group converts it (`ConsumerGroup::from_classic`), and a consumer group left
+//! with only classic members converts back (`ClassicGroup::from_consumer`). `consumer_protocol`
+//! decodes and encodes the ConsumerProtocol subscription and assignment such conversions read.
 //! Must not import: protocol, server, replication, log, controller (topics are seen through
 //! `TopicView`, storage through `GroupStore`).
 
 pub mod assignor;
 pub mod classic;
 pub mod consumer;
+pub mod consumer_protocol;
 pub mod coordinator;
 pub mod error;
 pub mod records;
@@ -40,6 +45,48 @@ pub struct GroupConfig {
     pub consumer_group_size_max: usize,
     /// `group.consumer.assignors`, the first being the default.
     pub consumer_assignors: Vec<String>,
+    /// `group.consumer.migration.policy`
+    pub migration_policy: MigrationPolicy,
+}
+
+/// Kafka's `ConsumerGroupMigrationPolicy`: which online conversions between a classic group and
+/// a consumer (KIP-848) group are allowed. Replacing an empty group of the other type is always
+/// allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MigrationPolicy {
+    Disabled,
+    Upgrade,
+    Downgrade,
+    #[default]
+    Bidirectional,
+}
+
+impl MigrationPolicy {
+    /// The property's value as Kafka spells it; anything else is the default.
+    pub fn parse(name: &str) -> MigrationPolicy {
+        match name.to_ascii_lowercase().as_str() {
+            "disabled" => MigrationPolicy::Disabled,
+            "upgrade" => MigrationPolicy::Upgrade,
+            "downgrade" => MigrationPolicy::Downgrade,
+            _ => MigrationPolicy::Bidirectional,
+        }
+    }
+
+    /// A non-empty classic group may become a consumer group when a consumer-protocol member joins.
+    pub fn upgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Upgrade | MigrationPolicy::Bidirectional
+        )
+    }
+
+    /// A consumer group left with only classic members may become a classic group.
+    pub fn downgrade_enabled(self) -> bool {
+        matches!(
+            self,
+            MigrationPolicy::Downgrade | MigrationPolicy::Bidirectional
+        )
+    }
 }
 
 impl Default for GroupConfig {
@@ -53,6 +100,7 @@ impl Default for GroupConfig {
             consumer_heartbeat_interval_ms: 5_000,
             consumer_group_size_max: i32::MAX as usize,
             consumer_assignors: vec!["uniform".into(), "range".into()],
+            migration_policy: MigrationPolicy::Bidirectional,
         }
     }
 }

@@ -173,7 +173,7 @@ fn group_code(e: &GroupError) -> i16 {
         GroupError::CoordinatorNotAvailable | GroupError::Store(_) => COORDINATOR_NOT_AVAILABLE,
         GroupError::NotCoordinator => NOT_COORDINATOR,
         GroupError::NonEmptyGroup => NON_EMPTY_GROUP,
-        GroupError::GroupIdNotFound => GROUP_ID_NOT_FOUND,
+        GroupError::GroupIdNotFound | GroupError::NotClassicGroup(_) => GROUP_ID_NOT_FOUND,
         GroupError::InvalidGroupId => INVALID_GROUP_ID,
         GroupError::FencedMemberEpoch { .. } => FENCED_MEMBER_EPOCH,
         GroupError::StaleMemberEpoch { .. } => STALE_MEMBER_EPOCH,

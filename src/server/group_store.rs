@@ -146,5 +146,6 @@ pub fn group_config(c: &crate::config::BrokerConfig) -> GroupConfig {
         consumer_heartbeat_interval_ms: c.group_consumer_heartbeat_interval_ms,
         consumer_group_size_max: c.group_consumer_max_size.max(1) as usize,
         consumer_assignors: c.group_consumer_assignors.clone(),
+        migration_policy: crate::group::MigrationPolicy::parse(&c.group_consumer_migration_policy),
     }
 }

@@ -142,7 +142,8 @@ pub async fn join_group(
         require_known_member_id: version >= 4,
         reason: opt_str(request.reason),
     };
-    let r = broker.groups.join(&request.group_id, req).await;
+    let view = broker.topic_view();
+    let r = broker.groups.join(&request.group_id, req, &view).await;
     tracing::debug!(group = %request.group_id.0, member = %r.member_id, generation = r.generation_id, error = ?r.error, leader = %r.leader, members = r.members.len(), "JoinGroup answered");
     let mut response = JoinGroupResponse::default();
     response.error_code = r.error.as_ref().map(gcode).unwrap_or(code::NONE);
@@ -472,14 +473,8 @@ pub fn describe_groups(
                     })
                     .collect();
             }
-            Ok(None) => {
-                g.group_state = str_bytes("Dead");
-                // KIP-1043: from v6 an unknown group is an error; before, a Dead group.
-                if version >= 6 {
-                    g.error_code = gcode(&GroupError::GroupIdNotFound);
-                    g.error_message = Some(str_bytes("group not found"));
-                }
-            }
+            Ok(None) => dead_group(&mut g, version, format!("Group {} not found.", id.0)),
+            Err(e @ GroupError::NotClassicGroup(_)) => dead_group(&mut g, version, e.to_string()),
             Err(e) => g.error_code = gcode(&e),
         }
         if operations && g.error_code == code::NONE {
@@ -488,6 +483,16 @@ pub fn describe_groups(
         response.groups.push(g);
     }
     response
+}
+
+/// KIP-1043: from v6 an unknown group, or one of another type, is GROUP_ID_NOT_FOUND with
+/// Kafka's message; before, a Dead group without an error.
+fn dead_group(g: &mut describe_groups_response::DescribedGroup, version: i16, message: String) {
+    g.group_state = str_bytes("Dead");
+    if version >= 6 {
+        g.error_code = gcode(&GroupError::GroupIdNotFound);
+        g.error_message = Some(str_bytes(&message));
+    }
 }
 
 pub fn list_groups(
@@ -720,7 +725,9 @@ pub fn consumer_group_describe(
                             m.subscribed_topic_regex.as_deref().map(str_bytes);
                         wm.assignment = wire(&m.assignment);
                         wm.target_assignment = wire(&m.target_assignment);
-                        wm.member_type = 1; // the consumer protocol
+                        // v1: 0 for a classic member of a converted group, 1 for the consumer
+                        // protocol.
+                        wm.member_type = if m.classic { 0 } else { 1 };
                         wm
                     })
                     .collect();
