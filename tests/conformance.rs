@@ -701,3 +701,60 @@ async fn describe_groups_answers_consumer_protocol_groups_as_kafka() {
     }
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_commit_versions_and_member_epochs_are_checked_as_kafka() {
+    const ILLEGAL_GENERATION: i16 = 22;
+    const UNSUPPORTED_VERSION: i16 = 35;
+    const GROUP_ID_NOT_FOUND: i16 = 69;
+    const FENCED_MEMBER_EPOCH: i16 = 110;
+    const STALE_MEMBER_EPOCH: i16 = 113;
+    let broker = TestBroker::start().await;
+    broker.create_topic("oc", 1, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let commit = |group: &str, member: &str, epoch: i32| {
+        let mut r = commit_request(group, &[("oc", &[0])]);
+        r.member_id = s(member);
+        r.generation_id_or_member_epoch = epoch;
+        r
+    };
+    // A member commit to a group that does not exist.
+    let code = |r: OffsetCommitResponse| r.topics[0].partitions[0].error_code;
+    assert_eq!(
+        code(raw.call(&commit("none", "m", 3), 9).await),
+        GROUP_ID_NOT_FOUND
+    );
+    assert_eq!(
+        code(raw.call(&commit("none", "m", 3), 8).await),
+        ILLEGAL_GENERATION
+    );
+
+    // A KIP-848 member: v9 with its epoch; an older version, or another epoch, is refused.
+    let mut hb = ConsumerGroupHeartbeatRequest::default();
+    hb.group_id = GroupId(s("live"));
+    hb.member_id = s("m-raw-0000000000000002");
+    hb.member_epoch = 0;
+    hb.rebalance_timeout_ms = 30_000;
+    hb.subscribed_topic_names = Some(vec![TopicName(s("oc"))]);
+    hb.topic_partitions = Some(vec![]);
+    let joined = raw.call(&hb, 0).await;
+    assert_eq!(joined.error_code, 0);
+    let member = joined.member_id.clone().unwrap_or_default().to_string();
+    let epoch = joined.member_epoch;
+    assert_eq!(code(raw.call(&commit("live", &member, epoch), 9).await), 0);
+    assert_eq!(
+        code(raw.call(&commit("live", &member, epoch), 8).await),
+        UNSUPPORTED_VERSION
+    );
+    assert_eq!(
+        code(raw.call(&commit("live", &member, epoch + 1), 9).await),
+        FENCED_MEMBER_EPOCH
+    );
+    if epoch > 0 {
+        assert_eq!(
+            code(raw.call(&commit("live", &member, epoch - 1), 9).await),
+            STALE_MEMBER_EPOCH
+        );
+    }
+    broker.shutdown().await;
+}

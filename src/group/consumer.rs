@@ -793,10 +793,16 @@ impl ConsumerGroup {
     /// without a member (epoch < 0) is allowed only while the group has no members; otherwise the
     /// member must exist (UnknownMemberId) and the epoch must equal its current one exactly
     /// (StaleMemberEpoch, whether older or newer).
+    /// Kafka's ConsumerGroup.validateOffsetCommit: a commit without a member (negative epoch)
+    /// is accepted only while the group is empty; a consumer-protocol member must use an
+    /// OffsetCommit version that knows member epochs (`modern_version`, v9+), and its epoch must
+    /// be current (newer: FENCED_MEMBER_EPOCH, older: STALE_MEMBER_EPOCH); a classic member's
+    /// epoch is its generation (ILLEGAL_GENERATION).
     pub fn validate_offset_commit(
         &mut self,
         member_id: &str,
         member_epoch: i32,
+        modern_version: bool,
         _now_ms: i64,
     ) -> Result<(), GroupError> {
         if member_epoch < 0 && self.members.is_empty() {
@@ -806,18 +812,33 @@ impl ConsumerGroup {
             .members
             .get(member_id)
             .ok_or(GroupError::UnknownMemberId)?;
-        if member_epoch != m.p.member_epoch {
-            // A classic member knows its epoch as a generation.
-            return Err(if m.p.classic.is_some() {
-                GroupError::IllegalGeneration {
-                    current: m.p.member_epoch,
+        let current = m.p.member_epoch;
+        if m.p.classic.is_some() {
+            if member_epoch != current {
+                return Err(GroupError::IllegalGeneration {
+                    current,
                     got: member_epoch,
-                }
-            } else {
-                GroupError::StaleMemberEpoch {
-                    current: m.p.member_epoch,
-                    got: member_epoch,
-                }
+                });
+            }
+            return Ok(());
+        }
+        if !modern_version {
+            return Err(GroupError::UnsupportedVersion(
+                "OffsetCommit version 9 or above must be used by members using the modern group \
+                 protocol"
+                    .into(),
+            ));
+        }
+        if member_epoch > current {
+            return Err(GroupError::FencedMemberEpoch {
+                current,
+                got: member_epoch,
+            });
+        }
+        if member_epoch < current {
+            return Err(GroupError::StaleMemberEpoch {
+                current,
+                got: member_epoch,
             });
         }
         Ok(())
@@ -2096,26 +2117,30 @@ mod tests {
             g.heartbeat(r, &t, 7, &cfg()).0,
             Err(GroupError::FencedMemberEpoch { current: 2, got: 0 })
         ));
-        // Offset commits need the exact epoch.
-        assert_eq!(g.validate_offset_commit("m1", 2, 8), Ok(()));
+        // Offset commits need the exact epoch (Kafka's validateMemberEpoch) and v9+.
+        assert_eq!(g.validate_offset_commit("m1", 2, true, 8), Ok(()));
         assert_eq!(
-            g.validate_offset_commit("m1", 1, 8),
+            g.validate_offset_commit("m1", 1, true, 8),
             Err(GroupError::StaleMemberEpoch { current: 2, got: 1 })
         );
         assert_eq!(
-            g.validate_offset_commit("m1", 3, 8),
-            Err(GroupError::StaleMemberEpoch { current: 2, got: 3 })
+            g.validate_offset_commit("m1", 3, true, 8),
+            Err(GroupError::FencedMemberEpoch { current: 2, got: 3 })
         );
+        assert!(matches!(
+            g.validate_offset_commit("m1", 2, false, 8),
+            Err(GroupError::UnsupportedVersion(_))
+        ));
         assert_eq!(
-            g.validate_offset_commit("nobody", 2, 8),
+            g.validate_offset_commit("nobody", 2, true, 8),
             Err(GroupError::UnknownMemberId)
         );
         assert_eq!(
-            g.validate_offset_commit("", -1, 8),
+            g.validate_offset_commit("", -1, true, 8),
             Err(GroupError::UnknownMemberId)
         );
         let empty = &mut ConsumerGroup::new("e".into());
-        assert_eq!(empty.validate_offset_commit("", -1, 8), Ok(()));
+        assert_eq!(empty.validate_offset_commit("", -1, false, 8), Ok(()));
     }
 
     #[test]
@@ -2496,7 +2521,7 @@ mod tests {
             Err(GroupError::IllegalGeneration { current: 5, got: 4 })
         );
         assert_eq!(
-            g.validate_offset_commit("c1", 4, 1),
+            g.validate_offset_commit("c1", 4, false, 1),
             Err(GroupError::IllegalGeneration { current: 5, got: 4 })
         );
 

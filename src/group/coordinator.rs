@@ -41,6 +41,11 @@ use crate::clock::SharedClock;
 
 /// Kafka's `offset.metadata.max.bytes` default.
 pub const OFFSET_METADATA_BYTES_MAX: usize = 4096;
+/// The newest OffsetCommit version served (what `commit_offsets` assumes).
+pub const OFFSET_COMMIT_VERSION_LATEST: i16 = 9;
+/// From this OffsetCommit version a missing group is GROUP_ID_NOT_FOUND and consumer-protocol
+/// members may commit.
+const OFFSET_COMMIT_VERSION_GROUP_ID_NOT_FOUND: i16 = 9;
 /// The offsets topic's name.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
@@ -792,6 +797,29 @@ impl GroupCoordinator {
         generation_or_epoch: i32,
         partitions: Vec<CommitPartition>,
     ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
+        self.commit_offsets_at(
+            OFFSET_COMMIT_VERSION_LATEST,
+            group_id,
+            member_id,
+            instance_id,
+            generation_or_epoch,
+            partitions,
+        )
+        .await
+    }
+
+    /// OffsetCommit at a given request version: from v9 a member commit to a missing group is
+    /// GROUP_ID_NOT_FOUND (ILLEGAL_GENERATION before), and a consumer-protocol member must use
+    /// v9 or later (UNSUPPORTED_VERSION), as Kafka's OffsetMetadataManager decides.
+    pub async fn commit_offsets_at(
+        &self,
+        api_version: i16,
+        group_id: &str,
+        member_id: &str,
+        instance_id: Option<&str>,
+        generation_or_epoch: i32,
+        partitions: Vec<CommitPartition>,
+    ) -> Result<Vec<Result<(), GroupError>>, GroupError> {
         let commit_ts = self.clock.now_ms();
         let mut results = Vec::with_capacity(partitions.len());
         let mut records = Vec::new();
@@ -807,9 +835,13 @@ impl GroupCoordinator {
             // creates a simple, empty classic group, whatever the member id.
             if !inner.groups.contains_key(group_id) {
                 if generation_or_epoch >= 0 {
-                    return Err(GroupError::IllegalGeneration {
-                        current: -1,
-                        got: generation_or_epoch,
+                    return Err(if api_version >= OFFSET_COMMIT_VERSION_GROUP_ID_NOT_FOUND {
+                        GroupError::GroupIdNotFound
+                    } else {
+                        GroupError::IllegalGeneration {
+                            current: -1,
+                            got: generation_or_epoch,
+                        }
                     });
                 }
                 inner
@@ -824,9 +856,12 @@ impl GroupCoordinator {
                 Kind::Classic(cg) => {
                     cg.validate_offset_commit(member_id, instance_id, generation_or_epoch, now)?
                 }
-                Kind::Consumer(cg) => {
-                    cg.validate_offset_commit(member_id, generation_or_epoch, now)?
-                }
+                Kind::Consumer(cg) => cg.validate_offset_commit(
+                    member_id,
+                    generation_or_epoch,
+                    api_version >= OFFSET_COMMIT_VERSION_GROUP_ID_NOT_FOUND,
+                    now,
+                )?,
             }
             for p in partitions {
                 let metadata = p.metadata.unwrap_or_default();
@@ -1203,9 +1238,15 @@ mod tests {
                 OFFSET_METADATA_BYTES_MAX
             ))
         );
-        // A member commit to a group that does not exist is refused.
+        // A member commit to a group that does not exist is refused: GROUP_ID_NOT_FOUND from
+        // v9, ILLEGAL_GENERATION before.
         let err = c
             .commit_offsets("nope", "m", None, 3, vec![commit(0, 1)])
+            .await
+            .unwrap_err();
+        assert_eq!(err, GroupError::GroupIdNotFound);
+        let err = c
+            .commit_offsets_at(8, "nope", "m", None, 3, vec![commit(0, 1)])
             .await
             .unwrap_err();
         assert!(matches!(err, GroupError::IllegalGeneration { .. }));

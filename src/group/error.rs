@@ -6,6 +6,9 @@ pub enum GroupError {
     /// GROUP_ID_NOT_FOUND (69) for DescribeGroups on a group of another type (Kafka's text).
     #[error("Group {0} is not a classic group.")]
     NotClassicGroup(String),
+    /// UNSUPPORTED_VERSION (35): a request version the group's protocol cannot use.
+    #[error("{0}")]
+    UnsupportedVersion(String),
     /// UNKNOWN_MEMBER_ID (25)
     #[error("unknown member id")]
     UnknownMemberId,

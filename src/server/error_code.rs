@@ -184,6 +184,7 @@ fn group_code(e: &GroupError) -> i16 {
         GroupError::UnknownTopicOrPartition => UNKNOWN_TOPIC_OR_PARTITION,
         GroupError::OffsetMetadataTooLarge(_) => OFFSET_METADATA_TOO_LARGE,
         GroupError::InvalidRequest(_) => INVALID_REQUEST,
+        GroupError::UnsupportedVersion(_) => UNSUPPORTED_VERSION,
     }
 }
 

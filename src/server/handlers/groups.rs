@@ -278,7 +278,7 @@ pub async fn leave_group(
 pub async fn offset_commit(
     broker: &Arc<Broker>,
     request: OffsetCommitRequest,
-    _version: i16,
+    version: i16,
 ) -> OffsetCommitResponse {
     // As Kafka's handleOffsetCommitRequest: a partition the metadata does not know is answered
     // UNKNOWN_TOPIC_OR_PARTITION here and never reaches the coordinator (so a commit made only
@@ -310,7 +310,8 @@ pub async fn offset_commit(
     } else {
         broker
             .groups
-            .commit_offsets(
+            .commit_offsets_at(
+                version,
                 &request.group_id,
                 &request.member_id,
                 request.group_instance_id.as_deref(),
