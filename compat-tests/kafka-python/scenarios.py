@@ -755,6 +755,201 @@ def s_many_partitions():
     return "one record in each of 100 partitions read back"
 
 
+class ErrorLog(logging.Handler):
+    """Collects the client's log records at ERROR (kafka-python logs per-partition commit errors
+    it retries instead of returning them)."""
+
+    def __init__(self, logger_name):
+        super().__init__(level=logging.ERROR)
+        self.messages = []
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        self.logger.addHandler(self)
+        self.logger.propagate = False  # the retries' errors are expected: keep them off stderr
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.propagate = True
+
+
+def s_commit_unknown_topic():
+    topic = name("cut")
+    missing = name("cut-missing")  # never created; nothing here asks metadata for it by name
+    create_topic(topic, 3)
+    known, beyond, absent = TopicPartition(topic, 0), TopicPartition(topic, 7), TopicPartition(missing, 0)
+    oam = lambda o: OffsetAndMetadata(o, "m", -1)
+    # Admin: alter_group_offsets returns one error class per partition.
+    group = name("cut-admin")
+    res = admin().alter_group_offsets(group, {known: oam(2), beyond: oam(2), absent: oam(2)})
+    got = {str(tp): e.__name__ for tp, e in res.items()}
+    check(res.get(known) is Errors.NoError, "admin: known partition answered %s" % got)
+    check(res.get(beyond) is Errors.UnknownTopicOrPartitionError, "admin: partition 7 of 3 answered %s" % got)
+    check(res.get(absent) is Errors.UnknownTopicOrPartitionError, "admin: missing topic answered %s" % got)
+    offs = admin().list_group_offsets({group: None})[group]
+    stored = sorted((tp.topic, tp.partition, om.offset) for tp, om in offs.items())
+    check(stored == [(topic, 0, 2)], "admin: committed offsets afterwards %s, want only %s/0 at 2" % (stored, topic))
+    # Consumer: kafka-python treats UNKNOWN_TOPIC_OR_PARTITION as retriable, so commit() retries
+    # until its timeout and logs the partition's error at each attempt; the known partition of the
+    # same request is stored by the broker.
+    group2 = name("cut-consumer")
+    c = consumer(group_id=group2)
+    seen = []
+    try:
+        for good, bad in ((TopicPartition(topic, 1), beyond), (TopicPartition(topic, 2), absent)):
+            with ErrorLog("kafka.coordinator.consumer") as log:
+                try:
+                    c.commit({good: oam(3), bad: oam(3)}, timeout_ms=2500)
+                    raise AssertionError("consumer commit including %s succeeded" % (bad,))
+                except (Errors.KafkaTimeoutError, Errors.UnknownTopicOrPartitionError) as e:
+                    seen.append(type(e).__name__)
+            named = [m for m in log.messages if "UnknownTopicOrPartitionError" in m and "%s" % bad.topic in m]
+            check(named, "consumer: no UnknownTopicOrPartitionError logged for %s: %s" % (bad, log.messages[:3]))
+    finally:
+        c.close(autocommit=False)
+    offs = admin().list_group_offsets({group2: None})[group2]
+    stored2 = sorted((tp.topic, tp.partition, om.offset) for tp, om in offs.items())
+    check(stored2 == [(topic, 1, 3), (topic, 2, 3)], "consumer: committed offsets afterwards %s" % stored2)
+    check(not admin().describe_topics([missing])[0]["partitions"], "the missing topic exists now")
+    return ("admin alter_group_offsets: known partition OK, partition 7 of 3 and a missing topic UnknownTopicOrPartitionError; "
+            "consumer commit: the broker's UNKNOWN_TOPIC_OR_PARTITION is retried by kafka-python until its timeout (%s), "
+            "the known partitions of the same requests are stored" % "/".join(seen))
+
+
+def s_static_member_expiry():
+    topic = name("static")
+    group = name("static-group")
+    create_topic(topic, 3)
+    produce_all(producer(), topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    members = [consumer(group_id=group, group_instance_id="%s-m%d" % (group, i), session_timeout_ms=6000,
+                        heartbeat_interval_ms=1000) for i in range(3)]
+    for m in members:
+        m.subscribe([topic])
+    try:
+        got = 0
+        deadline = time.time() + 40
+        while got < 30 and time.time() < deadline:
+            for m in members:
+                for recs in m.poll(timeout_ms=300).values():
+                    got += len(recs)
+        check(got == 30, "the static members read %d of 30 records" % got)
+        desc = admin().describe_groups([group])[group]
+        ids = sorted(x.get("group_instance_id") or "" for x in desc["members"])
+        check(len(desc["members"]) == 3 and all(ids), "described before closing: %d members, instance ids %s" % (len(desc["members"]), ids))
+    finally:
+        for m in members:
+            m.close(autocommit=False)  # static members: kafka-python sends no LeaveGroup
+    closed = time.time()
+    last = None
+    while time.time() < closed + 20:
+        res = admin().delete_groups([group])
+        last = res.get(group)
+        if last == "OK":
+            took = time.time() - closed
+            check(took >= 4, "deleted %.1f s after closing, before the 6 s session timeout could expire the members" % took)
+            return "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded %.1f s later" % took
+        time.sleep(0.5)
+    desc = admin().describe_groups([group])[group]
+    raise AssertionError("DeleteGroups still answered %s 20 s after the static members closed (state %s, %d members)"
+                         % (last, desc.get("group_state"), len(desc.get("members") or [])))
+
+
+# Kafka 4.1's group configs (GroupConfig) and their defaults; consumer.heartbeat.interval.ms and
+# consumer.session.timeout.ms default to the broker's group.consumer.* values.
+GROUP_CONFIG_NAMES = {
+    "consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+    "share.auto.offset.reset", "share.heartbeat.interval.ms", "share.isolation.level",
+    "share.record.lock.duration.ms", "share.session.timeout.ms",
+    "streams.heartbeat.interval.ms", "streams.num.standby.replicas", "streams.session.timeout.ms",
+}
+
+
+def s_describe_group_configs():
+    group = name("gcfg")
+    broker_id = admin().describe_cluster()["brokers"][0]["broker_id"]
+    bcfg = admin().describe_configs([ConfigResource(ConfigResourceType.BROKER, str(broker_id))], config_filter="all")["broker"][str(broker_id)]
+    want = {
+        "consumer.session.timeout.ms": bcfg["group.consumer.session.timeout.ms"]["value"],
+        "consumer.heartbeat.interval.ms": bcfg["group.consumer.heartbeat.interval.ms"]["value"],
+        "share.auto.offset.reset": "latest",
+        "share.isolation.level": "read_uncommitted",
+        "share.record.lock.duration.ms": "30000",
+        "streams.num.standby.replicas": "0",
+    }
+    res = ConfigResource(ConfigResourceType.GROUP, group)
+    cfg = admin().describe_configs([res], config_filter="all")["group"][group]
+    missing = GROUP_CONFIG_NAMES - set(cfg)
+    check(not missing, "group configs missing: %s (got %s)" % (sorted(missing), sorted(cfg)))
+    for k, v in want.items():
+        e = cfg[k]
+        check(e["value"] == v and e["config_source"] == "DEFAULT_CONFIG", "%s: %r, want default %s" % (k, e, v))
+    out = admin().alter_configs([ConfigResource(ConfigResourceType.GROUP, group, {"consumer.heartbeat.interval.ms": "6000"})],
+                                raise_on_unknown=False, incremental=True)
+    check("%s" % out.get("group", {}).get(group) in ("OK", "None", "NoError"), "IncrementalAlterConfigs answered %s" % out)
+    cfg = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)], config_filter="all")["group"][group]
+    e = cfg["consumer.heartbeat.interval.ms"]
+    check(e["value"] == "6000" and e["config_source"] == "DYNAMIC_GROUP_CONFIG", "after setting 6000: %r" % e)
+    modified = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)])["group"][group]
+    check(set(modified) == {"consumer.heartbeat.interval.ms"}, "modified-only filter gives %s" % sorted(modified))
+    return ("%d group configs with defaults (consumer.session.timeout.ms %s and consumer.heartbeat.interval.ms %s, the broker's); "
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from DYNAMIC_GROUP_CONFIG"
+            % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
+
+
+# AclEntry.supportedOperations in Kafka 4.1, by resource type (AclOperation codes).
+ACL_OPS = {3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE", 7: "ALTER", 8: "DESCRIBE", 9: "CLUSTER_ACTION",
+           10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS", 12: "IDEMPOTENT_WRITE", 13: "CREATE_TOKENS", 14: "DESCRIBE_TOKENS"}
+TOPIC_OPS = {"READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+CLUSTER_OPS = {"CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"}
+GROUP_OPS = {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+
+
+def op_names(v):
+    """An authorized-operations value as kafka-python gives it: None when the broker sent
+    "not requested" (INT32_MIN), else ACLOperation members (or the raw 32-bit field)."""
+    if v is None:
+        return None
+    if isinstance(v, int):
+        if v == -2147483648:
+            return None
+        return {ACL_OPS.get(b, "bit%d" % b) for b in range(32) if v & (1 << b)}
+    return {getattr(x, "name", str(x)) for x in v}
+
+
+def shown(ops):
+    return "not sent (INT32_MIN)" if ops is None else sorted(ops)
+
+
+def s_authorized_operations():
+    topic = name("authops")
+    group = name("authops-group")
+    create_topic(topic, 1)
+    c = consumer(group_id=group)
+    try:
+        c.commit({TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        c.close(autocommit=False)
+    bad = []
+    t = admin().describe_topics([topic])[0]
+    tops = op_names(t.get("topic_authorized_operations", t.get("authorized_operations")))
+    if tops != TOPIC_OPS:
+        bad.append("topic %s, want %s" % (shown(tops), sorted(TOPIC_OPS)))
+    cl = admin().describe_cluster()
+    cops = op_names(cl.get("cluster_authorized_operations", cl.get("authorized_operations")))
+    if cops != CLUSTER_OPS:
+        bad.append("cluster %s, want %s" % (shown(cops), sorted(CLUSTER_OPS)))
+    g = admin().describe_groups([group], include_authorized_operations=True)[group]
+    gops = op_names(g.get("authorized_operations"))
+    if gops != GROUP_OPS:
+        bad.append("group %s, want %s" % (shown(gops), sorted(GROUP_OPS)))
+    check(not bad, "authorized operations: " + "; ".join(bad))
+    return "topic (Metadata), cluster (DescribeCluster) and group (DescribeGroups) list every supported operation"
+
+
 # ---------------------------------------------------------------------------------------------
 # Runner
 
