@@ -854,6 +854,181 @@ def s_many_partitions():
     return "one record in each of 100 partitions read back"
 
 
+def tp_errors(tps):
+    return {(tp.topic, tp.partition): (tp.error.code() if tp.error else 0) for tp in tps}
+
+
+def s_commit_unknown_topic():
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    topic = name("cut")
+    missing = name("cut-missing")  # never created; nothing here asks metadata for it by name
+    create_topic(topic, 3)
+    want = {(topic, 0): 0, (topic, 7): KafkaError.UNKNOWN_TOPIC_OR_PART, (missing, 0): KafkaError.UNKNOWN_TOPIC_OR_PART}
+    offsets = lambda o, known=0: [TopicPartition(topic, known, o), TopicPartition(topic, 7, o), TopicPartition(missing, 0, o)]
+    # Admin: AlterConsumerGroupOffsets gives each partition's error.
+    group = name("cut-admin")
+    res = admin().alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, offsets(2))], request_timeout=10)[group].result(timeout=15)
+    got = tp_errors(res.topic_partitions)
+    check(got == want, "admin alter_consumer_group_offsets: per-partition errors %s, want %s" % (got, want))
+    listed = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=10)[group].result(timeout=15)
+    stored = sorted((tp.topic, tp.partition, tp.offset) for tp in listed.topic_partitions)
+    check(stored == [(topic, 0, 2)], "admin: committed offsets afterwards %s" % stored)
+    # Consumer, synchronous commit: librdkafka raises the partitions' error.
+    group2 = name("cut-consumer")
+    c = consumer(group2)
+    try:
+        try:
+            c.commit(offsets=offsets(3, known=1), asynchronous=False)
+            raise AssertionError("synchronous commit including unknown partitions succeeded")
+        except KafkaException as e:
+            check(e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, "synchronous commit raised %s" % e)
+    finally:
+        c.close()
+    # Consumer, asynchronous commit: on_commit gets each partition's error.
+    box = {}
+    c = consumer(group2, on_commit=lambda err, parts: box.update(err=err, parts=parts))
+    try:
+        c.commit(offsets=offsets(4, known=2), asynchronous=True)
+        deadline = time.time() + 15
+        while "parts" not in box and time.time() < deadline:
+            c.poll(0.2)
+        check("parts" in box, "on_commit never called")
+        got2 = tp_errors(box["parts"])
+        # librdkafka 2.16 hands on_commit the request's error on every partition, the known one
+        # included (the broker stored it: checked below through list_consumer_group_offsets).
+        bad2 = {k: v for k, v in got2.items() if k != (topic, 2)}
+        check(bad2 == {k: v for k, v in want.items() if k != (topic, 0)} and (topic, 2) in got2,
+              "on_commit per-partition errors %s" % got2)
+    finally:
+        c.close()
+    listed = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group2)], request_timeout=10)[group2].result(timeout=15)
+    stored2 = sorted((tp.topic, tp.partition, tp.offset) for tp in listed.topic_partitions)
+    check(stored2 == [(topic, 1, 3), (topic, 2, 4)], "consumer: committed offsets afterwards %s" % stored2)
+    md = admin().list_topics(timeout=10)
+    check(missing not in md.topics, "the missing topic exists now")
+    return ("admin alter_consumer_group_offsets and consumer commit (on_commit per partition; synchronous commit raises it): "
+            "partition 7 of 3 and a missing topic UNKNOWN_TOPIC_OR_PART (3), the known partition committed "
+            "(on_commit shows error %d on it too: librdkafka copies the request's error there)" % got2[(topic, 2)])
+
+
+def s_static_member_expiry():
+    topic = name("static")
+    group = name("static-group")
+    create_topic(topic, 3)
+    produce_all(producer(), topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    cs = [consumer(group, **{"group.instance.id": "%s-m%d" % (group, i), "session.timeout.ms": 6000,
+                             "heartbeat.interval.ms": 1000}) for i in range(3)]
+    try:
+        for c in cs:
+            c.subscribe([topic])
+        got = 0
+        deadline = time.time() + 40
+        while got < 30 and time.time() < deadline:
+            for c in cs:
+                for m in c.consume(num_messages=100, timeout=0.2):
+                    check(not m.error(), "consume error %s" % m.error())
+                    got += 1
+        check(got == 30, "the static members read %d of 30 records" % got)
+        desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+        ids = sorted(m.group_instance_id or "" for m in desc.members)
+        check(len(desc.members) == 3 and all(ids), "described before closing: %d members, instance ids %s" % (len(desc.members), ids))
+    finally:
+        for c in cs:
+            c.close()  # static members: librdkafka sends no LeaveGroup
+    closed = time.time()
+    last = None
+    while time.time() < closed + 20:
+        try:
+            admin().delete_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+            took = time.time() - closed
+            check(took >= 4, "deleted %.1f s after closing, before the 6 s session timeout could expire the members" % took)
+            return "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded %.1f s later" % took
+        except KafkaException as e:
+            last = e.args[0]
+            check(last.code() == KafkaError.NON_EMPTY_GROUP, "DeleteGroups: %s" % last)
+        time.sleep(0.5)
+    desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+    raise AssertionError("DeleteGroups still answered %s 20 s after the static members closed (state %s, %d members)"
+                         % (last, desc.state, len(desc.members)))
+
+
+GROUP_CONFIG_NAMES = {
+    "consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+    "share.auto.offset.reset", "share.heartbeat.interval.ms", "share.isolation.level",
+    "share.record.lock.duration.ms", "share.session.timeout.ms",
+    "streams.heartbeat.interval.ms", "streams.num.standby.replicas", "streams.session.timeout.ms",
+}
+
+
+def s_describe_group_configs():
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ResourceType
+
+    group = name("gcfg")
+    md = admin().list_topics(timeout=10)
+    bres = ConfigResource("broker", str(next(iter(md.brokers))))
+    bcfg = admin().describe_configs([bres], request_timeout=10)[bres].result(timeout=15)
+    # Kafka's group config defaults are the broker's group.consumer.* values.
+    want = {
+        "consumer.session.timeout.ms": bcfg["group.consumer.session.timeout.ms"].value,
+        "consumer.heartbeat.interval.ms": bcfg["group.consumer.heartbeat.interval.ms"].value,
+        "share.auto.offset.reset": "latest",
+        "share.isolation.level": "read_uncommitted",
+        "share.record.lock.duration.ms": "30000",
+        "streams.num.standby.replicas": "0",
+    }
+    res = ConfigResource(ResourceType.GROUP, group)
+    cfg = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)
+    missing = GROUP_CONFIG_NAMES - set(cfg)
+    check(not missing, "group configs missing: %s (got %s)" % (sorted(missing), sorted(cfg)))
+    for k, v in want.items():
+        e = cfg[k]
+        check(e.value == v and e.is_default and srcv(e) == ConfigSource.DEFAULT_CONFIG.value,
+              "%s: %r source %s, want default %s" % (k, e.value, e.source, v))
+    alter = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("consumer.heartbeat.interval.ms", "6000", incremental_operation=AlterConfigOpType.SET)])
+    admin().incremental_alter_configs([alter], request_timeout=10)[alter].result(timeout=15)
+    cfg = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)
+    e = cfg["consumer.heartbeat.interval.ms"]
+    check(e.value == "6000" and srcv(e) == 8 and not e.is_default, "after setting 6000: %r source %s" % (e.value, e.source))
+    return ("%d group configs with defaults (consumer.session.timeout.ms %s, consumer.heartbeat.interval.ms %s: the broker's); "
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from GROUP_CONFIG"
+            % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
+
+
+# AclEntry.supportedOperations in Kafka 4.1, by resource type.
+TOPIC_OPS = {"READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+CLUSTER_OPS = {"CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"}
+GROUP_OPS = {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+
+
+def s_authorized_operations():
+    from confluent_kafka import TopicCollection
+
+    topic = name("authops")
+    group = name("authops-group")
+    create_topic(topic, 1)
+    c = consumer(group)
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    finally:
+        c.close()
+    names = lambda ops: None if ops is None else {o.name for o in ops}
+    shown = lambda ops: "none (the broker sent INT32_MIN)" if ops is None else sorted(ops)
+    bad = []
+    t = admin().describe_topics(TopicCollection([topic]), include_authorized_operations=True, request_timeout=10)[topic].result(timeout=15)
+    if names(t.authorized_operations) != TOPIC_OPS:
+        bad.append("topic %s, want %s" % (shown(names(t.authorized_operations)), sorted(TOPIC_OPS)))
+    cl = admin().describe_cluster(include_authorized_operations=True, request_timeout=10).result(timeout=15)
+    if names(cl.authorized_operations) != CLUSTER_OPS:
+        bad.append("cluster %s, want %s" % (shown(names(cl.authorized_operations)), sorted(CLUSTER_OPS)))
+    g = admin().describe_consumer_groups([group], include_authorized_operations=True, request_timeout=10)[group].result(timeout=15)
+    if names(g.authorized_operations) != GROUP_OPS:
+        bad.append("group %s, want %s" % (shown(names(g.authorized_operations)), sorted(GROUP_OPS)))
+    check(not bad, "authorized operations: " + "; ".join(bad))
+    return "describe_topics, describe_cluster and describe_consumer_groups list every supported operation"
+
+
 # ---------------------------------------------------------------------------------------------
 # Runner
 
