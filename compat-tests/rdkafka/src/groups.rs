@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -58,7 +58,11 @@ fn member_of(
     Ok(c)
 }
 
-fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Offset>, String> {
+fn committed<C: ConsumerContext>(
+    c: &BaseConsumer<C>,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Offset>, String> {
     Ok(committed_with_metadata(c, topic, partitions)?
         .into_iter()
         .map(|(o, _)| o)
@@ -66,8 +70,8 @@ fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Offse
 }
 
 /// The group's committed offsets of `topic` (OffsetFetch), with their metadata strings.
-fn committed_with_metadata(
-    c: &BaseConsumer,
+fn committed_with_metadata<C: ConsumerContext>(
+    c: &BaseConsumer<C>,
     topic: &str,
     partitions: i32,
 ) -> Result<Vec<(Offset, String)>, String> {
@@ -490,5 +494,127 @@ pub async fn admin_groups(ctx: Arc<Ctx>) -> R {
     }
     pass(format!(
         "listed; described ({described}); delete with a member refused NON_EMPTY_GROUP; after leaving {empty}; deleted, unlisted, offsets gone; missing group GROUP_ID_NOT_FOUND"
+    ))
+}
+
+pub async fn commit_unknown_topic(ctx: Arc<Ctx>) -> R {
+    let topic = ctx.name("cut");
+    // Never created; nothing here asks metadata for it by name.
+    let missing = ctx.name("cut-missing");
+    let group = ctx.name("cut-group");
+    ctx.create_topic(&topic, 3, &[]).await?;
+    let mut cfg = ctx.config();
+    cfg.set("group.id", &group)
+        .set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().or_fail("create consumer")?;
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in [(&topic, 0), (&topic, 7), (&missing, 0)] {
+        tpl.add_partition_offset(t, p, Offset::Offset(2))
+            .or_fail("tpl")?;
+    }
+    // rdkafka 0.39 surfaces only the request's error: librdkafka hands per-partition results to
+    // an offset_commit_cb, which the crate never sets (it polls events instead), so the
+    // ConsumerContext's commit_callback never runs for these commits.
+    let sync = c.commit(&tpl, CommitMode::Sync);
+    ensure!(
+        matches!(
+            &sync,
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+        ),
+        "the commit answered {sync:?}, expected UnknownTopicOrPartition"
+    );
+    let stored = committed(&c, &topic, 3)?;
+    ensure!(
+        stored == vec![Offset::Offset(2), Offset::Invalid, Offset::Invalid],
+        "committed offsets of {topic} afterwards {stored:?}, expected 2 on partition 0 only"
+    );
+    let md = c.fetch_metadata(None, MD).or_fail("metadata")?;
+    ensure!(
+        !md.topics().iter().any(|t| t.name() == missing),
+        "the missing topic exists now"
+    );
+    pass(format!(
+        "a commit of {topic}/0, {topic}/7 (of 3) and a missing topic answers UnknownTopicOrPartition, and the broker stored /0 only; per-partition errors are not visible through rdkafka 0.39 (no offset_commit_cb, no AlterConsumerGroupOffsets binding)"
+    ))
+}
+
+pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
+    let topic = ctx.name("static");
+    let group = ctx.name("static-group");
+    ctx.create_topic(&topic, 3, &[]).await?;
+    let producer = ctx.producer(&[])?;
+    let sent: Vec<Out> = (0..30)
+        .map(|i| Out::kv("k", format!("s{i}")).to(i % 3))
+        .collect();
+    send_ok(&producer, &topic, &sent).await?;
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mut cfg = ctx.config();
+        cfg.set("group.id", &group)
+            .set("group.instance.id", format!("{group}-m{i}"))
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        let c: BaseConsumer = cfg.create().or_fail("create static member")?;
+        c.subscribe(&[&topic]).or_fail("subscribe")?;
+        members.push(c);
+    }
+    let mut got = 0;
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while got < 30 && Instant::now() < deadline {
+        for m in &members {
+            match m.poll(Duration::from_millis(100)) {
+                Some(Ok(_)) => got += 1,
+                Some(Err(e)) => return Err(format!("consume error: {e}")),
+                None => {}
+            }
+        }
+    }
+    ensure!(got == 30, "the static members read {got} of 30 records");
+    let probe = ctx.consumer(&[])?;
+    let described = |probe: &BaseConsumer| -> Result<(usize, String), String> {
+        let d = probe
+            .fetch_group_list(Some(&group), MD)
+            .or_fail("describe group")?;
+        let g = d.groups().first().or_fail("the group")?;
+        Ok((g.members().len(), g.state().to_string()))
+    };
+    let (n, state) = described(&probe)?;
+    ensure!(
+        n == 3,
+        "described before closing with {n} members in state {state}"
+    );
+    drop(members); // closes them; librdkafka sends no LeaveGroup for static members
+    let closed = Instant::now();
+    let admin = ctx.admin()?;
+    let mut last = None;
+    while closed.elapsed() < Duration::from_secs(20) {
+        let res = admin
+            .delete_groups(&[&group], &opts())
+            .await
+            .or_fail("delete_groups")?;
+        match res.into_iter().next() {
+            Some(Ok(_)) => {
+                let took = closed.elapsed().as_secs_f64();
+                ensure!(
+                    took >= 4.0,
+                    "deleted {took:.1} s after closing, before the 6 s session timeout could expire the members"
+                );
+                return pass(format!(
+                    "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded {took:.1} s later"
+                ));
+            }
+            Some(Err((_, RDKafkaErrorCode::NonEmptyGroup))) => {
+                last = Some(RDKafkaErrorCode::NonEmptyGroup)
+            }
+            other => return Err(format!("DeleteGroups answered {other:?}")),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (n, state) = described(&probe)?;
+    Err(format!(
+        "DeleteGroups still answered {last:?} 20 s after the static members closed (state {state}, {n} members)"
     ))
 }
