@@ -82,7 +82,7 @@ fn produce_frame(batch: &Bytes) -> Bytes {
 fn frame_decode(c: &mut Criterion) {
     let batch = batch_bytes();
     let frame = produce_frame(&batch);
-    let table = gregor::server::handlers::version_table();
+    let table = gregor::server::handlers::version_table(&gregor::config::BrokerConfig::default());
     let mut g = c.benchmark_group("frame_decode");
     g.throughput(Throughput::Bytes(frame.len() as u64));
     g.bench_function("produce_v9_16KiB", |b| {

@@ -1317,6 +1317,11 @@ static GREGOR_DEFS: &[BrokerDef] = &[
         int(0, i64::MAX),
         Some("16777216"),
     ),
+    bp(
+        "gregor.legacy.api.versions.enable",
+        Kind::Bool,
+        Some("true"),
+    ),
 ];
 
 fn broker_def(name: &str) -> Option<&'static BrokerDef> {
@@ -1852,6 +1857,12 @@ pub struct BrokerConfig {
     /// come from disk); 0 leaves the page cache to the kernel, as Kafka does. See
     /// `log::page_cache`.
     pub log_drop_behind_bytes: u64,
+    /// `gregor.legacy.api.versions.enable`: also serve (and advertise) the request versions
+    /// Kafka 4.0 removed (KIP-896) that need no message-format conversion, for clients pinned
+    /// to them (ListOffsets v0, OffsetCommit v0-1, OffsetFetch v0, CreateTopics v0-1,
+    /// DeleteTopics v0, DescribeConfigs v0; see `protocol::legacy`). False serves exactly Kafka
+    /// 4.1's version ranges.
+    pub legacy_api_versions_enable: bool,
     /// Kafka broker properties given in some source that Gregor accepts but does not act on,
     /// sorted, each once. The caller logs them.
     pub ignored: Vec<String>,
@@ -1919,6 +1930,7 @@ impl Default for BrokerConfig {
             controller_listener_names: None,
             cluster_id: None,
             log_drop_behind_bytes: 16 * 1024 * 1024,
+            legacy_api_versions_enable: true,
             ignored: Vec::new(),
             values: BTreeMap::new(),
         }
@@ -2222,6 +2234,7 @@ impl BrokerConfig {
         c.controller_listener_names = c.get_text("controller.listener.names");
         c.cluster_id = c.get_text("gregor.cluster.id");
         c.log_drop_behind_bytes = c.get_int("gregor.log.drop.behind.bytes")?;
+        c.legacy_api_versions_enable = c.get_bool("gregor.legacy.api.versions.enable")?;
 
         // Topic-config broker defaults.
         c.log_segment_bytes = c.broker_topic_int("segment.bytes")?;
@@ -2711,6 +2724,7 @@ mod tests {
         assert!(c.ignored.is_empty());
         // Gregor's own: page-cache drop-behind is on (Kafka has no such setting).
         assert_eq!(c.log_drop_behind_bytes, 16 * 1024 * 1024);
+        assert!(c.legacy_api_versions_enable);
         assert_eq!(
             c.topic_settings(&BTreeMap::new()).unwrap(),
             TopicSettings {
@@ -2718,6 +2732,15 @@ mod tests {
                 ..TopicSettings::default()
             }
         );
+    }
+
+    #[test]
+    fn legacy_api_versions_switch_is_a_validated_boolean() {
+        let c = load_overrides(&["gregor.legacy.api.versions.enable=false"]).unwrap();
+        assert!(!c.legacy_api_versions_enable);
+        let c = load_overrides(&["gregor.legacy.api.versions.enable=true"]).unwrap();
+        assert!(c.legacy_api_versions_enable);
+        assert!(load_overrides(&["gregor.legacy.api.versions.enable=maybe"]).is_err());
     }
 
     #[test]

@@ -11,7 +11,9 @@ use gregor::group::records::{
 };
 use gregor::log::index::{encode_offset_entries, encode_time_entries};
 use gregor::protocol::msg::*;
+use gregor::config::BrokerConfig;
 use gregor::protocol::ApiKey;
+use gregor::protocol::legacy::SERVED;
 use gregor::server::handlers::version_table;
 use kafka_protocol::protocol::{Encodable, StrBytes};
 use kafka_protocol::records::{
@@ -108,7 +110,7 @@ fn main() {
 
     // frame: a real Produce v9 (and the other ends of the range), legacy Produce, and a default
     // request of every other API at its min and max version.
-    let table = version_table();
+    let table = version_table(&BrokerConfig::default());
     let topic = TopicName(StrBytes::from_static_str("topic"));
     let produce = || {
         let mut p = ProduceRequest::default().with_acks(-1).with_timeout_ms(30_000);
@@ -169,6 +171,76 @@ fn main() {
         OffsetDelete => OffsetDeleteRequest,
         ConsumerGroupHeartbeat => ConsumerGroupHeartbeatRequest,
         ConsumerGroupDescribe => ConsumerGroupDescribeRequest,
+    }
+
+    // legacy: byte 0 = index into the (api, version) pairs of `legacy::SERVED`, then the body:
+    // one topic "t" (or resource, or group "g" with one topic) with one partition 0.
+    let pairs: Vec<(ApiKey, i16)> = SERVED
+        .iter()
+        .flat_map(|(k, r)| (r.min..=r.max).map(move |v| (*k, v)))
+        .collect();
+    for (i, (key, v)) in pairs.iter().enumerate() {
+        let mut b = BytesMut::new();
+        b.put_u8(i as u8);
+        let name = |b: &mut BytesMut, s: &[u8]| {
+            b.put_i16(s.len() as i16);
+            b.put_slice(s);
+        };
+        match key {
+            ApiKey::ListOffsets => {
+                b.put_i32(-1);
+                b.put_i32(1);
+                name(&mut b, b"t");
+                b.put_i32(1);
+                b.put_i32(0);
+                b.put_i64(-1);
+                b.put_i32(1);
+            }
+            ApiKey::OffsetCommit | ApiKey::OffsetFetch => {
+                name(&mut b, b"g");
+                if *key == ApiKey::OffsetCommit && *v == 1 {
+                    b.put_i32(3);
+                    name(&mut b, b"m-1");
+                }
+                b.put_i32(1);
+                name(&mut b, b"t");
+                b.put_i32(1);
+                b.put_i32(0);
+                if *key == ApiKey::OffsetCommit {
+                    b.put_i64(42);
+                    if *v == 1 {
+                        b.put_i64(-1);
+                    }
+                    name(&mut b, b"meta");
+                }
+            }
+            ApiKey::CreateTopics => {
+                b.put_i32(1);
+                name(&mut b, b"t");
+                b.put_i32(1);
+                b.put_i16(1);
+                b.put_i32(0);
+                b.put_i32(1);
+                name(&mut b, b"retention.ms");
+                name(&mut b, b"1000");
+                b.put_i32(30_000);
+                if *v == 1 {
+                    b.put_u8(1);
+                }
+            }
+            ApiKey::DeleteTopics => {
+                b.put_i32(1);
+                name(&mut b, b"t");
+                b.put_i32(30_000);
+            }
+            _ => {
+                b.put_i32(1);
+                b.put_i8(2);
+                name(&mut b, b"t");
+                b.put_i32(-1);
+            }
+        }
+        write("legacy", &format!("{key:?}-v{v}"), &b);
     }
 
     // group_records: byte 0 = key length (< 128; high bit = null value), then key, then value.

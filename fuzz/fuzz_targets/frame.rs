@@ -1,17 +1,21 @@
 //! Request framing and decoding: `frame_body_len` on the 4-byte prefix, then `decode_request` on
-//! the rest (header + body of every API in Gregor's version table, incl. hand-decoded Produce v0-2).
+//! the rest (header + body of every API in Gregor's version table, incl. hand-decoded Produce v0-2
+//! and the removed versions in `protocol::legacy`).
 #![no_main]
 
 use std::sync::LazyLock;
 
 use bytes::Bytes;
+use gregor::config::BrokerConfig;
 use gregor::protocol::codec::peek_header;
 use gregor::protocol::{ApiVersionTable, decode_request, frame_body_len};
 use gregor::server::handlers::version_table;
 use libfuzzer_sys::fuzz_target;
 
 const REQUEST_BYTES_MAX: usize = 1 << 20;
-static TABLE: LazyLock<ApiVersionTable> = LazyLock::new(version_table);
+// The default config serves the removed versions of `protocol::legacy` too.
+static TABLE: LazyLock<ApiVersionTable> =
+    LazyLock::new(|| version_table(&BrokerConfig::default()));
 
 fuzz_target!(|data: &[u8]| {
     let Some((prefix, rest)) = data.split_first_chunk::<4>() else {

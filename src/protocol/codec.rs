@@ -4,14 +4,18 @@
 //! against the `ApiVersionTable`, and only then decodes the header and body; trailing bytes after
 //! the body are ignored. Produce v0-2 are advertised (librdkafka turns compression off otherwise)
 //! but, as in Kafka 4, rejected: they decode into `Request::ProduceLegacy` by hand (the crate has no
-//! schema for them) and are answered with UNSUPPORTED_VERSION per partition.
+//! schema for them) and are answered with UNSUPPORTED_VERSION per partition. The other versions
+//! Kafka 4 removed (KIP-896) that Gregor serves are decoded and encoded by `legacy` (see
+//! `legacy::SERVED`) into and from the crate's own message structs; the version gate decides
+//! whether they are served at all.
 //! `encode_response` produces a whole frame: length prefix, response header, body.
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::*;
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use super::frame::HEADER_MIN_BYTES;
+use super::legacy;
 use super::versions::ApiVersionTable;
 use super::{ApiKey, ProtocolError};
 
@@ -77,6 +81,7 @@ apis! {
     Produce => ProduceRequest, ProduceResponse;
     Fetch => FetchRequest, FetchResponse;
     ListOffsets => ListOffsetsRequest, ListOffsetsResponse;
+    OffsetForLeaderEpoch => OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse;
     Metadata => MetadataRequest, MetadataResponse;
     ApiVersions => ApiVersionsRequest, ApiVersionsResponse;
     CreateTopics => CreateTopicsRequest, CreateTopicsResponse;
@@ -159,8 +164,11 @@ pub fn decode_request(
         .map_err(|e| malformed(format!("header: {e:#}")))?;
     let request = if api_key == ApiKey::Produce && version < 3 {
         Request::ProduceLegacy(
-            decode_legacy_produce(&mut frame).ok_or_else(|| malformed("truncated body".into()))?,
+            legacy::decode_produce_v0_2(&mut frame).map_err(|e| malformed(e.to_string()))?,
         )
+    } else if legacy::serves(api_key, version) {
+        legacy::decode_request(api_key, version, &mut frame)
+            .map_err(|e| malformed(e.to_string()))?
     } else {
         decode_body(api_key, &mut frame, version)
             .map_err(|e| malformed(format!("{e:#}")))?
@@ -173,63 +181,6 @@ pub fn decode_request(
         client_id: header.client_id,
         request,
     })
-}
-
-fn get_string(buf: &mut Bytes) -> Option<StrBytes> {
-    if buf.remaining() < 2 {
-        return None;
-    }
-    let len = buf.get_i16();
-    if len < 0 || buf.remaining() < len as usize {
-        return None;
-    }
-    StrBytes::from_utf8(buf.split_to(len as usize)).ok()
-}
-
-fn get_array_len(buf: &mut Bytes, min_elem_bytes: usize) -> Option<usize> {
-    if buf.remaining() < 4 {
-        return None;
-    }
-    let n = buf.get_i32();
-    if n < 0 {
-        return Some(0);
-    }
-    // An array cannot hold more elements than there are bytes left for them.
-    (n as usize)
-        .checked_mul(min_elem_bytes)
-        .filter(|need| *need <= buf.remaining())
-        .map(|_| n as usize)
-}
-
-/// Produce v0-2: acks i16, timeout i32, [topic string, [partition i32, records bytes]].
-fn decode_legacy_produce(buf: &mut Bytes) -> Option<LegacyProduce> {
-    if buf.remaining() < 6 {
-        return None;
-    }
-    let acks = buf.get_i16();
-    let _timeout_ms = buf.get_i32();
-    let topic_count = get_array_len(buf, 6)?;
-    let mut topics = Vec::with_capacity(topic_count);
-    for _ in 0..topic_count {
-        let name = get_string(buf)?;
-        let part_count = get_array_len(buf, 8)?;
-        let mut parts = Vec::with_capacity(part_count);
-        for _ in 0..part_count {
-            if buf.remaining() < 8 {
-                return None;
-            }
-            parts.push(buf.get_i32());
-            let len = buf.get_i32();
-            if len > 0 {
-                if buf.remaining() < len as usize {
-                    return None;
-                }
-                buf.advance(len as usize);
-            }
-        }
-        topics.push((name, parts));
-    }
-    Some(LegacyProduce { acks, topics })
 }
 
 impl LegacyProduceResponse {
@@ -279,9 +230,13 @@ pub fn encode_response(
     header
         .encode(&mut buf, header_version)
         .map_err(encode_err)?;
-    response
-        .encode_body(&mut buf, version)
-        .map_err(encode_err)?;
+    if legacy::serves(api_key, version) {
+        legacy::encode_response(response, version, &mut buf).map_err(|e| encode_err(e.into()))?;
+    } else {
+        response
+            .encode_body(&mut buf, version)
+            .map_err(encode_err)?;
+    }
     let body_len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&body_len.to_be_bytes());
     Ok(buf)

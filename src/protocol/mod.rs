@@ -5,11 +5,13 @@
 //! the message types through the re-exports below (`protocol::msg`). Nothing here touches a socket,
 //! tokio, or broker state. Decoding never panics on input: every failure is a `ProtocolError`.
 //! Bytes after a request body are ignored (librdkafka 2.12+ sends Metadata v13 with trailing bytes).
+//! Versions Kafka 4 removed but Gregor serves (KIP-896) are hand-coded in `legacy`.
 //! Must not import: tokio, server, log, group, txn, replication, controller.
 
 pub mod codec;
 pub mod fetch_encode;
 pub mod frame;
+pub mod legacy;
 pub mod records;
 pub mod versions;
 

@@ -2,7 +2,9 @@
 //!
 //! Contract: the server builds it from the version ranges its handler files declare; the version
 //! gate (`ApiVersionTable::check`) and the ApiVersions response read the same table, so the broker
-//! never advertises what it does not serve nor serves what it does not advertise.
+//! never advertises what it does not serve nor serves what it does not advertise. The handlers'
+//! ranges include the removed versions Gregor still serves (`protocol::legacy::SERVED`); the
+//! server takes them out with `without` when `gregor.legacy.api.versions.enable` is false.
 
 use super::ApiKey;
 use super::msg::api_versions_response::ApiVersion;
@@ -41,6 +43,21 @@ impl ApiVersionTable {
         table
     }
 
+    /// The table with the versions in `removed` taken out of the bottom of each range (an entry
+    /// whose minimum lies in a removed range starts after it); a range emptied entirely is kept
+    /// out of the table.
+    pub fn without(mut self, removed: &[(ApiKey, VersionRange)]) -> Self {
+        for (key, gone) in removed {
+            for (k, range) in self.entries.iter_mut() {
+                if k == key && gone.contains(range.min) {
+                    range.min = gone.max.saturating_add(1);
+                }
+            }
+        }
+        self.entries.retain(|(_, r)| r.min <= r.max);
+        self
+    }
+
     pub fn range(&self, key: ApiKey) -> Option<VersionRange> {
         self.entries
             .iter()
@@ -60,5 +77,35 @@ impl ApiVersionTable {
                 v
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_raises_minimums_inside_removed_ranges_only() {
+        let table = ApiVersionTable::new([
+            (ApiKey::DescribeConfigs, VersionRange::new(0, 4)),
+            (ApiKey::OffsetCommit, VersionRange::new(0, 9)),
+            (ApiKey::Produce, VersionRange::new(0, 13)),
+            (ApiKey::DeleteTopics, VersionRange::new(0, 0)),
+        ])
+        .without(&[
+            (ApiKey::DescribeConfigs, VersionRange::new(0, 0)),
+            (ApiKey::OffsetCommit, VersionRange::new(0, 1)),
+            (ApiKey::DeleteTopics, VersionRange::new(0, 0)),
+        ]);
+        assert_eq!(
+            table.range(ApiKey::DescribeConfigs),
+            Some(VersionRange::new(1, 4))
+        );
+        assert_eq!(
+            table.range(ApiKey::OffsetCommit),
+            Some(VersionRange::new(2, 9))
+        );
+        assert_eq!(table.range(ApiKey::Produce), Some(VersionRange::new(0, 13)));
+        assert_eq!(table.range(ApiKey::DeleteTopics), None);
     }
 }

@@ -30,7 +30,22 @@ pub enum ReplicationError {
     UnknownPartition(TopicPartition),
     #[error("fsync task failed: {0}")]
     SyncTask(String),
+    #[error("leader epoch {requested} of {tp} is older than the current {current}")]
+    FencedLeaderEpoch {
+        tp: TopicPartition,
+        requested: i32,
+        current: i32,
+    },
+    #[error("leader epoch {requested} of {tp} is newer than the current {current}")]
+    UnknownLeaderEpoch {
+        tp: TopicPartition,
+        requested: i32,
+        current: i32,
+    },
 }
+
+/// Kafka's "no epoch" (UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET).
+pub const EPOCH_UNDEFINED: i32 = -1;
 
 /// Group commit of fsyncs for one partition: callers wait until the flushed offset passes theirs.
 #[derive(Debug, Default)]
@@ -65,6 +80,49 @@ impl Partition {
 
     pub fn log_start_offset(&self) -> Offset {
         self.log.log_start_offset()
+    }
+
+    /// Checks the leader epoch a client believes current (KIP-320's `current_leader_epoch`;
+    /// -1 means "no check"): older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
+    pub fn check_current_leader_epoch(&self, requested: i32) -> Result<(), ReplicationError> {
+        let current = self.leader_epoch.0;
+        if requested == EPOCH_UNDEFINED || requested == current {
+            return Ok(());
+        }
+        let tp = self.tp.clone();
+        Err(if requested < current {
+            ReplicationError::FencedLeaderEpoch {
+                tp,
+                requested,
+                current,
+            }
+        } else {
+            ReplicationError::UnknownLeaderEpoch {
+                tp,
+                requested,
+                current,
+            }
+        })
+    }
+
+    /// OffsetForLeaderEpoch (KIP-101/279): the largest epoch at or below `requested` and the end
+    /// offset of `requested` (the start of the next higher epoch, or the log end offset for the
+    /// current epoch); (-1, -1) when the log knows nothing at or above it. As Kafka's leader
+    /// records its epoch at the log end when it takes over, the current epoch counts as known
+    /// even before anything was appended in it.
+    pub fn end_offset_for_epoch(&self, requested: i32) -> (i32, i64) {
+        let epochs: Vec<(i32, i64)> = self
+            .log
+            .leader_epochs()
+            .into_iter()
+            .map(|(e, o)| (e.0, o.0))
+            .collect();
+        end_offset_for(
+            &epochs,
+            self.leader_epoch.0,
+            self.log.log_end_offset().0,
+            requested,
+        )
     }
 
     /// Appends a client's batches; returns once the append is as durable as the topic requires.
@@ -121,6 +179,28 @@ impl Partition {
         for w in waiters {
             w.notify_one();
         }
+    }
+}
+
+/// Kafka's LeaderEpochFileCache.endOffsetFor over (epoch, start offset) pairs, ascending, with
+/// the leader's current epoch taken to start at the log end if no batch carries it yet.
+fn end_offset_for(epochs: &[(i32, i64)], current: i32, log_end: i64, requested: i32) -> (i32, i64) {
+    let undefined = (EPOCH_UNDEFINED, -1);
+    if requested == EPOCH_UNDEFINED {
+        return undefined;
+    }
+    let latest = epochs.last().map(|(e, _)| *e).filter(|e| *e >= current);
+    if latest.unwrap_or(current) == requested {
+        return (requested, log_end);
+    }
+    let current_entry = latest.is_none().then_some((current, log_end));
+    let all = epochs.iter().copied().chain(current_entry);
+    let Some((_, higher_start)) = all.clone().find(|(e, _)| *e > requested) else {
+        return undefined;
+    };
+    match all.filter(|(e, _)| *e <= requested).last() {
+        Some((floor, _)) => (floor, higher_start),
+        None => (requested, higher_start),
     }
 }
 
@@ -203,5 +283,31 @@ impl ReplicaManager {
 
     pub fn all(&self) -> Vec<Arc<Partition>> {
         self.partitions.iter().map(|e| e.value().clone()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::end_offset_for;
+
+    #[test]
+    fn end_offsets_follow_kafkas_epoch_cache() {
+        // Epoch 1 from offset 0, epoch 3 from 10, epoch 4 from 25; log end 30; current epoch 4.
+        let epochs = [(1, 0), (3, 10), (4, 25)];
+        assert_eq!(end_offset_for(&epochs, 4, 30, 4), (4, 30));
+        assert_eq!(end_offset_for(&epochs, 4, 30, 3), (3, 25));
+        // An epoch between known ones ends where the next higher starts; the floor is reported.
+        assert_eq!(end_offset_for(&epochs, 4, 30, 2), (1, 10));
+        assert_eq!(end_offset_for(&epochs, 4, 30, 1), (1, 10));
+        // Below every known epoch: the requested epoch, ending where the first one starts.
+        assert_eq!(end_offset_for(&epochs, 4, 30, 0), (0, 0));
+        // Above every known epoch, or undefined: nothing.
+        assert_eq!(end_offset_for(&epochs, 4, 30, 9), (-1, -1));
+        assert_eq!(end_offset_for(&epochs, 4, 30, -1), (-1, -1));
+        // A leader whose epoch no batch carries yet: it starts at the log end.
+        assert_eq!(end_offset_for(&epochs, 6, 30, 6), (6, 30));
+        assert_eq!(end_offset_for(&epochs, 6, 30, 5), (4, 30));
+        assert_eq!(end_offset_for(&[], 0, 0, 0), (0, 0));
+        assert_eq!(end_offset_for(&[], 2, 0, 1), (1, 0));
     }
 }

@@ -46,6 +46,8 @@ pub mod code {
     pub const FETCH_SESSION_ID_NOT_FOUND: i16 = 70;
     pub const INVALID_FETCH_SESSION_EPOCH: i16 = 71;
     pub const TOPIC_DELETION_DISABLED: i16 = 73;
+    pub const FENCED_LEADER_EPOCH: i16 = 74;
+    pub const UNKNOWN_LEADER_EPOCH: i16 = 75;
     pub const UNSUPPORTED_COMPRESSION_TYPE: i16 = 76;
     pub const NON_EMPTY_GROUP: i16 = 68;
     pub const GROUP_ID_NOT_FOUND: i16 = 69;
@@ -115,6 +117,8 @@ pub fn error_code(e: &BrokerError) -> i16 {
             ReplicationError::Log(l) => log_code(l),
             ReplicationError::UnknownPartition(_) => UNKNOWN_TOPIC_OR_PARTITION,
             ReplicationError::SyncTask(_) => KAFKA_STORAGE_ERROR,
+            ReplicationError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
+            ReplicationError::UnknownLeaderEpoch { .. } => UNKNOWN_LEADER_EPOCH,
         },
         BrokerError::Controller(c) => match c {
             ControllerError::TopicAlreadyExists(_) => TOPIC_ALREADY_EXISTS,

@@ -427,7 +427,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     let broker = Arc::new(Broker {
         fetch_sessions: fetch_session::FetchSessionCache::new(fetch_session::SESSIONS_MAX),
         groups,
-        versions: handlers::version_table(),
+        versions: handlers::version_table(&config),
         config,
         clock,
         controller,

@@ -8,6 +8,10 @@
 //! the controller before answering; a resource that fails changes nothing, and the other
 //! resources of the request are independent. Dynamic broker configs are refused with
 //! INVALID_REQUEST until they exist (the broker's properties are static today).
+//!
+//! DescribeConfigs v0 (removed in Kafka 4, served unless `gregor.legacy.api.versions.enable=false`)
+//! has no config source and no synonyms: `protocol::legacy` reports `is_default` for the
+//! DEFAULT_CONFIG source, and the request decodes with `include_synonyms=false`.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +30,7 @@ use crate::server::error_code::{code, error_code};
 use crate::server::{Broker, BrokerError};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
-    (ApiKey::DescribeConfigs, VersionRange::new(1, 4)),
+    (ApiKey::DescribeConfigs, VersionRange::new(0, 4)),
     (ApiKey::IncrementalAlterConfigs, VersionRange::new(0, 1)),
 ];
 
@@ -82,8 +86,10 @@ pub fn describe(
         };
         match entries {
             Ok(entries) => {
+                // No keys, or an empty list, means every config, as in Kafka.
                 let wanted = r
                     .configuration_keys
+                    .filter(|k| !k.is_empty())
                     .map(|k| k.iter().map(|s| s.to_string()).collect::<Vec<_>>());
                 out.configs = entries
                     .into_iter()

@@ -26,8 +26,8 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::SyncGroup, VersionRange::new(0, 5)),
     (ApiKey::Heartbeat, VersionRange::new(0, 4)),
     (ApiKey::LeaveGroup, VersionRange::new(0, 5)),
-    (ApiKey::OffsetCommit, VersionRange::new(2, 9)),
-    (ApiKey::OffsetFetch, VersionRange::new(1, 9)),
+    (ApiKey::OffsetCommit, VersionRange::new(0, 9)),
+    (ApiKey::OffsetFetch, VersionRange::new(0, 9)),
     (ApiKey::DescribeGroups, VersionRange::new(0, 6)),
     (ApiKey::ListGroups, VersionRange::new(0, 5)),
     (ApiKey::DeleteGroups, VersionRange::new(0, 2)),
@@ -386,6 +386,11 @@ pub async fn offset_fetch(
         }
         return response;
     }
+    let request_topics = if version < 2 {
+        request.topics.clone()
+    } else {
+        None
+    };
     let topics = request.topics.map(|ts| {
         ts.into_iter()
             .map(|t| (t.name.0.to_string(), t.partition_indexes))
@@ -412,6 +417,23 @@ pub async fn offset_fetch(
                 if let Some(t) = response.topics.last_mut() {
                     t.partitions.push(p);
                 }
+            }
+        }
+        // v0-1 have no group-level error code: Kafka puts it on every requested partition.
+        Err(e) if version < 2 => {
+            for t in request_topics.into_iter().flatten() {
+                let mut out = offset_fetch_response::OffsetFetchResponseTopic::default();
+                out.name = t.name;
+                for p in t.partition_indexes {
+                    let mut pr = offset_fetch_response::OffsetFetchResponsePartition::default();
+                    pr.partition_index = p;
+                    pr.committed_offset = -1;
+                    pr.committed_leader_epoch = -1;
+                    pr.metadata = Some(StrBytes::default());
+                    pr.error_code = gcode(&e);
+                    out.partitions.push(pr);
+                }
+                response.topics.push(out);
             }
         }
         Err(e) => response.error_code = gcode(&e),

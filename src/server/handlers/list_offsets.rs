@@ -1,5 +1,11 @@
 //! ListOffsets: earliest (-2, and -4 earliest-local), latest (-1), max timestamp (-3), and the first
 //! offset at or after a timestamp, found through the time index and then the batch's records.
+//!
+//! v0 (removed in Kafka 4, served here unless `gregor.legacy.api.versions.enable=false`) answers
+//! a list of offsets instead of one offset and timestamp; `protocol::legacy` writes the one offset
+//! found here as that list (empty where there is none). For latest and earliest that is what
+//! Kafka answers a client asking for one offset; for a timestamp Kafka 3.9 answered segment base
+//! offsets by file modification time, which Gregor does not keep, so v0 gets the v1 answer.
 
 use crate::model::TopicPartition;
 use crate::protocol::msg::list_offsets_response::{
@@ -12,7 +18,7 @@ use crate::replication::Partition;
 use crate::server::error_code::error_code;
 use crate::server::{Broker, BrokerError};
 
-pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::ListOffsets, VersionRange::new(1, 10))];
+pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::ListOffsets, VersionRange::new(0, 10))];
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -33,6 +39,10 @@ pub fn handle(broker: &Broker, request: ListOffsetsRequest, version: i16) -> Lis
                 .get(&TopicPartition::new(t.name.0.as_str(), p.partition_index))
                 .ok_or(BrokerError::UnknownTopicOrPartition)
                 .and_then(|partition| {
+                    // KIP-320: the epoch the client believes current is checked from v4.
+                    if version >= 4 {
+                        partition.check_current_leader_epoch(p.current_leader_epoch)?;
+                    }
                     lookup(&partition, p.timestamp).map(|r| (r, partition.leader_epoch().0))
                 });
             match result {

@@ -1,6 +1,8 @@
 //! Request dispatch. One file per API family, each declaring the versions it serves beside its
 //! code (`VERSIONS`); `version_table` gathers them into the one `ApiVersionTable` that both the
-//! version gate and the ApiVersions response read.
+//! version gate and the ApiVersions response read. The ranges include the versions Kafka 4
+//! removed that Gregor still serves (`protocol::legacy::SERVED`, KIP-896); with
+//! `gregor.legacy.api.versions.enable=false` the table is exactly Kafka 4.1's.
 //!
 //! Contract: a handler turns a decoded request into a response (or none, for acks=0 produce); it
 //! never fails as a whole: errors become Kafka codes through `error_code.rs` at the level the API
@@ -11,6 +13,7 @@ pub mod cluster;
 pub mod configs;
 pub mod fetch;
 pub mod groups;
+pub mod leader_epoch;
 pub mod list_offsets;
 pub mod metadata;
 pub mod produce;
@@ -20,6 +23,8 @@ pub mod topics;
 use std::sync::Arc;
 
 use super::Broker;
+use crate::config::BrokerConfig;
+use crate::protocol::legacy;
 use crate::protocol::msg::StrBytes;
 use crate::protocol::{ApiKey, ApiVersionTable, Request, RequestFrame, Response, VersionRange};
 
@@ -48,8 +53,8 @@ impl ConnectionState {
     }
 }
 
-pub fn version_table() -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 10] = [
+pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
+    let families: [&[(ApiKey, VersionRange)]; 11] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -60,8 +65,14 @@ pub fn version_table() -> ApiVersionTable {
         configs::VERSIONS,
         cluster::VERSIONS,
         groups::VERSIONS,
+        leader_epoch::VERSIONS,
     ];
-    ApiVersionTable::new(families.into_iter().flatten().copied())
+    let table = ApiVersionTable::new(families.into_iter().flatten().copied());
+    if config.legacy_api_versions_enable {
+        table
+    } else {
+        table.without(legacy::SERVED)
+    }
 }
 
 pub async fn handle(
@@ -83,6 +94,9 @@ pub async fn handle(
         Request::ProduceLegacy(r) => Response::ProduceLegacy(produce::handle_legacy(r)),
         Request::Fetch(r) => Response::Fetch(fetch::handle(broker, r, v).await),
         Request::ListOffsets(r) => Response::ListOffsets(list_offsets::handle(broker, r, v)),
+        Request::OffsetForLeaderEpoch(r) => {
+            Response::OffsetForLeaderEpoch(leader_epoch::handle(broker, r, v))
+        }
         Request::CreateTopics(r) => Response::CreateTopics(topics::create_topics(broker, r, v)),
         Request::DeleteTopics(r) => Response::DeleteTopics(topics::delete_topics(broker, r, v)),
         Request::CreatePartitions(r) => {

@@ -3,6 +3,8 @@
 //! Contract: each topic in a request succeeds or fails on its own. With one broker a replication
 //! factor above 1 is INVALID_REPLICATION_FACTOR and a manual assignment must name only this node.
 //! Topic configs are validated against Kafka's names and types before anything is created.
+//! CreateTopics v0-1 and DeleteTopics v0 (removed in Kafka 4) decode into the same requests
+//! (`protocol::legacy`); their responses are the same results with fewer fields written.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -20,8 +22,8 @@ use crate::server::error_code::error_code;
 use crate::server::{Broker, BrokerError};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
-    (ApiKey::CreateTopics, VersionRange::new(2, 7)),
-    (ApiKey::DeleteTopics, VersionRange::new(1, 6)),
+    (ApiKey::CreateTopics, VersionRange::new(0, 7)),
+    (ApiKey::DeleteTopics, VersionRange::new(0, 6)),
     (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
 ];
 
