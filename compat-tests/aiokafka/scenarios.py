@@ -812,6 +812,13 @@ async def s_commit_unknown_topic(sc):
             % " / ".join(seen))
 
 
+# The gap between closing one static member and the next (static_member_expiry).
+STATIC_CLOSE_GAP_S = 2.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
 async def s_static_member_expiry(sc):
     topic = name("static")
     group = name("static-group")
@@ -829,22 +836,45 @@ async def s_static_member_expiry(sc):
     check(got == 30, "the static members read %d of 30 records" % got)
     g = (await sc.admin.describe_consumer_groups([group]))[0].groups[0]
     check(g[2] == "Stable" and len(g[5]) == 3, "described before closing: state %s, %d members" % (g[2], len(g[5])))
-    for c in cs:
+    # One at a time, 2.5 s apart, so that the first expiry (a rebalance) comes while the others
+    # are gone but not yet expired: Kafka expires those at their session timeout too.
+    closes = []
+    for i, c in enumerate(cs):
+        if i:
+            await asyncio.sleep(STATIC_CLOSE_GAP_S)
         await sc.stop(c)  # static members: aiokafka sends no LeaveGroup
-    closed = time.time()
-    code = None
-    while time.time() < closed + 20:
+        closes.append(time.time())
+    code, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        g = (await sc.admin.describe_consumer_groups([group]))[0].groups[0]
+        static_expiry_check(closes, seen, len(g[5]))
         code = await delete_group(sc, group)
         if code == 0:
-            took = time.time() - closed
-            check(took >= 4, "deleted %.1f s after closing, before the 6 s session timeout could expire the members" % took)
-            return ("3 static members read 30 records and closed (no LeaveGroup); DeleteGroups (aiokafka's "
-                    "DeleteGroupsRequest) succeeded %.1f s later" % took)
+            return static_expiry_pass(closes, seen, " (aiokafka's DeleteGroupsRequest)")
         check(code == Errors.NonEmptyGroup.errno, "DeleteGroups answered %d" % code)
         await asyncio.sleep(0.5)
-    g = (await sc.admin.describe_consumer_groups([group]))[0].groups[0]
-    raise AssertionError("DeleteGroups still answered %d 20 s after the static members closed (state %s, %d members)"
-                         % (code, g[2], len(g[5])))
+    raise AssertionError("DeleteGroups still answered %d 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (code, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
 
 
 async def s_describe_group_configs(sc):

@@ -526,13 +526,36 @@ def group_read(c, count, timeout=30.0):
     return msgs
 
 
+def protocol_conf(protocol):
+    """A group member's settings: the classic protocol takes its session timeout from the member;
+    under KIP-848 (group.protocol=consumer) librdkafka refuses it (the broker's to set)."""
+    if protocol == "classic":
+        return {"session.timeout.ms": 6000}
+    return {"group.protocol": "consumer"}
+
+
+def both_protocols(fn):
+    """Runs fn(protocol) under the classic protocol, then KIP-848's."""
+    out = []
+    for protocol in ("classic", "consumer"):
+        try:
+            out.append("%s: %s" % (protocol, fn(protocol)))
+        except Exception as e:
+            raise AssertionError("%sgroup.protocol=%s: %s" % ("; ".join(out + [""]), protocol, e))
+    return "; ".join(out)
+
+
 def s_group_consume_commit():
-    topic = name("gcc")
-    group = name("gcc-group")
+    return both_protocols(consume_commit)
+
+
+def consume_commit(protocol):
+    topic = name("gcc-" + protocol)
+    group = name("gcc-group-" + protocol)
     create_topic(topic, 3)
     recs = keyed_records(300, 20)
     reps = produce_all(producer(), topic, recs)
-    c1 = consumer(group, **{"session.timeout.ms": 6000})
+    c1 = consumer(group, **protocol_conf(protocol))
     c1.subscribe([topic])
     msgs = group_read(c1, 300)
     check(len(msgs) == 300, "first member read %d of 300" % len(msgs))
@@ -547,7 +570,7 @@ def s_group_consume_commit():
     c1.close()
     more = [{"key": b"new-%d" % i, "value": b"new-value-%d" % i} for i in range(30)]
     reps2 = produce_all(producer(), topic, more)
-    c2 = consumer(group, **{"session.timeout.ms": 6000})
+    c2 = consumer(group, **protocol_conf(protocol))
     c2.subscribe([topic])
     try:
         msgs2 = group_read(c2, 30)
@@ -612,8 +635,12 @@ def s_group_rebalance():
 
 
 def s_group_resume_after_restart():
-    topic = name("resume")
-    group = name("resume-group")
+    return both_protocols(resume_after_restart)
+
+
+def resume_after_restart(protocol):
+    topic = name("resume-" + protocol)
+    group = name("resume-group-" + protocol)
     create_topic(topic, 3)
     recs = keyed_records(120, 20)
     reps = produce_all(producer(), topic, recs)
@@ -621,14 +648,14 @@ def s_group_resume_after_restart():
     for r, rep in zip(recs, reps):
         per_part.setdefault(rep[1], []).append((rep[2], r))
     commit_at = {p: len(v) // 2 for p, v in per_part.items()}
-    c1 = consumer(group, **{"session.timeout.ms": 6000})
+    c1 = consumer(group, **protocol_conf(protocol))
     c1.subscribe([topic])
     msgs = group_read(c1, 120)
     check(len(msgs) == 120, "first member read %d of 120" % len(msgs))
     c1.commit(offsets=[TopicPartition(topic, p, o) for p, o in commit_at.items()], asynchronous=False)
     c1.close()
     subprocess.run([os.environ["GREGOR_CTL"], "restart"], check=True, timeout=60)
-    c2 = consumer(group, **{"session.timeout.ms": 6000})
+    c2 = consumer(group, **protocol_conf(protocol))
     try:
         committed = c2.committed([TopicPartition(topic, p) for p in per_part], timeout=15)
         got = {tp.partition: tp.offset for tp in committed}
@@ -912,6 +939,13 @@ def s_commit_unknown_topic():
             "(on_commit shows error %d on it too: librdkafka copies the request's error there)" % got2[(topic, 2)])
 
 
+# The gap between closing one static member and the next (static_member_expiry).
+STATIC_CLOSE_GAP_S = 2.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
 def s_static_member_expiry():
     topic = name("static")
     group = name("static-group")
@@ -934,23 +968,47 @@ def s_static_member_expiry():
         ids = sorted(m.group_instance_id or "" for m in desc.members)
         check(len(desc.members) == 3 and all(ids), "described before closing: %d members, instance ids %s" % (len(desc.members), ids))
     finally:
-        for c in cs:
+        # One at a time, 2.5 s apart, so that the first expiry (a rebalance) comes while the
+        # others are gone but not yet expired: Kafka expires those at their session timeout too.
+        closes = []
+        for i, c in enumerate(cs):
+            if i:
+                time.sleep(STATIC_CLOSE_GAP_S)
             c.close()  # static members: librdkafka sends no LeaveGroup
-    closed = time.time()
-    last = None
-    while time.time() < closed + 20:
+            closes.append(time.time())
+    last, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+        static_expiry_check(closes, seen, len(desc.members))
         try:
             admin().delete_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
-            took = time.time() - closed
-            check(took >= 4, "deleted %.1f s after closing, before the 6 s session timeout could expire the members" % took)
-            return "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded %.1f s later" % took
+            return static_expiry_pass(closes, seen)
         except KafkaException as e:
             last = e.args[0]
             check(last.code() == KafkaError.NON_EMPTY_GROUP, "DeleteGroups: %s" % last)
         time.sleep(0.5)
-    desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
-    raise AssertionError("DeleteGroups still answered %s 20 s after the static members closed (state %s, %d members)"
-                         % (last, desc.state, len(desc.members)))
+    raise AssertionError("DeleteGroups still answered %s 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (last, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
 
 
 GROUP_CONFIG_NAMES = {

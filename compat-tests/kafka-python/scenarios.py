@@ -820,6 +820,13 @@ def s_commit_unknown_topic():
             "the known partitions of the same requests are stored" % "/".join(seen))
 
 
+# The gap between closing one static member and the next (static_member_expiry).
+STATIC_CLOSE_GAP_S = 2.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
 def s_static_member_expiry():
     topic = name("static")
     group = name("static-group")
@@ -841,21 +848,44 @@ def s_static_member_expiry():
         ids = sorted(x.get("group_instance_id") or "" for x in desc["members"])
         check(len(desc["members"]) == 3 and all(ids), "described before closing: %d members, instance ids %s" % (len(desc["members"]), ids))
     finally:
-        for m in members:
+        # One at a time, 2.5 s apart, so that the first expiry (a rebalance) comes while the
+        # others are gone but not yet expired: Kafka expires those at their session timeout too.
+        closes = []
+        for i, m in enumerate(members):
+            if i:
+                time.sleep(STATIC_CLOSE_GAP_S)
             m.close(autocommit=False)  # static members: kafka-python sends no LeaveGroup
-    closed = time.time()
-    last = None
-    while time.time() < closed + 20:
+            closes.append(time.time())
+    last, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        static_expiry_check(closes, seen, len(admin().describe_groups([group])[group].get("members") or []))
         res = admin().delete_groups([group])
         last = res.get(group)
         if last == "OK":
-            took = time.time() - closed
-            check(took >= 4, "deleted %.1f s after closing, before the 6 s session timeout could expire the members" % took)
-            return "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded %.1f s later" % took
+            return static_expiry_pass(closes, seen)
         time.sleep(0.5)
-    desc = admin().describe_groups([group])[group]
-    raise AssertionError("DeleteGroups still answered %s 20 s after the static members closed (state %s, %d members)"
-                         % (last, desc.get("group_state"), len(desc.get("members") or [])))
+    raise AssertionError("DeleteGroups still answered %s 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (last, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
 
 
 # Kafka 4.1's group configs (GroupConfig) and their defaults; consumer.heartbeat.interval.ms and

@@ -279,11 +279,22 @@ fn want_committed() -> Vec<(Offset, String)> {
 }
 
 pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
+    let mut details = Vec::new();
+    for protocol in [Protocol::Classic, Protocol::Consumer] {
+        let d = resume_after_restart(&ctx, protocol)
+            .await
+            .map_err(|e| format!("group.protocol={}: {e}", protocol.name()))?;
+        details.push(format!("{}: {d}", protocol.name()));
+    }
+    pass(details.join("; "))
+}
+
+async fn resume_after_restart(ctx: &Ctx, protocol: Protocol) -> Result<String, String> {
     let Some(ctl) = ctx.ctl.clone() else {
         return Err("GREGOR_CTL is not set: cannot restart the broker".into());
     };
-    let topic = ctx.name("resume");
-    let group = ctx.name("resume-group");
+    let topic = ctx.name(&format!("resume-{}", protocol.name()));
+    let group = ctx.name(&format!("resume-group-{}", protocol.name()));
     ctx.create_topic(&topic, 2, &[]).await?;
     let sent: Vec<Out> = (0..100)
         .map(|i| Out::kv(format!("k{i}"), format!("resume {i}")).to(i % 2))
@@ -293,7 +304,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         send_ok(&producer, &topic, &sent).await?
     };
     {
-        let a = member(&ctx, &group, &topic)?;
+        let a = member_of(ctx, &group, &topic, protocol)?;
         let got = poll_n(&a, 100, Duration::from_secs(30), Duration::ZERO)?;
         ensure!(got.len() == 100, "first member read {} of 100", got.len());
         // Commit half: offset 25 of the 50 in each partition, with metadata.
@@ -323,7 +334,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         String::from_utf8_lossy(&out.stderr)
     );
     let restart_s = restarted.elapsed().as_secs_f64();
-    let b = member(&ctx, &group, &topic)?;
+    let b = member_of(ctx, &group, &topic, protocol)?;
     let c = eventually(
         "committed offsets after the restart",
         Duration::from_secs(20),
@@ -348,7 +359,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         firsts == vec![(0, 25), (1, 25)],
         "resumed at {firsts:?}, expected 25 on both partitions"
     );
-    pass(format!(
+    Ok(format!(
         "committed 25/25 of 50/50 with metadata, restart took {restart_s:.1} s, committed offsets and metadata {c:?} read back, the new member resumed at 25 on both partitions and read the 50 remaining records"
     ))
 }
@@ -538,6 +549,14 @@ pub async fn commit_unknown_topic(ctx: Arc<Ctx>) -> R {
     ))
 }
 
+/// The gap between closing one static member and the next (`static_member_expiry`).
+const STATIC_CLOSE_GAP: Duration = Duration::from_millis(2500);
+/// `static_member_expiry`'s members' session timeout; a member's last heartbeat is at most
+/// heartbeat.interval.ms (1 s) before its close, so Kafka expires it within this after the close.
+const STATIC_SESSION: Duration = Duration::from_secs(6);
+/// What polling adds to that.
+const STATIC_SLACK: Duration = Duration::from_secs(2);
+
 pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
     let topic = ctx.name("static");
     let group = ctx.name("static-group");
@@ -586,24 +605,59 @@ pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
         n == 3,
         "described before closing with {n} members in state {state}"
     );
-    drop(members); // closes them; librdkafka sends no LeaveGroup for static members
-    let closed = Instant::now();
+    // One at a time, STATIC_CLOSE_GAP apart, so that the first expiry (a rebalance) comes while
+    // the others are gone but not yet expired: Kafka expires those at their session timeout too.
+    // Dropping closes a member; librdkafka sends no LeaveGroup for static members.
+    let mut closes = Vec::new();
+    for (i, m) in members.into_iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(STATIC_CLOSE_GAP).await;
+        }
+        tokio::task::spawn_blocking(move || drop(m))
+            .await
+            .or_fail("close a member")?;
+        closes.push(Instant::now());
+    }
+    let first = closes[0];
+    let since_first = |t: Instant| (t - first).as_secs_f64();
+    let close_times: Vec<String> = closes
+        .iter()
+        .map(|c| format!("{:.1}", since_first(*c)))
+        .collect();
     let admin = ctx.admin()?;
+    // (s after the first close, members described) at each change.
+    let mut seen: Vec<(String, usize)> = Vec::new();
     let mut last = None;
-    while closed.elapsed() < Duration::from_secs(20) {
+    while closes[2].elapsed() < Duration::from_secs(20) {
+        let (n, _) = described(&probe)?;
+        let now = Instant::now();
+        if seen.last().is_none_or(|(_, m)| *m != n) {
+            seen.push((format!("{:.1}", since_first(now)), n));
+        }
+        // Kafka expires each member at most its session timeout after its close.
+        let alive = closes
+            .iter()
+            .filter(|c| now < **c + STATIC_SESSION + STATIC_SLACK)
+            .count();
+        ensure!(
+            n <= alive,
+            "{n} members described {:.1} s after the first close (closes at {close_times:?} s): a static member outlived its 6 s session timeout (members over time: {seen:?})",
+            since_first(now)
+        );
         let res = admin
             .delete_groups(&[&group], &opts())
             .await
             .or_fail("delete_groups")?;
         match res.into_iter().next() {
             Some(Ok(_)) => {
-                let took = closed.elapsed().as_secs_f64();
+                let took = closes[2].elapsed().as_secs_f64();
                 ensure!(
                     took >= 4.0,
-                    "deleted {took:.1} s after closing, before the 6 s session timeout could expire the members"
+                    "deleted {took:.1} s after the last close, before the 6 s session timeout could expire it"
                 );
                 return pass(format!(
-                    "3 static members read 30 records and closed (no LeaveGroup); DeleteGroups succeeded {took:.1} s later"
+                    "3 static members read 30 records and closed {:.1} s apart (no LeaveGroup); each expired within its session timeout; DeleteGroups succeeded {took:.1} s after the last close (members over time, s after the first close: {seen:?})",
+                    STATIC_CLOSE_GAP.as_secs_f64()
                 ));
             }
             Some(Err((_, RDKafkaErrorCode::NonEmptyGroup))) => {
@@ -613,8 +667,7 @@ pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let (n, state) = described(&probe)?;
     Err(format!(
-        "DeleteGroups still answered {last:?} 20 s after the static members closed (state {state}, {n} members)"
+        "DeleteGroups still answered {last:?} 20 s after the last static member closed (members over time, s after the first close: {seen:?})"
     ))
 }
