@@ -1049,8 +1049,19 @@ def s_describe_group_configs():
     cfg = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)
     e = cfg["consumer.heartbeat.interval.ms"]
     check(e.value == "6000" and srcv(e) == 8 and not e.is_default, "after setting 6000: %r source %s" % (e.value, e.source))
+    # Above group.consumer.max.heartbeat.interval.ms (15000): INVALID_CONFIG (40), nothing changes.
+    alter = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("consumer.heartbeat.interval.ms", "16000", incremental_operation=AlterConfigOpType.SET)])
+    try:
+        admin().incremental_alter_configs([alter], request_timeout=10)[alter].result(timeout=15)
+        raise AssertionError("setting 16000 (above the 15000 bound) succeeded")
+    except KafkaException as ex:
+        check(ex.args[0].code() == KafkaError.INVALID_CONFIG, "setting 16000 (above the 15000 bound): %s" % ex)
+    e = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)["consumer.heartbeat.interval.ms"]
+    check(e.value == "6000", "after the refused 16000: %r" % e.value)
     return ("%d group configs with defaults (consumer.session.timeout.ms %s, consumer.heartbeat.interval.ms %s: the broker's); "
-            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from GROUP_CONFIG"
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from GROUP_CONFIG (8); 16000, above "
+            "group.consumer.max.heartbeat.interval.ms, is refused with INVALID_CONFIG"
             % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
 
 

@@ -925,8 +925,15 @@ def s_describe_group_configs():
     check(e["value"] == "6000" and e["config_source"] == "DYNAMIC_GROUP_CONFIG", "after setting 6000: %r" % e)
     modified = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)])["group"][group]
     check(set(modified) == {"consumer.heartbeat.interval.ms"}, "modified-only filter gives %s" % sorted(modified))
+    # Above group.consumer.max.heartbeat.interval.ms (15000): INVALID_CONFIG (40), nothing changes.
+    out = admin().alter_configs([ConfigResource(ConfigResourceType.GROUP, group, {"consumer.heartbeat.interval.ms": "16000"})],
+                                raise_on_unknown=False, incremental=True)
+    check("Error 40" in "%s" % out.get("group", {}).get(group), "setting 16000 (above the 15000 bound) answered %s" % out)
+    e = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)])["group"][group]["consumer.heartbeat.interval.ms"]
+    check(e["value"] == "6000", "after the refused 16000: %r" % e)
     return ("%d group configs with defaults (consumer.session.timeout.ms %s and consumer.heartbeat.interval.ms %s, the broker's); "
-            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from DYNAMIC_GROUP_CONFIG"
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from DYNAMIC_GROUP_CONFIG (8); 16000, "
+            "above group.consumer.max.heartbeat.interval.ms, is refused with INVALID_CONFIG (40)"
             % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
 
 
