@@ -939,8 +939,9 @@ def s_commit_unknown_topic():
             "(on_commit shows error %d on it too: librdkafka copies the request's error there)" % got2[(topic, 2)])
 
 
-# The gap between closing one static member and the next (static_member_expiry).
-STATIC_CLOSE_GAP_S = 2.5
+# The gap between closing one static member and the next (static_member_expiry): all three are
+# closed before the first can expire (>= 5 s after its close), so no live member sees a rebalance.
+STATIC_CLOSE_GAP_S = 1.5
 # static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
 # close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
 STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
@@ -956,20 +957,30 @@ def s_static_member_expiry():
     try:
         for c in cs:
             c.subscribe([topic])
-        got = 0
+        got = set()  # a rebalance may hand a partition over before its records were committed
         deadline = time.time() + 40
-        while got < 30 and time.time() < deadline:
+        while len(got) < 30 and time.time() < deadline:
             for c in cs:
                 for m in c.consume(num_messages=100, timeout=0.2):
                     check(not m.error(), "consume error %s" % m.error())
-                    got += 1
-        check(got == 30, "the static members read %d of 30 records" % got)
-        desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
-        ids = sorted(m.group_instance_id or "" for m in desc.members)
-        check(len(desc.members) == 3 and all(ids), "described before closing: %d members, instance ids %s" % (len(desc.members), ids))
+                    got.add(m.value())
+        check(got == {b"s%d" % i for i in range(30)}, "the static members read %d of the 30 records" % len(got))
+        # One member may have read everything before the others joined: keep polling until the
+        # group is Stable with all three.
+        from confluent_kafka import ConsumerGroupState
+
+        deadline = time.time() + 30
+        while True:
+            desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+            ids = sorted(m.group_instance_id or "" for m in desc.members)
+            if desc.state == ConsumerGroupState.STABLE and len(ids) == 3 and all(ids):
+                break
+            check(time.time() < deadline, "before closing: state %s, %d members, instance ids %s" % (desc.state, len(ids), ids))
+            for c in cs:
+                c.poll(0.2)
     finally:
-        # One at a time, 2.5 s apart, so that the first expiry (a rebalance) comes while the
-        # others are gone but not yet expired: Kafka expires those at their session timeout too.
+        # One at a time, STATIC_CLOSE_GAP_S apart, so that the first expiry (a rebalance) comes
+        # while the others are gone but not yet expired: Kafka expires those at their session timeout too.
         closes = []
         for i, c in enumerate(cs):
             if i:

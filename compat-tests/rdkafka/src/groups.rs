@@ -549,8 +549,10 @@ pub async fn commit_unknown_topic(ctx: Arc<Ctx>) -> R {
     ))
 }
 
-/// The gap between closing one static member and the next (`static_member_expiry`).
-const STATIC_CLOSE_GAP: Duration = Duration::from_millis(2500);
+/// The gap between closing one static member and the next (`static_member_expiry`): all three
+/// are closed before the first can expire (>= 5 s after its close), so no live member sees a
+/// rebalance.
+const STATIC_CLOSE_GAP: Duration = Duration::from_millis(1500);
 /// `static_member_expiry`'s members' session timeout; a member's last heartbeat is at most
 /// heartbeat.interval.ms (1 s) before its close, so Kafka expires it within this after the close.
 const STATIC_SESSION: Duration = Duration::from_secs(6);
@@ -580,18 +582,28 @@ pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
         c.subscribe(&[&topic]).or_fail("subscribe")?;
         members.push(c);
     }
-    let mut got = 0;
+    // A set: a rebalance may hand a partition over before its records were committed.
+    let mut got = BTreeSet::new();
     let deadline = Instant::now() + Duration::from_secs(40);
-    while got < 30 && Instant::now() < deadline {
+    while got.len() < 30 && Instant::now() < deadline {
         for m in &members {
             match m.poll(Duration::from_millis(100)) {
-                Some(Ok(_)) => got += 1,
+                Some(Ok(r)) => {
+                    got.insert(rec(&r).value);
+                }
                 Some(Err(e)) => return Err(format!("consume error: {e}")),
                 None => {}
             }
         }
     }
-    ensure!(got == 30, "the static members read {got} of 30 records");
+    let want: BTreeSet<Option<Vec<u8>>> = (0..30)
+        .map(|i| Some(format!("s{i}").into_bytes()))
+        .collect();
+    ensure!(
+        got == want,
+        "the static members read {} of the 30 records",
+        got.len()
+    );
     let probe = ctx.consumer(&[])?;
     let described = |probe: &BaseConsumer| -> Result<(usize, String), String> {
         let d = probe
@@ -600,11 +612,22 @@ pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
         let g = d.groups().first().or_fail("the group")?;
         Ok((g.members().len(), g.state().to_string()))
     };
-    let (n, state) = described(&probe)?;
-    ensure!(
-        n == 3,
-        "described before closing with {n} members in state {state}"
-    );
+    // One member may have read everything before the others joined: keep polling until the
+    // group is Stable with all three.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (n, state) = described(&probe)?;
+        if n == 3 && state == "Stable" {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "before closing: {n} members in state {state}"
+        );
+        for m in &members {
+            let _ = m.poll(Duration::from_millis(200));
+        }
+    }
     // One at a time, STATIC_CLOSE_GAP apart, so that the first expiry (a rebalance) comes while
     // the others are gone but not yet expired: Kafka expires those at their session timeout too.
     // Dropping closes a member; librdkafka sends no LeaveGroup for static members.
