@@ -750,6 +750,177 @@ async def s_many_partitions(sc):
     return "one record in each of 100 partitions read back"
 
 
+class ErrorLog(logging.Handler):
+    """Collects a logger's ERROR records (aiokafka logs each partition's commit error and retries
+    the commit instead of returning it)."""
+
+    def __init__(self, logger_name):
+        super().__init__(level=logging.ERROR)
+        self.messages = []
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        self.logger.addHandler(self)
+        self.logger.propagate = False  # the retries' errors are expected: keep them off stderr
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.propagate = True
+
+
+async def s_commit_unknown_topic(sc):
+    topic = name("cut")
+    missing = name("cut-missing")
+    group = name("cut-consumer")
+    await sc.create_topic(topic, 3)
+    # aiokafka commits only assigned partitions, and assigning a topic makes it ask metadata for
+    # it (Metadata v1-v3 let the broker auto-create it, as Kafka does): so the missing topic is
+    # committed without being assigned through the coordinator's commit_offsets, the consumer's
+    # own path below commit() (its assignment check is client-side only).
+    known, beyond, absent = TopicPartition(topic, 0), TopicPartition(topic, 7), TopicPartition(missing, 0)
+    c = await sc.consumer(group_id=group)
+    c.assign([known, beyond])
+    seen = []
+    for offsets in ({known: OffsetAndMetadata(2, "m"), beyond: OffsetAndMetadata(2, "m")},
+                    {TopicPartition(topic, 1): OffsetAndMetadata(3, "m"), absent: OffsetAndMetadata(3, "m")}):
+        bad = [tp for tp in offsets if tp in (beyond, absent)][0]
+        with ErrorLog("aiokafka.consumer.group_coordinator") as log:
+            try:
+                if absent in offsets:
+                    assignment = c._subscription.subscription.assignment
+                    await asyncio.wait_for(c._coordinator.commit_offsets(assignment, offsets), 3)
+                else:
+                    await asyncio.wait_for(c.commit(offsets), 3)
+                raise AssertionError("commit including %s succeeded" % (bad,))
+            except (asyncio.TimeoutError, TimeoutError):
+                seen.append("retried until our 3 s timeout")
+            except Errors.UnknownTopicOrPartitionError:
+                seen.append("raised UnknownTopicOrPartitionError")
+        named = [m for m in log.messages if "UnknownTopicOrPartitionError" in m and bad.topic in m and "partition=%d" % bad.partition in m]
+        check(named, "no UnknownTopicOrPartitionError for %s: %s" % (bad, log.messages[:3]))
+    await sc.stop(c)
+    offs = await sc.admin.list_consumer_group_offsets(group)
+    stored = sorted((tp.topic, tp.partition, om.offset) for tp, om in offs.items())
+    check(stored == [(topic, 0, 2), (topic, 1, 3)], "committed offsets afterwards %s" % stored)
+    check(missing not in await sc.admin.list_topics(), "the missing topic exists now")
+    return ("consumer commit: partition 7 of 3 and a missing topic answered UNKNOWN_TOPIC_OR_PARTITION (aiokafka %s), "
+            "the known partitions of the same requests stored; aiokafka's admin client has no alter-offsets"
+            % " / ".join(seen))
+
+
+# The gap between closing one static member and the next (static_member_expiry): all three are
+# closed before the first can expire (>= 5 s after its close), so no live member sees a rebalance.
+STATIC_CLOSE_GAP_S = 1.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
+async def s_static_member_expiry(sc):
+    topic = name("static")
+    group = name("static-group")
+    await sc.create_topic(topic, 3)
+    p = await sc.producer()
+    await sc.produce_all(p, topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    cs = [await sc.consumer(topic, group_id=group, group_instance_id="%s-m%d" % (group, i), session_timeout_ms=6000,
+                            heartbeat_interval_ms=1000) for i in range(3)]
+    got = set()  # a rebalance may hand a partition over before its records were committed
+    deadline = time.time() + 40
+    while len(got) < 30 and time.time() < deadline:
+        for c in cs:
+            for recs in (await c.getmany(timeout_ms=200)).values():
+                got.update(r.value for r in recs)
+    check(got == {b"s%d" % i for i in range(30)}, "the static members read %d of the 30 records" % len(got))
+    # One member may have read everything before the others joined: keep polling until the group
+    # is Stable with all three.
+    deadline = time.time() + 30
+    while True:
+        g = (await sc.admin.describe_consumer_groups([group]))[0].groups[0]
+        if g[2] == "Stable" and len(g[5]) == 3:
+            break
+        check(time.time() < deadline, "before closing: state %s, %d members" % (g[2], len(g[5])))
+        for c in cs:
+            await c.getmany(timeout_ms=200)
+    # One at a time, STATIC_CLOSE_GAP_S apart, so that the first expiry (a rebalance) comes
+    # while the others are gone but not yet expired: Kafka expires those at their session timeout too.
+    closes = []
+    for i, c in enumerate(cs):
+        if i:
+            await asyncio.sleep(STATIC_CLOSE_GAP_S)
+        await sc.stop(c)  # static members: aiokafka sends no LeaveGroup
+        closes.append(time.time())
+    code, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        g = (await sc.admin.describe_consumer_groups([group]))[0].groups[0]
+        static_expiry_check(closes, seen, len(g[5]))
+        code = await delete_group(sc, group)
+        if code == 0:
+            return static_expiry_pass(closes, seen, " (aiokafka's DeleteGroupsRequest)")
+        check(code == Errors.NonEmptyGroup.errno, "DeleteGroups answered %d" % code)
+        await asyncio.sleep(0.5)
+    raise AssertionError("DeleteGroups still answered %d 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (code, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
+
+
+async def s_describe_group_configs(sc):
+    raise Unsupported("aiokafka 0.14's ConfigResourceType has only BROKER (4) and TOPIC (2), so describe_configs "
+                      "cannot name a GROUP resource (32), and its admin client has no IncrementalAlterConfigs")
+
+
+GROUP_OPS = {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+ACL_OPS = {3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE", 7: "ALTER", 8: "DESCRIBE", 9: "CLUSTER_ACTION",
+           10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS", 12: "IDEMPOTENT_WRITE", 13: "CREATE_TOKENS", 14: "DESCRIBE_TOKENS"}
+
+
+async def s_authorized_operations(sc):
+    topic = name("authops")
+    group = name("authops-group")
+    await sc.create_topic(topic, 1)
+    c = await sc.consumer(group_id=group)
+    c.assign([TopicPartition(topic, 0)])
+    await c.commit({TopicPartition(topic, 0): OffsetAndMetadata(0, "")})
+    await sc.stop(c)
+    resp = (await sc.admin.describe_consumer_groups([group], include_authorized_operations=True))[0]
+    g = resp.groups[0]
+    if len(g) <= 6:
+        # aiokafka 0.14's DescribeGroupsRequest_v3 names DescribeGroupsResponse_v2 as its response
+        # type, so the answer's authorized_operations is never decoded.
+        raise Unsupported("aiokafka 0.14 sends DescribeGroups v3 with include_authorized_operations but decodes the "
+                          "answer as DescribeGroupsResponse_v%d (DescribeGroupsRequest_v3.RESPONSE_TYPE), dropping "
+                          "authorized_operations; its describe_topics/describe_cluster send Metadata below v8, "
+                          "which has none" % resp.API_VERSION)
+    v = g[6]
+    ops = None if v == -2147483648 else {ACL_OPS.get(b, "bit%d" % b) for b in range(31) if v & (1 << b)}
+    check(ops == GROUP_OPS, "group authorized operations %s, want %s" % (
+        "not sent (INT32_MIN)" if ops is None else sorted(ops), sorted(GROUP_OPS)))
+    return ("group (DescribeGroups v%d): every supported operation; topics and cluster not checked: aiokafka's "
+            "describe_topics/describe_cluster send Metadata below v8, which has no authorized operations" % resp.API_VERSION)
+
+
 # ---------------------------------------------------------------------------------------------
 # Runner
 

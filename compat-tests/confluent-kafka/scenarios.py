@@ -526,13 +526,36 @@ def group_read(c, count, timeout=30.0):
     return msgs
 
 
+def protocol_conf(protocol):
+    """A group member's settings: the classic protocol takes its session timeout from the member;
+    under KIP-848 (group.protocol=consumer) librdkafka refuses it (the broker's to set)."""
+    if protocol == "classic":
+        return {"session.timeout.ms": 6000}
+    return {"group.protocol": "consumer"}
+
+
+def both_protocols(fn):
+    """Runs fn(protocol) under the classic protocol, then KIP-848's."""
+    out = []
+    for protocol in ("classic", "consumer"):
+        try:
+            out.append("%s: %s" % (protocol, fn(protocol)))
+        except Exception as e:
+            raise AssertionError("%sgroup.protocol=%s: %s" % ("; ".join(out + [""]), protocol, e))
+    return "; ".join(out)
+
+
 def s_group_consume_commit():
-    topic = name("gcc")
-    group = name("gcc-group")
+    return both_protocols(consume_commit)
+
+
+def consume_commit(protocol):
+    topic = name("gcc-" + protocol)
+    group = name("gcc-group-" + protocol)
     create_topic(topic, 3)
     recs = keyed_records(300, 20)
     reps = produce_all(producer(), topic, recs)
-    c1 = consumer(group, **{"session.timeout.ms": 6000})
+    c1 = consumer(group, **protocol_conf(protocol))
     c1.subscribe([topic])
     msgs = group_read(c1, 300)
     check(len(msgs) == 300, "first member read %d of 300" % len(msgs))
@@ -547,7 +570,7 @@ def s_group_consume_commit():
     c1.close()
     more = [{"key": b"new-%d" % i, "value": b"new-value-%d" % i} for i in range(30)]
     reps2 = produce_all(producer(), topic, more)
-    c2 = consumer(group, **{"session.timeout.ms": 6000})
+    c2 = consumer(group, **protocol_conf(protocol))
     c2.subscribe([topic])
     try:
         msgs2 = group_read(c2, 30)
@@ -612,8 +635,12 @@ def s_group_rebalance():
 
 
 def s_group_resume_after_restart():
-    topic = name("resume")
-    group = name("resume-group")
+    return both_protocols(resume_after_restart)
+
+
+def resume_after_restart(protocol):
+    topic = name("resume-" + protocol)
+    group = name("resume-group-" + protocol)
     create_topic(topic, 3)
     recs = keyed_records(120, 20)
     reps = produce_all(producer(), topic, recs)
@@ -621,14 +648,14 @@ def s_group_resume_after_restart():
     for r, rep in zip(recs, reps):
         per_part.setdefault(rep[1], []).append((rep[2], r))
     commit_at = {p: len(v) // 2 for p, v in per_part.items()}
-    c1 = consumer(group, **{"session.timeout.ms": 6000})
+    c1 = consumer(group, **protocol_conf(protocol))
     c1.subscribe([topic])
     msgs = group_read(c1, 120)
     check(len(msgs) == 120, "first member read %d of 120" % len(msgs))
     c1.commit(offsets=[TopicPartition(topic, p, o) for p, o in commit_at.items()], asynchronous=False)
     c1.close()
     subprocess.run([os.environ["GREGOR_CTL"], "restart"], check=True, timeout=60)
-    c2 = consumer(group, **{"session.timeout.ms": 6000})
+    c2 = consumer(group, **protocol_conf(protocol))
     try:
         committed = c2.committed([TopicPartition(topic, p) for p in per_part], timeout=15)
         got = {tp.partition: tp.offset for tp in committed}
@@ -852,6 +879,234 @@ def s_many_partitions():
     got = sorted((m.partition(), m.offset(), m.key(), m.value()) for m in msgs)
     check(got == [(p, 0, b"k%d" % p, b"partition-%d" % p) for p in range(100)], "records per partition differ")
     return "one record in each of 100 partitions read back"
+
+
+def tp_errors(tps):
+    return {(tp.topic, tp.partition): (tp.error.code() if tp.error else 0) for tp in tps}
+
+
+def s_commit_unknown_topic():
+    from confluent_kafka import ConsumerGroupTopicPartitions
+
+    topic = name("cut")
+    missing = name("cut-missing")  # never created; nothing here asks metadata for it by name
+    create_topic(topic, 3)
+    want = {(topic, 0): 0, (topic, 7): KafkaError.UNKNOWN_TOPIC_OR_PART, (missing, 0): KafkaError.UNKNOWN_TOPIC_OR_PART}
+    offsets = lambda o, known=0: [TopicPartition(topic, known, o), TopicPartition(topic, 7, o), TopicPartition(missing, 0, o)]
+    # Admin: AlterConsumerGroupOffsets gives each partition's error.
+    group = name("cut-admin")
+    res = admin().alter_consumer_group_offsets([ConsumerGroupTopicPartitions(group, offsets(2))], request_timeout=10)[group].result(timeout=15)
+    got = tp_errors(res.topic_partitions)
+    check(got == want, "admin alter_consumer_group_offsets: per-partition errors %s, want %s" % (got, want))
+    listed = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)], request_timeout=10)[group].result(timeout=15)
+    stored = sorted((tp.topic, tp.partition, tp.offset) for tp in listed.topic_partitions)
+    check(stored == [(topic, 0, 2)], "admin: committed offsets afterwards %s" % stored)
+    # Consumer, synchronous commit: librdkafka raises the partitions' error.
+    group2 = name("cut-consumer")
+    c = consumer(group2)
+    try:
+        try:
+            c.commit(offsets=offsets(3, known=1), asynchronous=False)
+            raise AssertionError("synchronous commit including unknown partitions succeeded")
+        except KafkaException as e:
+            check(e.args[0].code() == KafkaError.UNKNOWN_TOPIC_OR_PART, "synchronous commit raised %s" % e)
+    finally:
+        c.close()
+    # Consumer, asynchronous commit: on_commit gets each partition's error.
+    box = {}
+    c = consumer(group2, on_commit=lambda err, parts: box.update(err=err, parts=parts))
+    try:
+        c.commit(offsets=offsets(4, known=2), asynchronous=True)
+        deadline = time.time() + 15
+        while "parts" not in box and time.time() < deadline:
+            c.poll(0.2)
+        check("parts" in box, "on_commit never called")
+        got2 = tp_errors(box["parts"])
+        # librdkafka 2.16 hands on_commit the request's error on every partition, the known one
+        # included (the broker stored it: checked below through list_consumer_group_offsets).
+        bad2 = {k: v for k, v in got2.items() if k != (topic, 2)}
+        check(bad2 == {k: v for k, v in want.items() if k != (topic, 0)} and (topic, 2) in got2,
+              "on_commit per-partition errors %s" % got2)
+    finally:
+        c.close()
+    listed = admin().list_consumer_group_offsets([ConsumerGroupTopicPartitions(group2)], request_timeout=10)[group2].result(timeout=15)
+    stored2 = sorted((tp.topic, tp.partition, tp.offset) for tp in listed.topic_partitions)
+    check(stored2 == [(topic, 1, 3), (topic, 2, 4)], "consumer: committed offsets afterwards %s" % stored2)
+    md = admin().list_topics(timeout=10)
+    check(missing not in md.topics, "the missing topic exists now")
+    return ("admin alter_consumer_group_offsets and consumer commit (on_commit per partition; synchronous commit raises it): "
+            "partition 7 of 3 and a missing topic UNKNOWN_TOPIC_OR_PART (3), the known partition committed "
+            "(on_commit shows error %d on it too: librdkafka copies the request's error there)" % got2[(topic, 2)])
+
+
+# The gap between closing one static member and the next (static_member_expiry): all three are
+# closed before the first can expire (>= 5 s after its close), so no live member sees a rebalance.
+STATIC_CLOSE_GAP_S = 1.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
+def s_static_member_expiry():
+    topic = name("static")
+    group = name("static-group")
+    create_topic(topic, 3)
+    produce_all(producer(), topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    cs = [consumer(group, **{"group.instance.id": "%s-m%d" % (group, i), "session.timeout.ms": 6000,
+                             "heartbeat.interval.ms": 1000}) for i in range(3)]
+    try:
+        for c in cs:
+            c.subscribe([topic])
+        got = set()  # a rebalance may hand a partition over before its records were committed
+        deadline = time.time() + 40
+        while len(got) < 30 and time.time() < deadline:
+            for c in cs:
+                for m in c.consume(num_messages=100, timeout=0.2):
+                    check(not m.error(), "consume error %s" % m.error())
+                    got.add(m.value())
+        check(got == {b"s%d" % i for i in range(30)}, "the static members read %d of the 30 records" % len(got))
+        # One member may have read everything before the others joined: keep polling until the
+        # group is Stable with all three.
+        from confluent_kafka import ConsumerGroupState
+
+        deadline = time.time() + 30
+        while True:
+            desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+            ids = sorted(m.group_instance_id or "" for m in desc.members)
+            if desc.state == ConsumerGroupState.STABLE and len(ids) == 3 and all(ids):
+                break
+            check(time.time() < deadline, "before closing: state %s, %d members, instance ids %s" % (desc.state, len(ids), ids))
+            for c in cs:
+                c.poll(0.2)
+    finally:
+        # One at a time, STATIC_CLOSE_GAP_S apart, so that the first expiry (a rebalance) comes
+        # while the others are gone but not yet expired: Kafka expires those at their session timeout too.
+        closes = []
+        for i, c in enumerate(cs):
+            if i:
+                time.sleep(STATIC_CLOSE_GAP_S)
+            c.close()  # static members: librdkafka sends no LeaveGroup
+            closes.append(time.time())
+    last, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+        static_expiry_check(closes, seen, len(desc.members))
+        try:
+            admin().delete_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+            return static_expiry_pass(closes, seen)
+        except KafkaException as e:
+            last = e.args[0]
+            check(last.code() == KafkaError.NON_EMPTY_GROUP, "DeleteGroups: %s" % last)
+        time.sleep(0.5)
+    raise AssertionError("DeleteGroups still answered %s 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (last, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
+
+
+GROUP_CONFIG_NAMES = {
+    "consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+    "share.auto.offset.reset", "share.heartbeat.interval.ms", "share.isolation.level",
+    "share.record.lock.duration.ms", "share.session.timeout.ms",
+    "streams.heartbeat.interval.ms", "streams.num.standby.replicas", "streams.session.timeout.ms",
+}
+
+
+def s_describe_group_configs():
+    from confluent_kafka.admin import AlterConfigOpType, ConfigEntry, ResourceType
+
+    group = name("gcfg")
+    md = admin().list_topics(timeout=10)
+    bres = ConfigResource("broker", str(next(iter(md.brokers))))
+    bcfg = admin().describe_configs([bres], request_timeout=10)[bres].result(timeout=15)
+    # Kafka's group config defaults are the broker's group.consumer.* values.
+    want = {
+        "consumer.session.timeout.ms": bcfg["group.consumer.session.timeout.ms"].value,
+        "consumer.heartbeat.interval.ms": bcfg["group.consumer.heartbeat.interval.ms"].value,
+        "share.auto.offset.reset": "latest",
+        "share.isolation.level": "read_uncommitted",
+        "share.record.lock.duration.ms": "30000",
+        "streams.num.standby.replicas": "0",
+    }
+    res = ConfigResource(ResourceType.GROUP, group)
+    cfg = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)
+    missing = GROUP_CONFIG_NAMES - set(cfg)
+    check(not missing, "group configs missing: %s (got %s)" % (sorted(missing), sorted(cfg)))
+    for k, v in want.items():
+        e = cfg[k]
+        check(e.value == v and e.is_default and srcv(e) == ConfigSource.DEFAULT_CONFIG.value,
+              "%s: %r source %s, want default %s" % (k, e.value, e.source, v))
+    alter = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("consumer.heartbeat.interval.ms", "6000", incremental_operation=AlterConfigOpType.SET)])
+    admin().incremental_alter_configs([alter], request_timeout=10)[alter].result(timeout=15)
+    cfg = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)
+    e = cfg["consumer.heartbeat.interval.ms"]
+    check(e.value == "6000" and srcv(e) == 8 and not e.is_default, "after setting 6000: %r source %s" % (e.value, e.source))
+    # Above group.consumer.max.heartbeat.interval.ms (15000): INVALID_CONFIG (40), nothing changes.
+    alter = ConfigResource(ResourceType.GROUP, group, incremental_configs=[
+        ConfigEntry("consumer.heartbeat.interval.ms", "16000", incremental_operation=AlterConfigOpType.SET)])
+    try:
+        admin().incremental_alter_configs([alter], request_timeout=10)[alter].result(timeout=15)
+        raise AssertionError("setting 16000 (above the 15000 bound) succeeded")
+    except KafkaException as ex:
+        check(ex.args[0].code() == KafkaError.INVALID_CONFIG, "setting 16000 (above the 15000 bound): %s" % ex)
+    e = admin().describe_configs([res], request_timeout=10)[res].result(timeout=15)["consumer.heartbeat.interval.ms"]
+    check(e.value == "6000", "after the refused 16000: %r" % e.value)
+    return ("%d group configs with defaults (consumer.session.timeout.ms %s, consumer.heartbeat.interval.ms %s: the broker's); "
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from GROUP_CONFIG (8); 16000, above "
+            "group.consumer.max.heartbeat.interval.ms, is refused with INVALID_CONFIG"
+            % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
+
+
+# AclEntry.supportedOperations in Kafka 4.1, by resource type.
+TOPIC_OPS = {"READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+CLUSTER_OPS = {"CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"}
+GROUP_OPS = {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+
+
+def s_authorized_operations():
+    from confluent_kafka import TopicCollection
+
+    topic = name("authops")
+    group = name("authops-group")
+    create_topic(topic, 1)
+    c = consumer(group)
+    try:
+        c.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
+    finally:
+        c.close()
+    names = lambda ops: None if ops is None else {o.name for o in ops}
+    shown = lambda ops: "none (the broker sent INT32_MIN)" if ops is None else sorted(ops)
+    bad = []
+    t = admin().describe_topics(TopicCollection([topic]), include_authorized_operations=True, request_timeout=10)[topic].result(timeout=15)
+    if names(t.authorized_operations) != TOPIC_OPS:
+        bad.append("topic %s, want %s" % (shown(names(t.authorized_operations)), sorted(TOPIC_OPS)))
+    cl = admin().describe_cluster(include_authorized_operations=True, request_timeout=10).result(timeout=15)
+    if names(cl.authorized_operations) != CLUSTER_OPS:
+        bad.append("cluster %s, want %s" % (shown(names(cl.authorized_operations)), sorted(CLUSTER_OPS)))
+    g = admin().describe_consumer_groups([group], include_authorized_operations=True, request_timeout=10)[group].result(timeout=15)
+    if names(g.authorized_operations) != GROUP_OPS:
+        bad.append("group %s, want %s" % (shown(names(g.authorized_operations)), sorted(GROUP_OPS)))
+    check(not bad, "authorized operations: " + "; ".join(bad))
+    return "describe_topics, describe_cluster and describe_consumer_groups list every supported operation"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -755,6 +755,247 @@ def s_many_partitions():
     return "one record in each of 100 partitions read back"
 
 
+class ErrorLog(logging.Handler):
+    """Collects the client's log records at ERROR (kafka-python logs per-partition commit errors
+    it retries instead of returning them)."""
+
+    def __init__(self, logger_name):
+        super().__init__(level=logging.ERROR)
+        self.messages = []
+        self.logger = logging.getLogger(logger_name)
+
+    def emit(self, record):
+        self.messages.append(record.getMessage())
+
+    def __enter__(self):
+        self.logger.addHandler(self)
+        self.logger.propagate = False  # the retries' errors are expected: keep them off stderr
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self)
+        self.logger.propagate = True
+
+
+def s_commit_unknown_topic():
+    topic = name("cut")
+    missing = name("cut-missing")  # never created; nothing here asks metadata for it by name
+    create_topic(topic, 3)
+    known, beyond, absent = TopicPartition(topic, 0), TopicPartition(topic, 7), TopicPartition(missing, 0)
+    oam = lambda o: OffsetAndMetadata(o, "m", -1)
+    # Admin: alter_group_offsets returns one error class per partition.
+    group = name("cut-admin")
+    res = admin().alter_group_offsets(group, {known: oam(2), beyond: oam(2), absent: oam(2)})
+    got = {str(tp): e.__name__ for tp, e in res.items()}
+    check(res.get(known) is Errors.NoError, "admin: known partition answered %s" % got)
+    check(res.get(beyond) is Errors.UnknownTopicOrPartitionError, "admin: partition 7 of 3 answered %s" % got)
+    check(res.get(absent) is Errors.UnknownTopicOrPartitionError, "admin: missing topic answered %s" % got)
+    offs = admin().list_group_offsets({group: None})[group]
+    stored = sorted((tp.topic, tp.partition, om.offset) for tp, om in offs.items())
+    check(stored == [(topic, 0, 2)], "admin: committed offsets afterwards %s, want only %s/0 at 2" % (stored, topic))
+    # Consumer: kafka-python treats UNKNOWN_TOPIC_OR_PARTITION as retriable, so commit() retries
+    # until its timeout and logs the partition's error at each attempt; the known partition of the
+    # same request is stored by the broker.
+    group2 = name("cut-consumer")
+    c = consumer(group_id=group2)
+    seen = []
+    try:
+        for good, bad in ((TopicPartition(topic, 1), beyond), (TopicPartition(topic, 2), absent)):
+            with ErrorLog("kafka.coordinator.consumer") as log:
+                try:
+                    c.commit({good: oam(3), bad: oam(3)}, timeout_ms=2500)
+                    raise AssertionError("consumer commit including %s succeeded" % (bad,))
+                except (Errors.KafkaTimeoutError, Errors.UnknownTopicOrPartitionError) as e:
+                    seen.append(type(e).__name__)
+            named = [m for m in log.messages if "UnknownTopicOrPartitionError" in m and "%s" % bad.topic in m]
+            check(named, "consumer: no UnknownTopicOrPartitionError logged for %s: %s" % (bad, log.messages[:3]))
+    finally:
+        c.close(autocommit=False)
+    offs = admin().list_group_offsets({group2: None})[group2]
+    stored2 = sorted((tp.topic, tp.partition, om.offset) for tp, om in offs.items())
+    check(stored2 == [(topic, 1, 3), (topic, 2, 3)], "consumer: committed offsets afterwards %s" % stored2)
+    check(not admin().describe_topics([missing])[0]["partitions"], "the missing topic exists now")
+    return ("admin alter_group_offsets: known partition OK, partition 7 of 3 and a missing topic UnknownTopicOrPartitionError; "
+            "consumer commit: the broker's UNKNOWN_TOPIC_OR_PARTITION is retried by kafka-python until its timeout (%s), "
+            "the known partitions of the same requests are stored" % "/".join(seen))
+
+
+# The gap between closing one static member and the next (static_member_expiry): all three are
+# closed before the first can expire (>= 5 s after its close), so no live member sees a rebalance.
+STATIC_CLOSE_GAP_S = 1.5
+# static_member_expiry: a member's last heartbeat is at most heartbeat.interval.ms (1 s) before its
+# close, so Kafka expires it at most session.timeout.ms (6 s) after it; 2 s more for polling.
+STATIC_SESSION_S, STATIC_SLACK_S = 6.0, 2.0
+
+
+def s_static_member_expiry():
+    topic = name("static")
+    group = name("static-group")
+    create_topic(topic, 3)
+    produce_all(producer(), topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    members = [consumer(group_id=group, group_instance_id="%s-m%d" % (group, i), session_timeout_ms=6000,
+                        heartbeat_interval_ms=1000) for i in range(3)]
+    for m in members:
+        m.subscribe([topic])
+    try:
+        got = set()  # a rebalance may hand a partition over before its records were committed
+        deadline = time.time() + 40
+        while len(got) < 30 and time.time() < deadline:
+            for m in members:
+                for recs in m.poll(timeout_ms=300).values():
+                    got.update(r.value for r in recs)
+        check(got == {b"s%d" % i for i in range(30)}, "the static members read %d of the 30 records" % len(got))
+        # One member may have read everything before the others joined: keep polling until the
+        # group is Stable with all three.
+        deadline = time.time() + 30
+        while True:
+            desc = admin().describe_groups([group])[group]
+            ids = sorted(x.get("group_instance_id") or "" for x in desc["members"])
+            if desc["group_state"] == "Stable" and len(ids) == 3 and all(ids):
+                break
+            check(time.time() < deadline, "before closing: state %s, %d members, instance ids %s" % (desc["group_state"], len(ids), ids))
+            for m in members:
+                m.poll(timeout_ms=200)
+    finally:
+        # One at a time, STATIC_CLOSE_GAP_S apart, so that the first expiry (a rebalance) comes
+        # while the others are gone but not yet expired: Kafka expires those at their session timeout too.
+        closes = []
+        for i, m in enumerate(members):
+            if i:
+                time.sleep(STATIC_CLOSE_GAP_S)
+            m.close(autocommit=False)  # static members: kafka-python sends no LeaveGroup
+            closes.append(time.time())
+    last, seen = None, []  # seen: (s after the first close, members described) at each change
+    while time.time() < closes[-1] + 20:
+        static_expiry_check(closes, seen, len(admin().describe_groups([group])[group].get("members") or []))
+        res = admin().delete_groups([group])
+        last = res.get(group)
+        if last == "OK":
+            return static_expiry_pass(closes, seen)
+        time.sleep(0.5)
+    raise AssertionError("DeleteGroups still answered %s 20 s after the last static member closed (members over time, "
+                         "s after the first close: %s)" % (last, seen))
+
+
+def static_expiry_check(closes, seen, n):
+    """Kafka expires each closed static member at most STATIC_SESSION_S after its close: fails when
+    more members are described than may still be alive. closes: time.time() of each close."""
+    now = time.time()
+    if not seen or seen[-1][1] != n:
+        seen.append((round(now - closes[0], 1), n))
+    alive = sum(1 for c in closes if now < c + STATIC_SESSION_S + STATIC_SLACK_S)
+    check(n <= alive, "%d members described %.1f s after the first close (closes at %s s): a static member outlived "
+          "its %.0f s session timeout (members over time: %s)"
+          % (n, now - closes[0], [round(c - closes[0], 1) for c in closes], STATIC_SESSION_S, seen))
+
+
+def static_expiry_pass(closes, seen, extra=""):
+    took = time.time() - closes[-1]
+    check(took >= 4, "deleted %.1f s after the last close, before the 6 s session timeout could expire it" % took)
+    return ("3 static members read 30 records and closed %.1f s apart (no LeaveGroup); each expired within its session "
+            "timeout; DeleteGroups%s succeeded %.1f s after the last close (members over time, s after the first "
+            "close: %s)" % (STATIC_CLOSE_GAP_S, extra, took, seen))
+
+
+# Kafka 4.1's group configs (GroupConfig) and their defaults; consumer.heartbeat.interval.ms and
+# consumer.session.timeout.ms default to the broker's group.consumer.* values.
+GROUP_CONFIG_NAMES = {
+    "consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+    "share.auto.offset.reset", "share.heartbeat.interval.ms", "share.isolation.level",
+    "share.record.lock.duration.ms", "share.session.timeout.ms",
+    "streams.heartbeat.interval.ms", "streams.num.standby.replicas", "streams.session.timeout.ms",
+}
+
+
+def s_describe_group_configs():
+    group = name("gcfg")
+    broker_id = admin().describe_cluster()["brokers"][0]["broker_id"]
+    bcfg = admin().describe_configs([ConfigResource(ConfigResourceType.BROKER, str(broker_id))], config_filter="all")["broker"][str(broker_id)]
+    want = {
+        "consumer.session.timeout.ms": bcfg["group.consumer.session.timeout.ms"]["value"],
+        "consumer.heartbeat.interval.ms": bcfg["group.consumer.heartbeat.interval.ms"]["value"],
+        "share.auto.offset.reset": "latest",
+        "share.isolation.level": "read_uncommitted",
+        "share.record.lock.duration.ms": "30000",
+        "streams.num.standby.replicas": "0",
+    }
+    res = ConfigResource(ConfigResourceType.GROUP, group)
+    cfg = admin().describe_configs([res], config_filter="all")["group"][group]
+    missing = GROUP_CONFIG_NAMES - set(cfg)
+    check(not missing, "group configs missing: %s (got %s)" % (sorted(missing), sorted(cfg)))
+    for k, v in want.items():
+        e = cfg[k]
+        check(e["value"] == v and e["config_source"] == "DEFAULT_CONFIG", "%s: %r, want default %s" % (k, e, v))
+    out = admin().alter_configs([ConfigResource(ConfigResourceType.GROUP, group, {"consumer.heartbeat.interval.ms": "6000"})],
+                                raise_on_unknown=False, incremental=True)
+    check("%s" % out.get("group", {}).get(group) in ("OK", "None", "NoError"), "IncrementalAlterConfigs answered %s" % out)
+    cfg = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)], config_filter="all")["group"][group]
+    e = cfg["consumer.heartbeat.interval.ms"]
+    check(e["value"] == "6000" and e["config_source"] == "DYNAMIC_GROUP_CONFIG", "after setting 6000: %r" % e)
+    modified = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)])["group"][group]
+    check(set(modified) == {"consumer.heartbeat.interval.ms"}, "modified-only filter gives %s" % sorted(modified))
+    # Above group.consumer.max.heartbeat.interval.ms (15000): INVALID_CONFIG (40), nothing changes.
+    out = admin().alter_configs([ConfigResource(ConfigResourceType.GROUP, group, {"consumer.heartbeat.interval.ms": "16000"})],
+                                raise_on_unknown=False, incremental=True)
+    check("Error 40" in "%s" % out.get("group", {}).get(group), "setting 16000 (above the 15000 bound) answered %s" % out)
+    e = admin().describe_configs([ConfigResource(ConfigResourceType.GROUP, group)])["group"][group]["consumer.heartbeat.interval.ms"]
+    check(e["value"] == "6000", "after the refused 16000: %r" % e)
+    return ("%d group configs with defaults (consumer.session.timeout.ms %s and consumer.heartbeat.interval.ms %s, the broker's); "
+            "IncrementalAlterConfigs consumer.heartbeat.interval.ms=6000 reads back 6000 from DYNAMIC_GROUP_CONFIG (8); 16000, "
+            "above group.consumer.max.heartbeat.interval.ms, is refused with INVALID_CONFIG (40)"
+            % (len(cfg), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"]))
+
+
+# AclEntry.supportedOperations in Kafka 4.1, by resource type (AclOperation codes).
+ACL_OPS = {3: "READ", 4: "WRITE", 5: "CREATE", 6: "DELETE", 7: "ALTER", 8: "DESCRIBE", 9: "CLUSTER_ACTION",
+           10: "DESCRIBE_CONFIGS", 11: "ALTER_CONFIGS", 12: "IDEMPOTENT_WRITE", 13: "CREATE_TOKENS", 14: "DESCRIBE_TOKENS"}
+TOPIC_OPS = {"READ", "WRITE", "CREATE", "DELETE", "ALTER", "DESCRIBE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+CLUSTER_OPS = {"CREATE", "ALTER", "DESCRIBE", "CLUSTER_ACTION", "DESCRIBE_CONFIGS", "ALTER_CONFIGS", "IDEMPOTENT_WRITE"}
+GROUP_OPS = {"READ", "DESCRIBE", "DELETE", "DESCRIBE_CONFIGS", "ALTER_CONFIGS"}
+
+
+def op_names(v):
+    """An authorized-operations value as kafka-python gives it: None when the broker sent
+    "not requested" (INT32_MIN), else ACLOperation members (or the raw 32-bit field)."""
+    if v is None:
+        return None
+    if isinstance(v, int):
+        if v == -2147483648:
+            return None
+        return {ACL_OPS.get(b, "bit%d" % b) for b in range(32) if v & (1 << b)}
+    return {getattr(x, "name", str(x)) for x in v}
+
+
+def shown(ops):
+    return "not sent (INT32_MIN)" if ops is None else sorted(ops)
+
+
+def s_authorized_operations():
+    topic = name("authops")
+    group = name("authops-group")
+    create_topic(topic, 1)
+    c = consumer(group_id=group)
+    try:
+        c.commit({TopicPartition(topic, 0): OffsetAndMetadata(0, "", -1)})
+    finally:
+        c.close(autocommit=False)
+    bad = []
+    t = admin().describe_topics([topic])[0]
+    tops = op_names(t.get("topic_authorized_operations", t.get("authorized_operations")))
+    if tops != TOPIC_OPS:
+        bad.append("topic %s, want %s" % (shown(tops), sorted(TOPIC_OPS)))
+    cl = admin().describe_cluster()
+    cops = op_names(cl.get("cluster_authorized_operations", cl.get("authorized_operations")))
+    if cops != CLUSTER_OPS:
+        bad.append("cluster %s, want %s" % (shown(cops), sorted(CLUSTER_OPS)))
+    g = admin().describe_groups([group], include_authorized_operations=True)[group]
+    gops = op_names(g.get("authorized_operations"))
+    if gops != GROUP_OPS:
+        bad.append("group %s, want %s" % (shown(gops), sorted(GROUP_OPS)))
+    check(not bad, "authorized operations: " + "; ".join(bad))
+    return "topic (Metadata), cluster (DescribeCluster) and group (DescribeGroups) list every supported operation"
+
+
 # ---------------------------------------------------------------------------------------------
 # Runner
 

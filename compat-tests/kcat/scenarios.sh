@@ -226,6 +226,16 @@ sc_group_resume_after_restart() {
 
 sc_admin_groups() { unsupported "kcat has no group administration (list/describe/delete groups)"; }
 sc_admin_configs() { unsupported "kcat has no DescribeConfigs command"; }
+sc_commit_unknown_topic() {
+  unsupported "kcat commits only what its balanced consumer (-G) consumed from assigned partitions: it cannot commit an explicit partition list or alter a group's offsets"
+}
+sc_static_member_expiry() {
+  unsupported "kcat -G can be a static member (-X group.instance.id), but kcat has no DeleteGroups or DescribeGroups, so the members' expiry cannot be observed"
+}
+sc_describe_group_configs() { unsupported "kcat has no DescribeConfigs or IncrementalAlterConfigs command"; }
+sc_authorized_operations() {
+  unsupported "kcat has no describe topics/cluster/groups command with include_authorized_operations (kcat -L sends Metadata without it)"
+}
 
 sc_idempotent_producer() {
   local t; t=$(topic idem)

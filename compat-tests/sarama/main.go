@@ -100,6 +100,10 @@ var scenarios = map[string]scenario{
 	"empty_topic":                {scEmptyTopic, 40 * time.Second},
 	"nonexistent_topic":          {scNonexistentTopic, 40 * time.Second},
 	"many_partitions":            {scManyPartitions, 60 * time.Second},
+	"commit_unknown_topic":       {scCommitUnknownTopic, 40 * time.Second},
+	"static_member_expiry":       {scStaticMemberExpiry, 10 * time.Second},
+	"describe_group_configs":     {scDescribeGroupConfigs, 40 * time.Second},
+	"authorized_operations":      {scAuthorizedOperations, 10 * time.Second},
 }
 
 func main() {
@@ -1274,4 +1278,100 @@ func scManyPartitions() outcome {
 		check(g.msg.Partition == g.p && g.msg.Offset == 0 && string(g.msg.Value) == fmt.Sprintf("value for partition %d", g.p), "partition %d: read %q", g.p, g.msg.Value)
 	}
 	return pass("100 partitions: one record produced to each (offset 0), each read back from its partition")
+}
+
+func scCommitUnknownTopic() outcome {
+	admin := newAdmin()
+	defer admin.Close()
+	topic, missing, group := topicName("cut"), topicName("cut-missing"), topicName("cut-group")
+	createTopic(admin, topic, 3, nil)
+	client := newClient(nil)
+	defer client.Close()
+	coord, err := client.Coordinator(group)
+	must(err, "coordinator of %s", group)
+	// A commit outside any generation (generation -1, no member id), as Kafka's admin client sends
+	// for alterConsumerGroupOffsets; v2, the oldest Kafka 4.1 accepts. ClusterAdmin 1.22 has no
+	// AlterConsumerGroupOffsets, so this goes through Broker.CommitOffset.
+	req := &sarama.OffsetCommitRequest{Version: 2, ConsumerGroup: group, ConsumerGroupGeneration: -1, RetentionTime: -1}
+	req.AddBlock(topic, 0, 2, 0, "m")
+	req.AddBlock(topic, 7, 2, 0, "m")
+	req.AddBlock(missing, 0, 2, 0, "m")
+	resp, err := coord.CommitOffset(req)
+	must(err, "OffsetCommit v2")
+	errOf := func(t string, p int32) sarama.KError {
+		e, ok := resp.Errors[t][p]
+		check(ok, "no answer for %s/%d: %v", t, p, resp.Errors)
+		return e
+	}
+	check(errOf(topic, 0) == sarama.ErrNoError, "known partition: %v", errOf(topic, 0))
+	check(errOf(topic, 7) == sarama.ErrUnknownTopicOrPartition, "partition 7 of 3: %v", errOf(topic, 7))
+	check(errOf(missing, 0) == sarama.ErrUnknownTopicOrPartition, "missing topic: %v", errOf(missing, 0))
+	got := committed(admin, group, topic, []int32{0, 1, 2})
+	check(got[0] == 2 && got[1] == -1 && got[2] == -1, "committed offsets afterwards %v, expected 2 on partition 0 only", got)
+	md := describeTopic(admin, missing)
+	check(md.Err == sarama.ErrUnknownTopicOrPartition, "the missing topic is described with %v", md.Err)
+	return pass("OffsetCommit v2 (Broker.CommitOffset; ClusterAdmin 1.22 has no AlterConsumerGroupOffsets): known partition committed, partition 7 of 3 and a missing topic %v", sarama.ErrUnknownTopicOrPartition)
+}
+
+func scStaticMemberExpiry() outcome {
+	return unsupported("Sarama 1.22.1 has no static membership: no Config.Consumer.Group.InstanceId, and its JoinGroup (v0-v2) has no group.instance.id (JoinGroup v5+)")
+}
+
+// Kafka 4.1's group configs (GroupConfig).
+var groupConfigs = []string{
+	"consumer.heartbeat.interval.ms", "consumer.session.timeout.ms",
+	"share.auto.offset.reset", "share.heartbeat.interval.ms", "share.isolation.level",
+	"share.record.lock.duration.ms", "share.session.timeout.ms",
+	"streams.heartbeat.interval.ms", "streams.num.standby.replicas", "streams.session.timeout.ms",
+}
+
+func scDescribeGroupConfigs() outcome {
+	group := topicName("gcfg")
+	client := newClient(nil)
+	defer client.Close()
+	controller, err := client.Controller()
+	must(err, "controller")
+	// Sarama 1.22 names no GROUP config resource; its ConfigResourceType is an int8, so Kafka's
+	// 32 is given as a number. (ClusterResource is Kafka's BROKER, 4: see scAdminConfigs.)
+	resp, err := controller.DescribeConfigs(&sarama.DescribeConfigsRequest{Version: 1, Resources: []*sarama.ConfigResource{
+		{Type: sarama.ClusterResource, Name: strconv.Itoa(int(controller.ID()))},
+		{Type: sarama.ConfigResourceType(32), Name: group},
+	}})
+	must(err, "DescribeConfigs v1")
+	check(len(resp.Resources) == 2, "DescribeConfigs v1 answered %d resources", len(resp.Resources))
+	entries := func(r *sarama.ResourceResponse) map[string]*sarama.ConfigEntry {
+		check(r.ErrorCode == 0, "DescribeConfigs %s: error %d %s", r.Name, r.ErrorCode, r.ErrorMsg)
+		out := map[string]*sarama.ConfigEntry{}
+		for _, e := range r.Configs {
+			out[e.Name] = e
+		}
+		return out
+	}
+	be, ge := entries(resp.Resources[0]), entries(resp.Resources[1])
+	for _, n := range groupConfigs {
+		check(ge[n] != nil, "group config %s missing (%d described)", n, len(ge))
+	}
+	bval := func(n string) string {
+		e := be[n]
+		check(e != nil, "broker config %s missing", n)
+		return e.Value
+	}
+	// Kafka's consumer.* group defaults are the broker's group.consumer.* values.
+	want := map[string]string{
+		"consumer.session.timeout.ms":    bval("group.consumer.session.timeout.ms"),
+		"consumer.heartbeat.interval.ms": bval("group.consumer.heartbeat.interval.ms"),
+		"share.auto.offset.reset":        "latest",
+		"share.isolation.level":          "read_uncommitted",
+		"share.record.lock.duration.ms":  "30000",
+		"streams.num.standby.replicas":   "0",
+	}
+	for n, v := range want {
+		e := ge[n]
+		check(e.Value == v && e.Source == sarama.SourceDefault, "group %s: %+v, expected default %s", n, e, v)
+	}
+	return pass("DescribeConfigs v1 (Broker.DescribeConfigs, resource type 32): %d group configs with defaults (consumer.session.timeout.ms %s, consumer.heartbeat.interval.ms %s: the broker's); not altered: Sarama 1.22 has no IncrementalAlterConfigs", len(ge), want["consumer.session.timeout.ms"], want["consumer.heartbeat.interval.ms"])
+}
+
+func scAuthorizedOperations() outcome {
+	return unsupported("Sarama 1.22.1 sends Metadata up to v5 and DescribeGroups v0, neither with include_authorized_operations (Metadata v8+, DescribeGroups v3+); its ClusterAdmin.DescribeCluster is that Metadata request, not DescribeCluster")
 }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{Offset, TopicPartitionList};
 
@@ -58,7 +58,11 @@ fn member_of(
     Ok(c)
 }
 
-fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Offset>, String> {
+fn committed<C: ConsumerContext>(
+    c: &BaseConsumer<C>,
+    topic: &str,
+    partitions: i32,
+) -> Result<Vec<Offset>, String> {
     Ok(committed_with_metadata(c, topic, partitions)?
         .into_iter()
         .map(|(o, _)| o)
@@ -66,8 +70,8 @@ fn committed(c: &BaseConsumer, topic: &str, partitions: i32) -> Result<Vec<Offse
 }
 
 /// The group's committed offsets of `topic` (OffsetFetch), with their metadata strings.
-fn committed_with_metadata(
-    c: &BaseConsumer,
+fn committed_with_metadata<C: ConsumerContext>(
+    c: &BaseConsumer<C>,
     topic: &str,
     partitions: i32,
 ) -> Result<Vec<(Offset, String)>, String> {
@@ -275,11 +279,22 @@ fn want_committed() -> Vec<(Offset, String)> {
 }
 
 pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
+    let mut details = Vec::new();
+    for protocol in [Protocol::Classic, Protocol::Consumer] {
+        let d = resume_after_restart(&ctx, protocol)
+            .await
+            .map_err(|e| format!("group.protocol={}: {e}", protocol.name()))?;
+        details.push(format!("{}: {d}", protocol.name()));
+    }
+    pass(details.join("; "))
+}
+
+async fn resume_after_restart(ctx: &Ctx, protocol: Protocol) -> Result<String, String> {
     let Some(ctl) = ctx.ctl.clone() else {
         return Err("GREGOR_CTL is not set: cannot restart the broker".into());
     };
-    let topic = ctx.name("resume");
-    let group = ctx.name("resume-group");
+    let topic = ctx.name(&format!("resume-{}", protocol.name()));
+    let group = ctx.name(&format!("resume-group-{}", protocol.name()));
     ctx.create_topic(&topic, 2, &[]).await?;
     let sent: Vec<Out> = (0..100)
         .map(|i| Out::kv(format!("k{i}"), format!("resume {i}")).to(i % 2))
@@ -289,7 +304,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         send_ok(&producer, &topic, &sent).await?
     };
     {
-        let a = member(&ctx, &group, &topic)?;
+        let a = member_of(ctx, &group, &topic, protocol)?;
         let got = poll_n(&a, 100, Duration::from_secs(30), Duration::ZERO)?;
         ensure!(got.len() == 100, "first member read {} of 100", got.len());
         // Commit half: offset 25 of the 50 in each partition, with metadata.
@@ -319,7 +334,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         String::from_utf8_lossy(&out.stderr)
     );
     let restart_s = restarted.elapsed().as_secs_f64();
-    let b = member(&ctx, &group, &topic)?;
+    let b = member_of(ctx, &group, &topic, protocol)?;
     let c = eventually(
         "committed offsets after the restart",
         Duration::from_secs(20),
@@ -344,7 +359,7 @@ pub async fn group_resume_after_restart(ctx: Arc<Ctx>) -> R {
         firsts == vec![(0, 25), (1, 25)],
         "resumed at {firsts:?}, expected 25 on both partitions"
     );
-    pass(format!(
+    Ok(format!(
         "committed 25/25 of 50/50 with metadata, restart took {restart_s:.1} s, committed offsets and metadata {c:?} read back, the new member resumed at 25 on both partitions and read the 50 remaining records"
     ))
 }
@@ -490,5 +505,192 @@ pub async fn admin_groups(ctx: Arc<Ctx>) -> R {
     }
     pass(format!(
         "listed; described ({described}); delete with a member refused NON_EMPTY_GROUP; after leaving {empty}; deleted, unlisted, offsets gone; missing group GROUP_ID_NOT_FOUND"
+    ))
+}
+
+pub async fn commit_unknown_topic(ctx: Arc<Ctx>) -> R {
+    let topic = ctx.name("cut");
+    // Never created; nothing here asks metadata for it by name.
+    let missing = ctx.name("cut-missing");
+    let group = ctx.name("cut-group");
+    ctx.create_topic(&topic, 3, &[]).await?;
+    let mut cfg = ctx.config();
+    cfg.set("group.id", &group)
+        .set("enable.auto.commit", "false");
+    let c: BaseConsumer = cfg.create().or_fail("create consumer")?;
+    let mut tpl = TopicPartitionList::new();
+    for (t, p) in [(&topic, 0), (&topic, 7), (&missing, 0)] {
+        tpl.add_partition_offset(t, p, Offset::Offset(2))
+            .or_fail("tpl")?;
+    }
+    // rdkafka 0.39 surfaces only the request's error: librdkafka hands per-partition results to
+    // an offset_commit_cb, which the crate never sets (it polls events instead), so the
+    // ConsumerContext's commit_callback never runs for these commits.
+    let sync = c.commit(&tpl, CommitMode::Sync);
+    ensure!(
+        matches!(
+            &sync,
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::UnknownTopicOrPartition)
+        ),
+        "the commit answered {sync:?}, expected UnknownTopicOrPartition"
+    );
+    let stored = committed(&c, &topic, 3)?;
+    ensure!(
+        stored == vec![Offset::Offset(2), Offset::Invalid, Offset::Invalid],
+        "committed offsets of {topic} afterwards {stored:?}, expected 2 on partition 0 only"
+    );
+    let md = c.fetch_metadata(None, MD).or_fail("metadata")?;
+    ensure!(
+        !md.topics().iter().any(|t| t.name() == missing),
+        "the missing topic exists now"
+    );
+    pass(format!(
+        "a commit of {topic}/0, {topic}/7 (of 3) and a missing topic answers UnknownTopicOrPartition, and the broker stored /0 only; per-partition errors are not visible through rdkafka 0.39 (no offset_commit_cb, no AlterConsumerGroupOffsets binding)"
+    ))
+}
+
+/// The gap between closing one static member and the next (`static_member_expiry`): all three
+/// are closed before the first can expire (>= 5 s after its close), so no live member sees a
+/// rebalance.
+const STATIC_CLOSE_GAP: Duration = Duration::from_millis(1500);
+/// `static_member_expiry`'s members' session timeout; a member's last heartbeat is at most
+/// heartbeat.interval.ms (1 s) before its close, so Kafka expires it within this after the close.
+const STATIC_SESSION: Duration = Duration::from_secs(6);
+/// What polling adds to that.
+const STATIC_SLACK: Duration = Duration::from_secs(2);
+
+pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
+    let topic = ctx.name("static");
+    let group = ctx.name("static-group");
+    ctx.create_topic(&topic, 3, &[]).await?;
+    let producer = ctx.producer(&[])?;
+    let sent: Vec<Out> = (0..30)
+        .map(|i| Out::kv("k", format!("s{i}")).to(i % 3))
+        .collect();
+    send_ok(&producer, &topic, &sent).await?;
+    let mut members = Vec::new();
+    for i in 0..3 {
+        let mut cfg = ctx.config();
+        cfg.set("group.id", &group)
+            .set("group.instance.id", format!("{group}-m{i}"))
+            .set("session.timeout.ms", "6000")
+            .set("heartbeat.interval.ms", "1000")
+            .set("enable.auto.commit", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false");
+        let c: BaseConsumer = cfg.create().or_fail("create static member")?;
+        c.subscribe(&[&topic]).or_fail("subscribe")?;
+        members.push(c);
+    }
+    // A set: a rebalance may hand a partition over before its records were committed.
+    let mut got = BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while got.len() < 30 && Instant::now() < deadline {
+        for m in &members {
+            match m.poll(Duration::from_millis(100)) {
+                Some(Ok(r)) => {
+                    got.insert(rec(&r).value);
+                }
+                Some(Err(e)) => return Err(format!("consume error: {e}")),
+                None => {}
+            }
+        }
+    }
+    let want: BTreeSet<Option<Vec<u8>>> = (0..30)
+        .map(|i| Some(format!("s{i}").into_bytes()))
+        .collect();
+    ensure!(
+        got == want,
+        "the static members read {} of the 30 records",
+        got.len()
+    );
+    let probe = ctx.consumer(&[])?;
+    let described = |probe: &BaseConsumer| -> Result<(usize, String), String> {
+        let d = probe
+            .fetch_group_list(Some(&group), MD)
+            .or_fail("describe group")?;
+        let g = d.groups().first().or_fail("the group")?;
+        Ok((g.members().len(), g.state().to_string()))
+    };
+    // One member may have read everything before the others joined: keep polling until the
+    // group is Stable with all three.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (n, state) = described(&probe)?;
+        if n == 3 && state == "Stable" {
+            break;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "before closing: {n} members in state {state}"
+        );
+        for m in &members {
+            let _ = m.poll(Duration::from_millis(200));
+        }
+    }
+    // One at a time, STATIC_CLOSE_GAP apart, so that the first expiry (a rebalance) comes while
+    // the others are gone but not yet expired: Kafka expires those at their session timeout too.
+    // Dropping closes a member; librdkafka sends no LeaveGroup for static members.
+    let mut closes = Vec::new();
+    for (i, m) in members.into_iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(STATIC_CLOSE_GAP).await;
+        }
+        tokio::task::spawn_blocking(move || drop(m))
+            .await
+            .or_fail("close a member")?;
+        closes.push(Instant::now());
+    }
+    let first = closes[0];
+    let since_first = |t: Instant| (t - first).as_secs_f64();
+    let close_times: Vec<String> = closes
+        .iter()
+        .map(|c| format!("{:.1}", since_first(*c)))
+        .collect();
+    let admin = ctx.admin()?;
+    // (s after the first close, members described) at each change.
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut last = None;
+    while closes[2].elapsed() < Duration::from_secs(20) {
+        let (n, _) = described(&probe)?;
+        let now = Instant::now();
+        if seen.last().is_none_or(|(_, m)| *m != n) {
+            seen.push((format!("{:.1}", since_first(now)), n));
+        }
+        // Kafka expires each member at most its session timeout after its close.
+        let alive = closes
+            .iter()
+            .filter(|c| now < **c + STATIC_SESSION + STATIC_SLACK)
+            .count();
+        ensure!(
+            n <= alive,
+            "{n} members described {:.1} s after the first close (closes at {close_times:?} s): a static member outlived its 6 s session timeout (members over time: {seen:?})",
+            since_first(now)
+        );
+        let res = admin
+            .delete_groups(&[&group], &opts())
+            .await
+            .or_fail("delete_groups")?;
+        match res.into_iter().next() {
+            Some(Ok(_)) => {
+                let took = closes[2].elapsed().as_secs_f64();
+                ensure!(
+                    took >= 4.0,
+                    "deleted {took:.1} s after the last close, before the 6 s session timeout could expire it"
+                );
+                return pass(format!(
+                    "3 static members read 30 records and closed {:.1} s apart (no LeaveGroup); each expired within its session timeout; DeleteGroups succeeded {took:.1} s after the last close (members over time, s after the first close: {seen:?})",
+                    STATIC_CLOSE_GAP.as_secs_f64()
+                ));
+            }
+            Some(Err((_, RDKafkaErrorCode::NonEmptyGroup))) => {
+                last = Some(RDKafkaErrorCode::NonEmptyGroup)
+            }
+            other => return Err(format!("DeleteGroups answered {other:?}")),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Err(format!(
+        "DeleteGroups still answered {last:?} 20 s after the last static member closed (members over time, s after the first close: {seen:?})"
     ))
 }

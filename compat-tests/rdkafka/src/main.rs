@@ -66,6 +66,10 @@ fn all() -> Vec<(&'static str, Scenario)> {
         "empty_topic" => read::empty_topic,
         "nonexistent_topic" => topics::nonexistent_topic,
         "many_partitions" => topics::many_partitions,
+        "commit_unknown_topic" => groups::commit_unknown_topic,
+        "static_member_expiry" => groups::static_member_expiry,
+        "describe_group_configs" => admin::describe_group_configs,
+        "authorized_operations" => admin::authorized_operations,
     }
 }
 

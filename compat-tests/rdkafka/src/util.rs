@@ -13,8 +13,7 @@ use rdkafka::{Offset, TopicPartitionList};
 
 pub enum Outcome {
     Pass(String),
-    /// A feature rdkafka lacks (every scenario is supported today).
-    #[allow(dead_code)]
+    /// A feature rdkafka lacks.
     Unsupported(String),
 }
 
