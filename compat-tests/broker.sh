@@ -24,6 +24,7 @@ start() {
     --override "listeners=PLAINTEXT://127.0.0.1:$port" \
     --override "log.dirs=$data" \
     --override "group.min.session.timeout.ms=1000" \
+    --override "group.consumer.min.heartbeat.interval.ms=500" \
     --override "group.consumer.heartbeat.interval.ms=500" \
     >>"$log" 2>&1 &
   local pid=$!

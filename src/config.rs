@@ -2242,6 +2242,7 @@ impl BrokerConfig {
         c.group_consumer_session_timeout_ms = c.get_int("group.consumer.session.timeout.ms")?;
         c.group_consumer_heartbeat_interval_ms =
             c.get_int("group.consumer.heartbeat.interval.ms")?;
+        c.check_group_timing_bounds()?;
         c.group_consumer_max_size = c.get_int("group.consumer.max.size")?;
         let assignors_raw = c.get_text("group.consumer.assignors").unwrap_or_default();
         c.group_consumer_assignors = parse_assignors(&assignors_raw)?;
@@ -2606,6 +2607,40 @@ impl BrokerConfig {
         Ok(out)
     }
 
+    /// Kafka's GroupCoordinatorConfig checks: each group protocol's default session timeout and
+    /// heartbeat interval lie within their min/max properties, and the heartbeat interval is
+    /// below the session timeout.
+    fn check_group_timing_bounds(&self) -> Result<(), ConfigError> {
+        for kind in ["consumer", "share", "streams"] {
+            let session = format!("group.{kind}.session.timeout.ms");
+            let heartbeat = format!("group.{kind}.heartbeat.interval.ms");
+            for name in [&session, &heartbeat] {
+                let what = name.trim_start_matches(&format!("group.{kind}."));
+                let value: i64 = self.get_int(name)?;
+                let lo_name = format!("group.{kind}.min.{what}");
+                let hi_name = format!("group.{kind}.max.{what}");
+                let lo: i64 = self.get_int(&lo_name)?;
+                let hi: i64 = self.get_int(&hi_name)?;
+                if value < lo || value > hi {
+                    return Err(invalid(
+                        name,
+                        &value.to_string(),
+                        format!("a value from {lo_name} ({lo}) to {hi_name} ({hi})"),
+                    ));
+                }
+            }
+            let (s_ms, h_ms): (i64, i64) = (self.get_int(&session)?, self.get_int(&heartbeat)?);
+            if h_ms >= s_ms {
+                return Err(invalid(
+                    &heartbeat,
+                    &h_ms.to_string(),
+                    format!("less than {session} ({s_ms})"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Whether `name` is a group config.
     pub fn is_group_config(name: &str) -> bool {
         group_def(name).is_some()
@@ -2766,6 +2801,32 @@ mod tests {
         let c = load_overrides(&["gregor.legacy.api.versions.enable=true"]).unwrap();
         assert!(c.legacy_api_versions_enable);
         assert!(load_overrides(&["gregor.legacy.api.versions.enable=maybe"]).is_err());
+    }
+
+    #[test]
+    fn group_timing_defaults_must_lie_within_their_bounds() {
+        assert!(load_overrides(&[]).is_ok());
+        let err = load_overrides(&["group.consumer.heartbeat.interval.ms=500"]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("group.consumer.min.heartbeat.interval.ms"),
+            "{err}"
+        );
+        assert!(
+            load_overrides(&[
+                "group.consumer.min.heartbeat.interval.ms=500",
+                "group.consumer.heartbeat.interval.ms=500",
+            ])
+            .is_ok()
+        );
+        assert!(load_overrides(&["group.consumer.session.timeout.ms=90000"]).is_err());
+        assert!(load_overrides(&["group.share.session.timeout.ms=1000"]).is_err());
+        let err = load_overrides(&[
+            "group.consumer.min.session.timeout.ms=1000",
+            "group.consumer.session.timeout.ms=5000",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("less than"), "{err}");
     }
 
     #[test]

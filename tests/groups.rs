@@ -20,7 +20,9 @@ use rdkafka::{Offset, TopicPartitionList};
 /// Brokers for these tests accept short sessions, so expiry tests stay short.
 const GROUP_PROPS: &[(&str, &str)] = &[
     ("group.min.session.timeout.ms", "500"),
+    ("group.consumer.min.heartbeat.interval.ms", "300"),
     ("group.consumer.heartbeat.interval.ms", "300"),
+    ("group.consumer.min.session.timeout.ms", "1000"),
 ];
 
 #[derive(Default)]
