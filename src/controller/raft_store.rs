@@ -597,6 +597,12 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
             data,
         };
         write_snapshot_file(&self.dir, &snap)?;
+        tracing::info!(
+            dir = %self.dir.display(),
+            last_log_id = ?snap.meta.last_log_id,
+            bytes = snap.data.len(),
+            "installed a metadata snapshot from the leader"
+        );
         self.install(snap.meta, snap.data, image);
         Ok(())
     }
