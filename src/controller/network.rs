@@ -328,3 +328,32 @@ async fn serve_connection(
             .map_err(|_| timed_out())??;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_oversized_frame_is_refused_before_allocation() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut client = TcpStream::connect(addr).await.unwrap();
+        let (mut server, _) = listener.accept().await.unwrap();
+        client
+            .write_all(&((CONTROLLER_FRAME_BYTES_MAX as u32) + 1).to_be_bytes())
+            .await
+            .unwrap();
+        assert!(matches!(
+            read_len(&mut server).await,
+            Err(FrameError::TooLarge(n)) if n == CONTROLLER_FRAME_BYTES_MAX + 1
+        ));
+        // A frame whose body is not an RPC is a decode error, not a panic.
+        client.write_all(&3u32.to_be_bytes()).await.unwrap();
+        client.write_all(b"{x}").await.unwrap();
+        let len = read_len(&mut server).await.unwrap();
+        assert!(matches!(
+            read_body::<RpcRequest>(&mut server, len).await,
+            Err(FrameError::Decode(_))
+        ));
+    }
+}

@@ -129,7 +129,7 @@ impl QuorumConfig {
             cluster_name: "gregor-metadata".into(),
             // KRaft picks a random election timeout in [timeout, 2 * timeout].
             election_timeout_min: election,
-            election_timeout_max: election * 2,
+            election_timeout_max: election.saturating_mul(2),
             // Several heartbeats per election timeout so one lost packet doesn't start an election.
             heartbeat_interval: (election / 5).max(1),
             install_snapshot_timeout: self.request_timeout_ms,
@@ -203,6 +203,7 @@ impl Quorum {
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
             Err(e) => {
                 quorum.server.abort();
+                let _ = quorum.raft.shutdown().await;
                 return Err(QuorumError::Raft(e.to_string()));
             }
         }

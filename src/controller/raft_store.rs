@@ -17,6 +17,8 @@
 //!   `snapshot`  two frames: JSON `SnapshotMeta`, then the image bytes (`state_machine::encode_image`);
 //!               replaced atomically.
 //!   Atomic replacement: write `<name>.tmp`, fsync, rename over `<name>`, fsync the directory.
+//! The commit index is not persisted: after a restart the image catches up once a leader (this
+//! node itself, in a quorum of one) tells the node what is committed.
 //! The metadata log is small (records, not data), so entries are also kept in memory; disk I/O is
 //! done inline on the async task (each call is one small write + fsync).
 //! Lock order: `LogStore::inner` and `StateMachineStore::current_snapshot` are never held together
@@ -327,7 +329,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .and_then(|()| inner.file.sync_data());
         if let Err(e) = written {
             let out = StorageIOError::write_logs(AnyError::new(&e));
-            // Forget the partial write: the next append overwrites it, recovery cuts it.
+            // Drop the partial write so nothing unacknowledged sits after the good frames.
+            let _ = inner.file.set_len(inner.len);
             callback.log_io_completed(Err(e));
             return Err(out.into());
         }
@@ -498,7 +501,9 @@ pub struct SnapshotBuilder {
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> StorageResult<Snapshot<TypeConfig>> {
-        let data = state_machine::encode_image(&self.image);
+        let data = state_machine::encode_image(&self.image).map_err(|e| {
+            StorageError::from(StorageIOError::write_snapshot(None, AnyError::new(&e)))
+        })?;
         let snapshot_id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.leader_id.node_id, l.index),
             None => "empty".to_string(),

@@ -77,6 +77,8 @@ pub enum ApplyError {
     ClusterIdChange { current: String, given: String },
     #[error("snapshot does not decode: {0}")]
     BadSnapshot(String),
+    #[error("image does not encode: {0}")]
+    Encode(String),
 }
 
 /// Applies `batch` to a copy of `image`; on error `image` is what stands.
@@ -283,6 +285,87 @@ fn apply_record(img: &mut MetadataImage, record: &MetadataRecord) -> Result<(), 
     Ok(())
 }
 
+/// The records that rebuild `img` from an empty log, in an order `apply_batch` accepts: how a
+/// node's JSON store (`Controller`) moves into the quorum on first start. Partitions the image has
+/// no state for (the JSON store keeps only counts) are placed on `broker_id` alone, as a single
+/// node serves them today.
+pub fn records_for_image(img: &MetadataImage, broker_id: i32) -> Vec<MetadataRecord> {
+    use super::records::*;
+    let mut out = vec![MetadataRecord::Cluster(ClusterRecord {
+        cluster_id: img.cluster_id.clone(),
+    })];
+    for b in img.brokers.values() {
+        out.push(MetadataRecord::RegisterBroker(RegisterBrokerRecord {
+            broker_id: b.broker_id,
+            incarnation_id: b.incarnation_id.clone(),
+            broker_epoch: b.epoch,
+            endpoints: b.endpoints.clone(),
+            rack: b.rack.clone(),
+            fenced: b.fenced,
+        }));
+    }
+    let mut topics: Vec<&Arc<TopicMeta>> = img.topics.values().collect();
+    topics.sort_by(|a, b| a.name.cmp(&b.name));
+    for t in topics {
+        out.push(MetadataRecord::Topic(TopicRecord {
+            name: t.name.clone(),
+            topic_id: t.id.clone(),
+        }));
+        for (key, value) in &t.configs {
+            out.push(MetadataRecord::Config(ConfigRecord {
+                resource_type: ConfigResourceType::Topic,
+                resource_name: t.name.clone(),
+                name: key.clone(),
+                value: Some(value.clone()),
+            }));
+        }
+        let known = img.partitions.get(&t.topic_id());
+        for p in 0..t.partitions {
+            let state = known
+                .and_then(|ps| ps.get(&p))
+                .cloned()
+                .unwrap_or(PartitionState {
+                    replicas: vec![broker_id],
+                    isr: vec![broker_id],
+                    leader: broker_id,
+                    leader_epoch: 0,
+                    partition_epoch: 0,
+                });
+            out.push(MetadataRecord::Partition(PartitionRecord {
+                partition_id: p,
+                topic_id: t.id.clone(),
+                replicas: state.replicas,
+                isr: state.isr,
+                leader: state.leader,
+                leader_epoch: state.leader_epoch,
+                partition_epoch: state.partition_epoch,
+            }));
+        }
+    }
+    let configs = [
+        (ConfigResourceType::Group, &img.group_configs),
+        (ConfigResourceType::Broker, &img.broker_configs),
+    ];
+    for (resource_type, by_name) in configs {
+        for (resource_name, map) in by_name {
+            for (key, value) in map {
+                out.push(MetadataRecord::Config(ConfigRecord {
+                    resource_type,
+                    resource_name: resource_name.clone(),
+                    name: key.clone(),
+                    value: Some(value.clone()),
+                }));
+            }
+        }
+    }
+    out.push(MetadataRecord::ProducerIds(ProducerIdsRecord {
+        broker_id,
+        broker_epoch: -1,
+        next_producer_id: img.next_producer_id,
+    }));
+    out
+}
+
 /// The serialised image: a snapshot's data.
 #[derive(Debug, Serialize, Deserialize)]
 struct ImageSnapshot {
@@ -297,7 +380,7 @@ struct ImageSnapshot {
     partitions: BTreeMap<String, BTreeMap<i32, PartitionState>>,
 }
 
-pub fn encode_image(img: &MetadataImage) -> Vec<u8> {
+pub fn encode_image(img: &MetadataImage) -> Result<Vec<u8>, ApplyError> {
     let mut topics: Vec<TopicMeta> = img.topics.values().map(|t| (**t).clone()).collect();
     topics.sort_by(|a, b| a.name.cmp(&b.name));
     let partitions = img
@@ -315,8 +398,7 @@ pub fn encode_image(img: &MetadataImage) -> Vec<u8> {
         brokers: img.brokers.clone(),
         partitions,
     };
-    // Serialising plain structs of strings, integers and string-keyed maps cannot fail.
-    serde_json::to_vec(&snap).unwrap_or_default()
+    serde_json::to_vec(&snap).map_err(|e| ApplyError::Encode(e.to_string()))
 }
 
 pub fn decode_image(bytes: &[u8]) -> Result<MetadataImage, ApplyError> {
@@ -465,13 +547,50 @@ mod tests {
         let a = replay(&MetadataImage::default(), &all);
         let b = replay(&MetadataImage::default(), &all);
         assert_eq!(a, b);
-        assert_eq!(encode_image(&a), encode_image(&b));
+        assert_eq!(encode_image(&a).unwrap(), encode_image(&b).unwrap());
         for cut in 0..=all.len() {
             let head = replay(&MetadataImage::default(), &all[..cut]);
-            let restored = decode_image(&encode_image(&head)).unwrap();
+            let restored = decode_image(&encode_image(&head).unwrap()).unwrap();
             assert_eq!(restored, head, "cut {cut}");
             assert_eq!(replay(&restored, &all[cut..]), a, "cut {cut}");
         }
+    }
+
+    #[test]
+    fn the_json_store_migrates_into_records_that_rebuild_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = super::super::Controller::open(dir.path(), None).unwrap();
+        let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+        c.create_topic("a", 2, configs.clone()).unwrap();
+        c.create_topic("b", 1, BTreeMap::new()).unwrap();
+        c.set_group_configs("g", BTreeMap::from([("k".into(), "v".into())]))
+            .unwrap();
+        c.allocate_producer_id_block().unwrap();
+        let json = c.image();
+        let batch = RecordBatch {
+            records: records_for_image(&json, 1),
+        };
+        let img = apply_batch(&MetadataImage::default(), &batch).unwrap();
+        assert_eq!(img.cluster_id, json.cluster_id);
+        for t in json.topics() {
+            assert_eq!(img.topic(&t.name), Some(t));
+            for p in 0..t.partitions {
+                let state = img.partition(t.topic_id(), p).unwrap();
+                assert_eq!((state.leader, state.replicas.as_slice()), (1, &[1][..]));
+            }
+        }
+        assert_eq!(img.topics().count(), 2);
+        assert_eq!(img.all_group_configs(), json.all_group_configs());
+        assert_eq!(img.next_producer_id(), json.next_producer_id());
+        // And a quorum image's own records rebuild it exactly.
+        let again = apply_batch(
+            &MetadataImage::default(),
+            &RecordBatch {
+                records: records_for_image(&img, 1),
+            },
+        )
+        .unwrap();
+        assert_eq!(again, img);
     }
 
     #[test]
