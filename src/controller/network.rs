@@ -112,12 +112,15 @@ enum CallError {
     Timeout(Duration),
 }
 
+/// A peer's one connection, `None` until connected or after a failure.
+type SharedConn = Arc<tokio::sync::Mutex<Option<TcpStream>>>;
+
 /// openraft's network factory: clients for peers, sharing one connection per peer.
 #[derive(Debug, Clone)]
 pub struct Network {
     id: NodeId,
     timeouts: RpcTimeouts,
-    peers: Arc<Mutex<HashMap<NodeId, Arc<tokio::sync::Mutex<Option<TcpStream>>>>>>,
+    peers: Arc<Mutex<HashMap<NodeId, SharedConn>>>,
 }
 
 impl Network {
@@ -158,7 +161,7 @@ pub struct PeerClient {
     target: NodeId,
     addr: String,
     timeouts: RpcTimeouts,
-    conn: Arc<tokio::sync::Mutex<Option<TcpStream>>>,
+    conn: SharedConn,
 }
 
 impl PeerClient {

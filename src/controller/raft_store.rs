@@ -85,31 +85,49 @@ fn encode_frame(out: &mut Vec<u8>, body: &[u8]) {
     out.extend_from_slice(body);
 }
 
-/// Splits `bytes` into frame bodies with their start offsets; stops at the first bad frame and
-/// returns how many bytes were good.
-fn decode_frames(bytes: &[u8]) -> (Vec<(u64, &[u8])>, usize, Option<String>) {
-    let mut out = Vec::new();
+/// What `decode_frames` found.
+struct Frames<'a> {
+    /// Each good frame's start offset and body.
+    good: Vec<(u64, &'a [u8])>,
+    /// Bytes up to the end of the last good frame.
+    good_bytes: usize,
+    /// Why decoding stopped before the end, if it did.
+    problem: Option<String>,
+}
+
+/// Splits `bytes` into frame bodies with their start offsets; stops at the first bad frame.
+fn decode_frames(bytes: &[u8]) -> Frames<'_> {
+    let mut good = Vec::new();
     let mut pos = 0usize;
+    let stop = |good, pos, why: String| Frames {
+        good,
+        good_bytes: pos,
+        problem: Some(why),
+    };
     while pos < bytes.len() {
         let Some(header) = bytes.get(pos..pos + FRAME_HEADER_BYTES) else {
-            return (out, pos, Some(format!("short frame header at byte {pos}")));
+            return stop(good, pos, format!("short frame header at byte {pos}"));
         };
         let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
         let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
         if len > DISK_FRAME_BYTES_MAX {
-            return (out, pos, Some(format!("frame length {len} at byte {pos}")));
+            return stop(good, pos, format!("frame length {len} at byte {pos}"));
         }
         let start = pos + FRAME_HEADER_BYTES;
         let Some(body) = bytes.get(start..start + len) else {
-            return (out, pos, Some(format!("short frame body at byte {pos}")));
+            return stop(good, pos, format!("short frame body at byte {pos}"));
         };
         if crc32c::crc32c(body) != crc {
-            return (out, pos, Some(format!("CRC mismatch at byte {pos}")));
+            return stop(good, pos, format!("CRC mismatch at byte {pos}"));
         }
-        out.push((pos as u64, body));
+        good.push((pos as u64, body));
         pos = start + len;
     }
-    (out, pos, None)
+    Frames {
+        good,
+        good_bytes: pos,
+        problem: None,
+    }
 }
 
 /// Replaces `dir/name` with `bytes` atomically and durably.
@@ -180,11 +198,12 @@ impl LogStore {
                     path: state_path.clone(),
                     reason,
                 };
-                let (frames, _, err) = decode_frames(&bytes);
-                if let Some(e) = err {
+                let frames = decode_frames(&bytes);
+                if let Some(e) = frames.problem {
                     return Err(corrupt(e));
                 }
                 let body = frames
+                    .good
                     .first()
                     .map(|f| f.1)
                     .ok_or_else(|| corrupt("empty".into()))?;
@@ -200,7 +219,11 @@ impl LogStore {
             .open(&log_path)
             .map_err(io_at(&log_path))?;
         let bytes = std::fs::read(&log_path).map_err(io_at(&log_path))?;
-        let (frames, mut good, mut problem) = decode_frames(&bytes);
+        let Frames {
+            good: frames,
+            good_bytes: mut good,
+            mut problem,
+        } = decode_frames(&bytes);
         let mut entries = BTreeMap::new();
         let mut prev: Option<u64> = None;
         for (offset, body) in frames {
@@ -438,12 +461,12 @@ impl StateMachineStore {
                 path: path.clone(),
                 reason,
             };
-            let (frames, _, err) = decode_frames(&bytes);
-            if let Some(e) = err {
+            let frames = decode_frames(&bytes);
+            if let Some(e) = frames.problem {
                 return Err(corrupt(e));
             }
-            let [(_, meta), (_, data)] = frames.as_slice() else {
-                return Err(corrupt(format!("{} frames, expected 2", frames.len())));
+            let [(_, meta), (_, data)] = frames.good.as_slice() else {
+                return Err(corrupt(format!("{} frames, expected 2", frames.good.len())));
             };
             let meta: SnapshotMeta<NodeId, BasicNode> =
                 serde_json::from_slice(meta).map_err(|e| corrupt(e.to_string()))?;
