@@ -17,6 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::TopicId;
 
+pub mod network;
+pub mod quorum;
+pub mod raft_store;
+pub mod records;
+pub mod state_machine;
+
+pub use state_machine::{BrokerRegistration, PartitionState};
+
 /// How many producer ids one persisted allocation hands out before the next write.
 pub const PRODUCER_ID_BLOCK_SIZE: i64 = 1000;
 /// Kafka's limit on topic name length.
@@ -71,13 +79,19 @@ struct Persisted {
 }
 
 /// One published version of the cluster's metadata.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct MetadataImage {
     pub cluster_id: String,
     topics: HashMap<String, Arc<TopicMeta>>,
     ids: HashMap<TopicId, String>,
     next_producer_id: i64,
     group_configs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Quorum mode only (written by `state_machine`): dynamic broker configs by broker name.
+    broker_configs: BTreeMap<String, BTreeMap<String, String>>,
+    /// Quorum mode only: registered brokers by id.
+    brokers: BTreeMap<i32, BrokerRegistration>,
+    /// Quorum mode only: per-partition replicas, leader, ISR and epochs, by topic id.
+    partitions: HashMap<TopicId, BTreeMap<i32, PartitionState>>,
 }
 
 impl MetadataImage {
@@ -120,6 +134,28 @@ impl MetadataImage {
     /// Every group with dynamic configs.
     pub fn all_group_configs(&self) -> &BTreeMap<String, BTreeMap<String, String>> {
         &self.group_configs
+    }
+    /// The first producer id not yet handed out in a block.
+    pub fn next_producer_id(&self) -> i64 {
+        self.next_producer_id
+    }
+    /// A broker's dynamic configs (quorum mode), by its resource name.
+    pub fn broker_configs(&self, name: &str) -> Option<&BTreeMap<String, String>> {
+        self.broker_configs.get(name)
+    }
+    /// Registered brokers by id (quorum mode).
+    pub fn brokers(&self) -> &BTreeMap<i32, BrokerRegistration> {
+        &self.brokers
+    }
+    pub fn broker(&self, id: i32) -> Option<&BrokerRegistration> {
+        self.brokers.get(&id)
+    }
+    /// A topic's partitions by index (quorum mode; `None` for an unknown topic).
+    pub fn partitions(&self, topic: TopicId) -> Option<&BTreeMap<i32, PartitionState>> {
+        self.partitions.get(&topic)
+    }
+    pub fn partition(&self, topic: TopicId, partition: i32) -> Option<&PartitionState> {
+        self.partitions.get(&topic)?.get(&partition)
     }
 }
 
