@@ -11,8 +11,9 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use common::raw::RawClient;
+use common::reader::Reader;
 use common::*;
 use kafka_protocol::messages::offset_fetch_request::OffsetFetchRequestTopic;
 use kafka_protocol::messages::{
@@ -59,59 +60,6 @@ impl Body {
     }
 }
 
-/// A response body read field by field; the test fails on a short read or leftover bytes.
-struct Answer(Bytes);
-
-impl Answer {
-    fn need(&self, n: usize, what: &str) {
-        assert!(self.0.remaining() >= n, "response ends before {what}");
-    }
-    fn i8(&mut self, what: &str) -> i8 {
-        self.need(1, what);
-        self.0.get_i8()
-    }
-    fn bool(&mut self, what: &str) -> bool {
-        match self.i8(what) {
-            0 => false,
-            1 => true,
-            b => panic!("{what}: boolean byte {b}"),
-        }
-    }
-    fn i16(&mut self, what: &str) -> i16 {
-        self.need(2, what);
-        self.0.get_i16()
-    }
-    fn i32(&mut self, what: &str) -> i32 {
-        self.need(4, what);
-        self.0.get_i32()
-    }
-    fn i64(&mut self, what: &str) -> i64 {
-        self.need(8, what);
-        self.0.get_i64()
-    }
-    fn count(&mut self, what: &str) -> usize {
-        let n = self.i32(what);
-        assert!((0..10_000).contains(&n), "{what}: count {n}");
-        n as usize
-    }
-    fn null_str(&mut self, what: &str) -> Option<String> {
-        let len = self.i16(what);
-        if len == -1 {
-            return None;
-        }
-        assert!(len >= 0, "{what}: length {len}");
-        self.need(len as usize, what);
-        Some(String::from_utf8(self.0.split_to(len as usize).to_vec()).expect("utf-8"))
-    }
-    fn str(&mut self, what: &str) -> String {
-        self.null_str(what)
-            .unwrap_or_else(|| panic!("{what} is null"))
-    }
-    fn done(self) {
-        assert_eq!(self.0.remaining(), 0, "bytes left after the response body");
-    }
-}
-
 /// One connection speaking request header v1 and response header v0 (all these versions are
 /// non-flexible).
 struct Legacy {
@@ -133,7 +81,7 @@ impl Legacy {
 
     /// Sends the request; the response body after the correlation id, or None if the broker
     /// closed the connection instead of answering.
-    async fn call(&mut self, api_key: ApiKey, version: i16, body: Body) -> Option<Answer> {
+    async fn call(&mut self, api_key: ApiKey, version: i16, body: Body) -> Option<Reader> {
         self.correlation_id += 1;
         let mut frame = Body::default()
             .i16(api_key as i16)
@@ -163,12 +111,12 @@ impl Legacy {
             .await
             .expect("the whole response in time")
             .expect("read body");
-        let mut a = Answer(Bytes::from(buf));
+        let mut a = Reader(Bytes::from(buf));
         assert_eq!(a.i32("correlation id"), self.correlation_id);
         Some(a)
     }
 
-    async fn answer(&mut self, api_key: ApiKey, version: i16, body: Body) -> Answer {
+    async fn answer(&mut self, api_key: ApiKey, version: i16, body: Body) -> Reader {
         self.call(api_key, version, body)
             .await
             .unwrap_or_else(|| panic!("{api_key:?} v{version}: the broker closed the connection"))
@@ -243,7 +191,7 @@ struct ConfigV0 {
 }
 
 /// DescribeConfigs v0 answer for one resource: (error code, error message, configs).
-fn read_describe_v0(mut a: Answer, name: &str) -> (i16, Option<String>, Vec<ConfigV0>) {
+fn read_describe_v0(mut a: Reader, name: &str) -> (i16, Option<String>, Vec<ConfigV0>) {
     assert_eq!(a.i32("throttle_time_ms"), 0);
     assert_eq!(a.count("results"), 1);
     let error = a.i16("error_code");

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
+use common::reader::Reader;
 use common::*;
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
@@ -303,33 +304,6 @@ async fn expect_silent(s: &mut TcpStream, quiet: Duration, what: &str) {
         Err(_) => {}
         Ok(Ok(0)) => panic!("{what}: the broker closed a connection that was still mid-frame"),
         Ok(r) => panic!("{what}: unexpected {r:?}"),
-    }
-}
-
-/// A big-endian reader over a response body that fails the test instead of reading past the end.
-struct Reader(Bytes);
-
-impl Reader {
-    fn need(&self, n: usize, what: &str) {
-        assert!(self.0.remaining() >= n, "response too short reading {what}");
-    }
-    fn i16(&mut self, what: &str) -> i16 {
-        self.need(2, what);
-        self.0.get_i16()
-    }
-    fn i32(&mut self, what: &str) -> i32 {
-        self.need(4, what);
-        self.0.get_i32()
-    }
-    fn i64(&mut self, what: &str) -> i64 {
-        self.need(8, what);
-        self.0.get_i64()
-    }
-    fn string(&mut self, what: &str) -> String {
-        let len = self.i16(what);
-        assert!(len >= 0, "null {what}");
-        self.need(len as usize, what);
-        String::from_utf8(self.0.split_to(len as usize).to_vec()).expect("utf-8")
     }
 }
 
@@ -622,7 +596,7 @@ async fn produce_v2_gets_unsupported_version_per_partition() {
         ));
         assert_eq!(r.i32("correlation id"), 21);
         assert_eq!(r.i32("topic count"), 1);
-        assert_eq!(r.string("topic"), "legacy-produce");
+        assert_eq!(r.str("topic"), "legacy-produce");
         assert_eq!(r.i32("partition count"), 2);
         for partition in [0i32, 1] {
             assert_eq!(r.i32("partition"), partition);

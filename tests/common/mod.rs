@@ -14,6 +14,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
 pub mod raw;
+pub mod reader;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 

@@ -282,7 +282,8 @@ pub async fn offset_commit(
 ) -> OffsetCommitResponse {
     // As Kafka's handleOffsetCommitRequest: a partition the metadata does not know is answered
     // UNKNOWN_TOPIC_OR_PARTITION here and never reaches the coordinator (so a commit made only
-    // of unknown partitions creates no group).
+    // of unknown partitions creates no group). TxnOffsetCommit, when transactions arrive, must
+    // check the same way (Kafka's handleTxnOffsetCommitRequest does).
     let image = broker.image();
     let known = |topic: &str, partition: i32| {
         image
