@@ -758,3 +758,48 @@ async fn offset_commit_versions_and_member_epochs_are_checked_as_kafka() {
     }
     broker.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_group_config_changes_are_all_kept() {
+    let broker = TestBroker::start().await;
+    let settings = [
+        ("share.auto.offset.reset", "earliest"),
+        ("share.isolation.level", "read_committed"),
+        ("streams.num.standby.replicas", "1"),
+        ("share.record.lock.duration.ms", "20000"),
+        ("share.session.timeout.ms", "50000"),
+        ("share.heartbeat.interval.ms", "6000"),
+        ("streams.session.timeout.ms", "50000"),
+        ("streams.heartbeat.interval.ms", "6000"),
+        ("consumer.session.timeout.ms", "50000"),
+        ("consumer.heartbeat.interval.ms", "6000"),
+    ];
+    let bootstrap = broker.bootstrap();
+    let tasks: Vec<_> = settings
+        .into_iter()
+        .map(|(name, value)| {
+            let bootstrap = bootstrap.clone();
+            tokio::spawn(async move {
+                let mut raw = RawClient::connect(&bootstrap).await;
+                let r = raw
+                    .call(&alter(GROUP, "busy", &[(name, SET, Some(value))], false), 1)
+                    .await;
+                assert_eq!(r.responses[0].error_code, 0, "{name}");
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("alteration task");
+    }
+    let mut raw = RawClient::connect(&bootstrap).await;
+    let d = raw.call(&describe(GROUP, "busy", false), 4).await;
+    for (name, value) in settings {
+        let c = config(&d, name);
+        assert_eq!(
+            (c.value.as_deref(), c.config_source),
+            (Some(value), 8),
+            "{name}"
+        );
+    }
+    broker.shutdown().await;
+}

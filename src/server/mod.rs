@@ -64,6 +64,8 @@ pub struct Broker {
     pub advertised_host: String,
     pub advertised_port: i32,
     topic_ops: Mutex<()>,
+    /// Serialises IncrementalAlterConfigs on groups (read, change, write).
+    group_config_ops: Mutex<()>,
     producer_ids: Mutex<(i64, i64)>,
 }
 
@@ -186,19 +188,22 @@ impl Broker {
         Ok(())
     }
 
-    /// Replaces a topic's config overrides (IncrementalAlterConfigs): validated as a whole,
-    /// persisted through the controller, then applied to the open logs without a restart.
-    pub fn set_topic_configs(
+    /// Changes a topic's config overrides (IncrementalAlterConfigs): `change` maps the current
+    /// overrides to the next ones under the topic lock (so concurrent alterations never lose
+    /// one another's changes); the result is validated as a whole, persisted through the
+    /// controller, then applied to the open logs without a restart.
+    pub fn alter_topic_configs(
         &self,
         name: &str,
-        configs: BTreeMap<String, String>,
+        change: impl FnOnce(&TopicMeta) -> Result<BTreeMap<String, String>, BrokerError>,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
         let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
-        if self.image().topic(name).is_none() {
-            return Err(BrokerError::UnknownTopicOrPartition);
-        }
-        let configs = crate::config::TopicConfigs::validate_all(&configs)?;
+        let image = self.image();
+        let topic = image
+            .topic(name)
+            .ok_or(BrokerError::UnknownTopicOrPartition)?;
+        let configs = crate::config::TopicConfigs::validate_all(&change(topic)?)?;
         let settings = self.topic_settings(&configs)?;
         if validate_only {
             return Ok(());
@@ -212,13 +217,14 @@ impl Broker {
         Ok(())
     }
 
-    /// Replaces a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource):
-    /// validated as Kafka's GroupConfig does, persisted through the controller, and applied to
-    /// the group's members from their next heartbeat.
-    pub fn set_group_configs(
+    /// Changes a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource):
+    /// `change` maps the current configs (empty when none) to the next ones under the group
+    /// config lock; the result is validated as Kafka's GroupConfig does, persisted through the
+    /// controller, and applied to the group's members from their next heartbeat.
+    pub fn alter_group_configs(
         &self,
         group_id: &str,
-        configs: BTreeMap<String, String>,
+        change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, BrokerError>,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
         if group_id.is_empty() {
@@ -226,7 +232,14 @@ impl Broker {
                 "a group resource needs a group id".into(),
             ));
         }
-        let configs = self.config.validate_group_configs(&configs)?;
+        let _ops = self
+            .group_config_ops
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let image = self.image();
+        let none = BTreeMap::new();
+        let current = image.group_configs(group_id).unwrap_or(&none);
+        let configs = self.config.validate_group_configs(&change(current)?)?;
         if validate_only {
             return Ok(());
         }
@@ -437,6 +450,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         advertised_host,
         advertised_port,
         topic_ops: Mutex::new(()),
+        group_config_ops: Mutex::new(()),
         producer_ids: Mutex::new((0, 0)),
     });
     store.bind(&broker);

@@ -250,22 +250,6 @@ fn alter_resource(
 ) -> Result<(), BrokerError> {
     match resource_type {
         RESOURCE_TOPIC => {
-            let image = broker.image();
-            let topic = image
-                .topic(name)
-                .ok_or(BrokerError::UnknownTopicOrPartition)?;
-            let described = broker.config.describe_topic_configs(&topic.configs);
-            let effective = |n: &str| {
-                described
-                    .iter()
-                    .find(|e| e.name == n)
-                    .and_then(|e| e.value.clone())
-            };
-            let is_list = |n: &str| {
-                described
-                    .iter()
-                    .any(|e| e.name == n && e.config_type == crate::config::ConfigType::List)
-            };
             for (n, _, _) in ops {
                 if !crate::config::TopicConfigs::is_known(n) {
                     return Err(
@@ -273,13 +257,24 @@ fn alter_resource(
                     );
                 }
             }
-            let next = apply_ops(&topic.configs, ops, is_list, effective)?;
-            broker.set_topic_configs(name, next, validate_only)
+            let change = |topic: &crate::controller::TopicMeta| {
+                let described = broker.config.describe_topic_configs(&topic.configs);
+                let effective = |n: &str| {
+                    described
+                        .iter()
+                        .find(|e| e.name == n)
+                        .and_then(|e| e.value.clone())
+                };
+                let is_list = |n: &str| {
+                    described
+                        .iter()
+                        .any(|e| e.name == n && e.config_type == crate::config::ConfigType::List)
+                };
+                apply_ops(&topic.configs, ops, is_list, effective)
+            };
+            broker.alter_topic_configs(name, change, validate_only)
         }
         RESOURCE_GROUP => {
-            let image = broker.image();
-            let none = BTreeMap::new();
-            let current = image.group_configs(name).unwrap_or(&none);
             for (n, _, _) in ops {
                 if !BrokerConfig::is_group_config(n) {
                     return Err(
@@ -288,8 +283,9 @@ fn alter_resource(
                 }
             }
             // No group config is a LIST.
-            let next = apply_ops(current, ops, |_| false, |_| None)?;
-            broker.set_group_configs(name, next, validate_only)
+            let change =
+                |current: &BTreeMap<String, String>| apply_ops(current, ops, |_| false, |_| None);
+            broker.alter_group_configs(name, change, validate_only)
         }
         RESOURCE_BROKER => Err(BrokerError::InvalidRequest(
             "dynamic broker configs are not supported yet: Gregor's broker properties are static"
