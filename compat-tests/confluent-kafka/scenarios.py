@@ -952,8 +952,12 @@ def s_static_member_expiry():
     group = name("static-group")
     create_topic(topic, 3)
     produce_all(producer(), topic, [{"value": b"s%d" % i, "partition": i % 3} for i in range(30)])
+    # max.poll.interval.ms is the rebalance timeout: if a member expires while another is still
+    # closing (a slow close under load), the rebalance that follows, and that close, wait at most
+    # 10 s for the members that will never rejoin, not librdkafka's default 300 s.
     cs = [consumer(group, **{"group.instance.id": "%s-m%d" % (group, i), "session.timeout.ms": 6000,
-                             "heartbeat.interval.ms": 1000}) for i in range(3)]
+                             "heartbeat.interval.ms": 1000, "max.poll.interval.ms": 10000})
+          for i in range(3)]
     try:
         for c in cs:
             c.subscribe([topic])

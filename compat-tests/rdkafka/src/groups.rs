@@ -575,6 +575,9 @@ pub async fn static_member_expiry(ctx: Arc<Ctx>) -> R {
             .set("group.instance.id", format!("{group}-m{i}"))
             .set("session.timeout.ms", "6000")
             .set("heartbeat.interval.ms", "1000")
+            // The rebalance timeout: if a member expires while another is still closing, the
+            // rebalance that follows (and that close) waits at most this long, not 300 s.
+            .set("max.poll.interval.ms", "10000")
             .set("enable.auto.commit", "false")
             .set("auto.offset.reset", "earliest")
             .set("enable.partition.eof", "false");
