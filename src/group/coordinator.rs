@@ -112,22 +112,24 @@ struct Inner {
     overrides: HashMap<String, ConsumerGroupOverrides>,
 }
 
-/// The coordinator's settings for one group: the broker's, with the group's dynamic configs.
-fn effective_config(
-    cfg: &GroupConfig,
+/// The coordinator's settings for one group: the broker's, with the group's dynamic configs
+/// (borrowed as they are for the many groups without any, which every tick visits).
+fn effective_config<'a>(
+    cfg: &'a GroupConfig,
     overrides: &HashMap<String, ConsumerGroupOverrides>,
     group_id: &str,
-) -> GroupConfig {
+) -> std::borrow::Cow<'a, GroupConfig> {
+    let Some(o) = overrides.get(group_id) else {
+        return std::borrow::Cow::Borrowed(cfg);
+    };
     let mut c = cfg.clone();
-    if let Some(o) = overrides.get(group_id) {
-        if let Some(ms) = o.session_timeout_ms {
-            c.consumer_session_timeout_ms = ms;
-        }
-        if let Some(ms) = o.heartbeat_interval_ms {
-            c.consumer_heartbeat_interval_ms = ms;
-        }
+    if let Some(ms) = o.session_timeout_ms {
+        c.consumer_session_timeout_ms = ms;
     }
-    c
+    if let Some(ms) = o.heartbeat_interval_ms {
+        c.consumer_heartbeat_interval_ms = ms;
+    }
+    std::borrow::Cow::Owned(c)
 }
 
 /// Answers parked by a state change, sent once its records are durable.
