@@ -18,6 +18,20 @@
 //!   [`BrokerConfig::topic_settings`] turns broker defaults plus a topic's overrides into the
 //!   [`TopicSettings`] the log layer consumes.
 //! * Every limit carries its unit in its name (Kafka's names, so `socket_request_max_bytes`).
+//! * Roles, listeners and the quorum are checked as KafkaConfig checks them in KRaft mode:
+//!   with `process.roles` set and containing `controller`, `controller.listener.names` names a
+//!   listener in `listeners` (a controller-only node has only controller listeners); with just
+//!   `broker`, `controller.listener.names` is set, no listener in `listeners` is a controller
+//!   listener, and `node.id` is not a voter; on a controller, `controller.quorum.voters` (when
+//!   given) is `id@host:port` syntax with distinct ids and contains `node.id`; on a broker, no
+//!   advertised listener is a controller listener and `inter.broker.listener.name` names an
+//!   advertised, non-controller listener. `broker.heartbeat.interval.ms` is below
+//!   `broker.session.timeout.ms`; `replica.fetch.wait.max.ms` is at most
+//!   `replica.socket.timeout.ms` and `replica.lag.time.max.ms`.
+//! * Every listener speaks PLAINTEXT until Gregor has TLS and SASL:
+//!   `listener.security.protocol.map` accepts only `NAME:PLAINTEXT` pairs and, when given,
+//!   must map every listener; without it a listener named SSL, SASL_PLAINTEXT or SASL_SSL
+//!   (which Kafka's default map gives those protocols) is an error.
 //!
 //! # Deliberate differences from Kafka 4.1
 //!
@@ -32,6 +46,12 @@
 //!   advertised as `localhost` (Kafka uses the canonical host name, which needs a system call).
 //!   Port 0 (ephemeral) in an advertised listener means "the port actually bound": the server
 //!   substitutes it.
+//! * `process.roles` unset means a combined broker and controller (Kafka 4 refuses to start
+//!   without it), so a node configured with none of the KRaft properties keeps working; the
+//!   role-dependent listener checks above apply only when `process.roles` is given, except the
+//!   voter-membership check, which applies to every controller.
+//! * Timeouts and intervals of the broker heartbeat, the controller quorum and the replica
+//!   fetcher must be at least 1 (Kafka does not validate most of them).
 //! * Environment: Kubernetes service-link variables (`KAFKA_PORT`, `KAFKA_SERVICE_HOST`, ...)
 //!   are skipped, and `CLUSTER_ID` (what the `apache/kafka` image reads) sets `gregor.cluster.id`.
 //!
@@ -162,6 +182,10 @@ pub struct TopicSettings {
     pub max_message_bytes: u32,
     /// Not a topic config: the broker's `gregor.log.drop.behind.bytes` (0 = off).
     pub drop_behind_bytes: u64,
+    /// `min.insync.replicas`: an acks=all write needs this many in-sync replicas.
+    pub min_insync_replicas: i32,
+    /// `unclean.leader.election.enable`: may a replica outside the ISR become leader.
+    pub unclean_leader_election_enable: bool,
 }
 
 impl Default for TopicSettings {
@@ -179,6 +203,8 @@ impl Default for TopicSettings {
             message_timestamp_type: TimestampType::CreateTime,
             max_message_bytes: 1_048_588,
             drop_behind_bytes: 0,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: false,
         }
     }
 }
@@ -250,14 +276,29 @@ fn parse_listeners_as_given(value: &str) -> Result<Vec<Listener>, String> {
 
 fn parse_listener(item: &str) -> Option<Listener> {
     let (name, rest) = item.split_once("://")?;
+    let name = normalise_listener_name(name)?;
+    let (host, port) = parse_host_port(rest)?;
+    Some(Listener {
+        name,
+        host: host.to_string(),
+        port,
+    })
+}
+
+const LISTENER_NAME_EXPECTED: &str = "listener name (letters, digits, `_` and `-`)";
+
+/// A listener name upper-cased, or None when it is empty or has other characters.
+fn normalise_listener_name(name: &str) -> Option<String> {
     let name = name.trim();
-    if name.is_empty()
-        || !name
+    let ok = !name.is_empty()
+        && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return None;
-    }
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    ok.then(|| name.to_ascii_uppercase())
+}
+
+/// `host:port` or `[ipv6]:port`; the host may be empty (all interfaces), the brackets are dropped.
+fn parse_host_port(rest: &str) -> Option<(&str, u16)> {
     let (host, port) = if let Some(after_bracket) = rest.strip_prefix('[') {
         let (host, tail) = after_bracket.split_once(']')?;
         let port = tail.strip_prefix(':')?;
@@ -282,11 +323,77 @@ fn parse_listener(item: &str) -> Option<Listener> {
         return None;
     }
     let port: u16 = port.parse().ok()?;
-    Some(Listener {
-        name: name.to_ascii_uppercase(),
-        host: host.to_string(),
-        port,
-    })
+    Some((host, port))
+}
+
+const VOTERS_EXPECTED: &str = "a comma-separated list of id@host:port (id a node id of at least \
+    0, each id once, IPv6 hosts in brackets)";
+
+/// A syntactic check of `controller.quorum.voters`, returning the voter ids in order. (The
+/// controller parses the list into its own types; config stays a leaf module.)
+fn parse_voters_syntax(value: &str) -> Result<Vec<i32>, String> {
+    let mut ids: Vec<i32> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (id, address) = item
+            .split_once('@')
+            .ok_or_else(|| VOTERS_EXPECTED.to_string())?;
+        let id: i32 = match id.trim().parse() {
+            Ok(id) if id >= 0 => id,
+            _ => return Err(VOTERS_EXPECTED.to_string()),
+        };
+        match parse_host_port(address.trim()) {
+            Some((host, _)) if !host.is_empty() => {}
+            _ => return Err(VOTERS_EXPECTED.to_string()),
+        }
+        if ids.contains(&id) {
+            return Err(format!("{VOTERS_EXPECTED}; voter {id} appears twice"));
+        }
+        ids.push(id);
+    }
+    if ids.is_empty() {
+        return Err(format!("{VOTERS_EXPECTED}; at least one voter"));
+    }
+    Ok(ids)
+}
+
+/// Kafka's security protocols; Gregor serves only the first.
+const SECURITY_PROTOCOLS: &[&str] = &["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"];
+
+/// `listener.security.protocol.map` as (listener name, protocol) pairs, names and protocols
+/// upper-cased. Only PLAINTEXT is accepted until Gregor speaks TLS and SASL.
+fn parse_protocol_map(value: &str) -> Result<Vec<(String, String)>, String> {
+    let expected = || {
+        "a comma-separated list of LISTENER_NAME:PROTOCOL, each name once (for example \
+         PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT)"
+            .to_string()
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (name, protocol) = item.split_once(':').ok_or_else(expected)?;
+        let name = normalise_listener_name(name).ok_or_else(expected)?;
+        let protocol = protocol.trim().to_ascii_uppercase();
+        if !SECURITY_PROTOCOLS.contains(&protocol.as_str()) {
+            return Err(format!(
+                "{}; the protocol is one of {}",
+                expected(),
+                SECURITY_PROTOCOLS.join(", ")
+            ));
+        }
+        if protocol != "PLAINTEXT" {
+            return Err(format!(
+                "PLAINTEXT for every listener: Gregor does not speak TLS or SASL yet, so listener \
+                 {name} cannot use {protocol}"
+            ));
+        }
+        if pairs.iter().any(|(n, _)| *n == name) {
+            return Err(format!("{}; listener {name} appears twice", expected()));
+        }
+        pairs.push((name, protocol));
+    }
+    if pairs.is_empty() {
+        return Err(expected());
+    }
+    Ok(pairs)
 }
 
 fn is_unspecified_host(host: &str) -> bool {
@@ -326,6 +433,14 @@ enum Kind {
     Paths,
     /// A cluster id: 1 to 64 characters of the base64url alphabet.
     ClusterId,
+    /// One listener name (`INTERNAL`), upper-cased as Kafka normalises it.
+    ListenerName,
+    /// A non-empty comma-separated list of distinct listener names, upper-cased.
+    ListenerNames,
+    /// `controller.quorum.voters`: a comma-separated list of `id@host:port`.
+    Voters,
+    /// `listener.security.protocol.map`: a comma-separated list of `NAME:PROTOCOL`.
+    ProtocolMap,
 }
 
 impl Kind {
@@ -407,6 +522,36 @@ impl Kind {
                 }
                 Ok(paths.join(","))
             }
+            Kind::ListenerName => match normalise_listener_name(value) {
+                Some(name) => Ok(name),
+                None => Err(LISTENER_NAME_EXPECTED.into()),
+            },
+            Kind::ListenerNames => {
+                let mut names: Vec<String> = Vec::new();
+                for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    let name = normalise_listener_name(item).ok_or_else(|| {
+                        format!("a comma-separated list of {LISTENER_NAME_EXPECTED}s")
+                    })?;
+                    if names.contains(&name) {
+                        return Err(format!(
+                            "a comma-separated list of distinct listener names; {name} appears twice"
+                        ));
+                    }
+                    names.push(name);
+                }
+                if names.is_empty() {
+                    return Err(format!("at least one {LISTENER_NAME_EXPECTED}"));
+                }
+                Ok(names.join(","))
+            }
+            Kind::Voters => parse_voters_syntax(value).map(|_| value.to_string()),
+            Kind::ProtocolMap => parse_protocol_map(value).map(|pairs| {
+                pairs
+                    .iter()
+                    .map(|(name, protocol)| format!("{name}:{protocol}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
             Kind::ClusterId => {
                 let ok = (1..=64).contains(&value.len())
                     && value
@@ -478,9 +623,7 @@ impl ConfigType {
 fn kafka_type(name: &str, kind: Kind) -> ConfigType {
     match name {
         "offsets.topic.replication.factor" => return ConfigType::Short,
-        "controller.quorum.voters" | "controller.quorum.bootstrap.servers" => {
-            return ConfigType::List;
-        }
+        "controller.quorum.bootstrap.servers" => return ConfigType::List,
         _ => {}
     }
     match kind {
@@ -488,13 +631,17 @@ fn kafka_type(name: &str, kind: Kind) -> ConfigType {
         Kind::Int { .. } | Kind::GzipLevel => ConfigType::Int,
         Kind::Bool => ConfigType::Boolean,
         Kind::Double { .. } => ConfigType::Double,
-        Kind::ListOf(_) | Kind::ThrottledReplicas => ConfigType::List,
+        Kind::ListOf(_) | Kind::ThrottledReplicas | Kind::ListenerNames | Kind::Voters => {
+            ConfigType::List
+        }
         Kind::OneOf(_)
         | Kind::OneOfAnyCase(_)
         | Kind::Text
         | Kind::Listeners
         | Kind::Paths
-        | Kind::ClusterId => ConfigType::String,
+        | Kind::ClusterId
+        | Kind::ListenerName
+        | Kind::ProtocolMap => ConfigType::String,
     }
 }
 
@@ -770,12 +917,7 @@ static TOPIC_DEFS: &[TopicDef] = &[
         name: "min.insync.replicas",
         kind: int(1, I32_MAX),
         default: "1",
-        synonyms: &[syn(
-            "min.insync.replicas",
-            int(1, I32_MAX),
-            Some("1"),
-            false,
-        )],
+        synonyms: &[syn("min.insync.replicas", int(1, I32_MAX), Some("1"), true)],
     },
     TopicDef {
         name: "preallocate",
@@ -894,7 +1036,7 @@ static TOPIC_DEFS: &[TopicDef] = &[
             "unclean.leader.election.enable",
             Kind::Bool,
             Some("false"),
-            false,
+            true,
         )],
     },
 ];
@@ -1127,12 +1269,35 @@ const MIGRATION_POLICIES: &[&str] = &["disabled", "upgrade", "downgrade", "bidir
 static BROKER_DEFS: &[BrokerDef] = &[
     bp("advertised.listeners", Kind::Listeners, None),
     bp("auto.create.topics.enable", Kind::Bool, Some("true")),
+    bp("auto.leader.rebalance.enable", Kind::Bool, Some("true")),
+    bp(
+        "broker.heartbeat.interval.ms",
+        int(1, I32_MAX),
+        Some("2000"),
+    ),
     bp("broker.id", int(0, I32_MAX), None),
     bp("broker.rack", Kind::Text, None),
+    bp("broker.session.timeout.ms", int(1, I32_MAX), Some("9000")),
     bp("connections.max.idle.ms", int(1, i64::MAX), Some("600000")),
-    bp("controller.listener.names", Kind::Text, None),
+    bp("controlled.shutdown.enable", Kind::Bool, Some("true")),
+    bp("controller.listener.names", Kind::ListenerNames, None),
     bp("controller.quorum.bootstrap.servers", Kind::Text, None),
-    bp("controller.quorum.voters", Kind::Text, None),
+    bp(
+        "controller.quorum.election.timeout.ms",
+        int(1, I32_MAX),
+        Some("1000"),
+    ),
+    bp(
+        "controller.quorum.fetch.timeout.ms",
+        int(1, I32_MAX),
+        Some("2000"),
+    ),
+    bp(
+        "controller.quorum.request.timeout.ms",
+        int(1, I32_MAX),
+        Some("2000"),
+    ),
+    bp("controller.quorum.voters", Kind::Voters, None),
     bp("default.replication.factor", int(1, I16_MAX), Some("1")),
     bp("delete.topic.enable", Kind::Bool, Some("true")),
     bp("fetch.max.bytes", int(1024, I32_MAX), Some("57671680")),
@@ -1282,6 +1447,13 @@ static BROKER_DEFS: &[BrokerDef] = &[
         int(1, I32_MAX),
         Some("45000"),
     ),
+    bp("inter.broker.listener.name", Kind::ListenerName, None),
+    bp(
+        "leader.imbalance.check.interval.seconds",
+        int(1, i64::MAX),
+        Some("300"),
+    ),
+    bp("listener.security.protocol.map", Kind::ProtocolMap, None),
     bp(
         "listeners",
         Kind::Listeners,
@@ -1311,6 +1483,17 @@ static BROKER_DEFS: &[BrokerDef] = &[
         Some("86400000"),
     ),
     bp("queued.max.requests", int(1, I32_MAX), Some("500")),
+    bp("replica.fetch.backoff.ms", int(0, I32_MAX), Some("1000")),
+    bp("replica.fetch.max.bytes", int(0, I32_MAX), Some("1048576")),
+    bp("replica.fetch.min.bytes", int(0, I32_MAX), Some("1")),
+    bp(
+        "replica.fetch.response.max.bytes",
+        int(0, I32_MAX),
+        Some("10485760"),
+    ),
+    bp("replica.fetch.wait.max.ms", int(0, I32_MAX), Some("500")),
+    bp("replica.lag.time.max.ms", int(1, i64::MAX), Some("30000")),
+    bp("replica.socket.timeout.ms", int(1, I32_MAX), Some("30000")),
     bp(
         "socket.request.max.bytes",
         int(1, I32_MAX),
@@ -1863,14 +2046,58 @@ pub struct BrokerConfig {
     pub fetch_max_bytes: i32,
     /// `broker.rack`.
     pub broker_rack: Option<String>,
-    /// `process.roles`, normalised (`broker,controller`); kept for the controller work.
+    /// `process.roles`, normalised (`broker,controller`); None (unset) is a combined node.
+    /// Read it through [`BrokerConfig::is_broker`] / [`BrokerConfig::is_controller`].
     pub process_roles: Option<String>,
-    /// `controller.quorum.voters`, as given.
+    /// `controller.quorum.voters`, as given (checked for `id@host:port` syntax, distinct ids,
+    /// and this node's id when it is a controller).
     pub controller_quorum_voters: Option<String>,
     /// `controller.quorum.bootstrap.servers`, as given.
     pub controller_quorum_bootstrap_servers: Option<String>,
-    /// `controller.listener.names`, as given.
+    /// `controller.listener.names`, upper-cased and comma-joined (`CONTROLLER`).
     pub controller_listener_names: Option<String>,
+    /// `inter.broker.listener.name`, upper-cased; None: the first advertised listener.
+    /// Read it through [`BrokerConfig::inter_broker_listener`].
+    pub inter_broker_listener_name: Option<String>,
+    /// `broker.session.timeout.ms`: the controller fences a broker silent this long.
+    pub broker_session_timeout_ms: i32,
+    /// `broker.heartbeat.interval.ms`: how often a broker heartbeats the controller (below
+    /// `broker.session.timeout.ms`).
+    pub broker_heartbeat_interval_ms: i32,
+    /// `replica.lag.time.max.ms`: a follower not caught up for this long leaves the ISR.
+    pub replica_lag_time_max_ms: i64,
+    /// `replica.fetch.wait.max.ms`: how long a follower's fetch waits at the leader (at most
+    /// `replica.lag.time.max.ms` and `replica.socket.timeout.ms`).
+    pub replica_fetch_wait_max_ms: i32,
+    /// `replica.fetch.min.bytes`: bytes a follower's fetch waits for.
+    pub replica_fetch_min_bytes: i32,
+    /// `replica.fetch.max.bytes`: bytes a follower fetches per partition (a larger first
+    /// batch is still returned whole).
+    pub replica_fetch_max_bytes: i32,
+    /// `replica.fetch.response.max.bytes`: bytes of one follower fetch response.
+    pub replica_fetch_response_max_bytes: i32,
+    /// `replica.fetch.backoff.ms`: a follower's pause after a failed fetch.
+    pub replica_fetch_backoff_ms: i32,
+    /// `replica.socket.timeout.ms`: a follower gives up on a fetch request after this long.
+    pub replica_socket_timeout_ms: i32,
+    /// `controller.quorum.election.timeout.ms`: a voter without a leader this long starts an
+    /// election.
+    pub controller_quorum_election_timeout_ms: i32,
+    /// `controller.quorum.request.timeout.ms`: a quorum RPC without an answer this long fails.
+    pub controller_quorum_request_timeout_ms: i32,
+    /// `controller.quorum.fetch.timeout.ms`: a follower voter that has not heard from the
+    /// leader this long becomes a candidate.
+    pub controller_quorum_fetch_timeout_ms: i32,
+    /// `auto.leader.rebalance.enable`: move leadership back to preferred replicas.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`: how often leadership balance is checked.
+    pub leader_imbalance_check_interval_seconds: i64,
+    /// `controlled.shutdown.enable`: move leadership away before a broker stops.
+    pub controlled_shutdown_enable: bool,
+    /// Broker `min.insync.replicas`: default of the topic config of that name.
+    pub default_min_insync_replicas: i32,
+    /// Broker `unclean.leader.election.enable`: default of the topic config of that name.
+    pub default_unclean_leader_election_enable: bool,
     /// `gregor.cluster.id` (or the `CLUSTER_ID` environment variable).
     pub cluster_id: Option<String>,
     /// `gregor.log.drop.behind.bytes`: per partition, appended bytes more than this far behind
@@ -1950,6 +2177,24 @@ impl Default for BrokerConfig {
             controller_quorum_voters: None,
             controller_quorum_bootstrap_servers: None,
             controller_listener_names: None,
+            inter_broker_listener_name: None,
+            broker_session_timeout_ms: 9_000,
+            broker_heartbeat_interval_ms: 2_000,
+            replica_lag_time_max_ms: 30_000,
+            replica_fetch_wait_max_ms: 500,
+            replica_fetch_min_bytes: 1,
+            replica_fetch_max_bytes: 1_048_576,
+            replica_fetch_response_max_bytes: 10_485_760,
+            replica_fetch_backoff_ms: 1_000,
+            replica_socket_timeout_ms: 30_000,
+            controller_quorum_election_timeout_ms: 1_000,
+            controller_quorum_request_timeout_ms: 2_000,
+            controller_quorum_fetch_timeout_ms: 2_000,
+            auto_leader_rebalance_enable: true,
+            leader_imbalance_check_interval_seconds: 300,
+            controlled_shutdown_enable: true,
+            default_min_insync_replicas: topic.min_insync_replicas,
+            default_unclean_leader_election_enable: topic.unclean_leader_election_enable,
             cluster_id: None,
             log_drop_behind_bytes: 16 * 1024 * 1024,
             legacy_api_versions_enable: true,
@@ -2258,6 +2503,29 @@ impl BrokerConfig {
         c.controller_quorum_voters = c.get_text("controller.quorum.voters");
         c.controller_quorum_bootstrap_servers = c.get_text("controller.quorum.bootstrap.servers");
         c.controller_listener_names = c.get_text("controller.listener.names");
+        c.inter_broker_listener_name = c.get_text("inter.broker.listener.name");
+        c.broker_session_timeout_ms = c.get_int("broker.session.timeout.ms")?;
+        c.broker_heartbeat_interval_ms = c.get_int("broker.heartbeat.interval.ms")?;
+        c.replica_lag_time_max_ms = c.get_int("replica.lag.time.max.ms")?;
+        c.replica_fetch_wait_max_ms = c.get_int("replica.fetch.wait.max.ms")?;
+        c.replica_fetch_min_bytes = c.get_int("replica.fetch.min.bytes")?;
+        c.replica_fetch_max_bytes = c.get_int("replica.fetch.max.bytes")?;
+        c.replica_fetch_response_max_bytes = c.get_int("replica.fetch.response.max.bytes")?;
+        c.replica_fetch_backoff_ms = c.get_int("replica.fetch.backoff.ms")?;
+        c.replica_socket_timeout_ms = c.get_int("replica.socket.timeout.ms")?;
+        c.controller_quorum_election_timeout_ms =
+            c.get_int("controller.quorum.election.timeout.ms")?;
+        c.controller_quorum_request_timeout_ms =
+            c.get_int("controller.quorum.request.timeout.ms")?;
+        c.controller_quorum_fetch_timeout_ms = c.get_int("controller.quorum.fetch.timeout.ms")?;
+        c.auto_leader_rebalance_enable = c.get_bool("auto.leader.rebalance.enable")?;
+        c.leader_imbalance_check_interval_seconds =
+            c.get_int("leader.imbalance.check.interval.seconds")?;
+        c.controlled_shutdown_enable = c.get_bool("controlled.shutdown.enable")?;
+        c.default_min_insync_replicas = c.get_int("min.insync.replicas")?;
+        c.default_unclean_leader_election_enable = c.get_bool("unclean.leader.election.enable")?;
+        c.check_roles_and_listeners()?;
+        c.check_replication_timing()?;
         c.cluster_id = c.get_text("gregor.cluster.id");
         c.log_drop_behind_bytes = c.get_int("gregor.log.drop.behind.bytes")?;
         c.legacy_api_versions_enable = c.get_bool("gregor.legacy.api.versions.enable")?;
@@ -2438,6 +2706,21 @@ impl BrokerConfig {
                 })?
             },
             drop_behind_bytes: self.log_drop_behind_bytes,
+            min_insync_replicas: {
+                let v = int(
+                    "min.insync.replicas",
+                    i64::from(self.default_min_insync_replicas),
+                )?;
+                i32::try_from(v).map_err(|_| ConfigError::InvalidTopicConfig {
+                    name: "min.insync.replicas".into(),
+                    value: v.to_string(),
+                    expected: int_expected(1, I32_MAX),
+                })?
+            },
+            unclean_leader_election_enable: match o.get("unclean.leader.election.enable") {
+                Some(v) => v == "true",
+                None => self.default_unclean_leader_election_enable,
+            },
         })
     }
 
@@ -2637,6 +2920,273 @@ impl BrokerConfig {
                     format!("less than {session} ({s_ms})"),
                 ));
             }
+        }
+        Ok(())
+    }
+
+    /// Whether this node runs the broker role: `process.roles` contains `broker`, or is unset
+    /// (Gregor's default node is a combined broker and controller).
+    pub fn is_broker(&self) -> bool {
+        self.has_role("broker")
+    }
+
+    /// Whether this node runs the controller role: `process.roles` contains `controller`, or is
+    /// unset (a combined node).
+    pub fn is_controller(&self) -> bool {
+        self.has_role("controller")
+    }
+
+    fn has_role(&self, role: &str) -> bool {
+        self.process_roles
+            .as_deref()
+            .is_none_or(|roles| split_list(roles).contains(&role))
+    }
+
+    /// The names in `controller.listener.names` (upper-cased; empty when unset).
+    fn controller_names(&self) -> Vec<&str> {
+        self.controller_listener_names
+            .as_deref()
+            .map(split_list)
+            .unwrap_or_default()
+    }
+
+    /// The first of `listeners` whose name is in `controller.listener.names`: where this node
+    /// serves the controller quorum. None when no controller listener is configured.
+    pub fn controller_listener(&self) -> Option<&Listener> {
+        let names = self.controller_names();
+        self.listeners
+            .iter()
+            .find(|l| names.contains(&l.name.as_str()))
+    }
+
+    /// `listeners` minus the controller listeners: the sockets that serve Kafka clients (and
+    /// followers), in configured order.
+    pub fn client_listeners(&self) -> Vec<&Listener> {
+        let names = self.controller_names();
+        self.listeners
+            .iter()
+            .filter(|l| !names.contains(&l.name.as_str()))
+            .collect()
+    }
+
+    /// Where other brokers reach this one (Kafka's rule): the advertised listener named by
+    /// `inter.broker.listener.name`, else the first advertised listener. Validation makes the
+    /// named one exist on a broker node.
+    pub fn inter_broker_listener(&self) -> Option<&Listener> {
+        match &self.inter_broker_listener_name {
+            Some(name) => self.advertised_listeners.iter().find(|l| l.name == *name),
+            None => self.advertised_listeners.first(),
+        }
+    }
+
+    /// KafkaConfig's KRaft checks of roles, listeners and voters (the module doc lists them).
+    fn check_roles_and_listeners(&self) -> Result<(), ConfigError> {
+        let names = self.controller_names();
+        let raw = |name: &str| self.values.get(name).cloned().unwrap_or_default();
+        let roles_set = self.process_roles.is_some();
+        let listener_names: Vec<&str> = self.listeners.iter().map(|l| l.name.as_str()).collect();
+        if roles_set && self.is_controller() {
+            if names.is_empty() {
+                return Err(invalid(
+                    "controller.listener.names",
+                    "",
+                    "at least one listener name when process.roles contains controller",
+                ));
+            }
+            if !names.iter().any(|n| listener_names.contains(n)) {
+                return Err(invalid(
+                    "controller.listener.names",
+                    &raw("controller.listener.names"),
+                    format!(
+                        "a name that appears in listeners ({}) when process.roles contains \
+                         controller",
+                        listener_names.join(",")
+                    ),
+                ));
+            }
+            if !self.is_broker()
+                && let Some(other) = listener_names.iter().find(|n| !names.contains(n))
+            {
+                return Err(invalid(
+                    "listeners",
+                    &raw("listeners"),
+                    format!(
+                        "only controller listeners ({}) when process.roles=controller; {other} \
+                         is not one",
+                        names.join(",")
+                    ),
+                ));
+            }
+        }
+        if roles_set && !self.is_controller() {
+            if names.is_empty() {
+                return Err(invalid(
+                    "controller.listener.names",
+                    "",
+                    "at least one listener name when process.roles=broker (the broker reaches \
+                     the controllers through it)",
+                ));
+            }
+            if let Some(l) = self.controller_listener() {
+                return Err(invalid(
+                    "listeners",
+                    &raw("listeners"),
+                    format!(
+                        "no controller listener when process.roles=broker; {} is in \
+                         controller.listener.names",
+                        l.name
+                    ),
+                ));
+            }
+        }
+        if self.is_broker()
+            && let Some(l) = self
+                .advertised_listeners
+                .iter()
+                .find(|l| names.contains(&l.name.as_str()))
+        {
+            return Err(invalid(
+                "advertised.listeners",
+                &raw("advertised.listeners"),
+                format!(
+                    "no controller listener: clients and brokers never send requests to the \
+                     controller listener {}",
+                    l.name
+                ),
+            ));
+        }
+        if let Some(voters) = &self.controller_quorum_voters {
+            let ids = parse_voters_syntax(voters)
+                .map_err(|e| invalid("controller.quorum.voters", voters, e))?;
+            let member = ids.contains(&self.node_id);
+            if roles_set && !self.is_controller() && member {
+                return Err(invalid(
+                    "controller.quorum.voters",
+                    voters,
+                    format!(
+                        "voters that do not include node.id ({}) when process.roles=broker",
+                        self.node_id
+                    ),
+                ));
+            }
+            if self.is_controller() && !member {
+                return Err(invalid(
+                    "controller.quorum.voters",
+                    voters,
+                    format!(
+                        "voters that include this node's node.id ({}) when it is a controller",
+                        self.node_id
+                    ),
+                ));
+            }
+        }
+        if self.is_broker()
+            && let Some(name) = &self.inter_broker_listener_name
+        {
+            let value = raw("inter.broker.listener.name");
+            if names.contains(&name.as_str()) {
+                return Err(invalid(
+                    "inter.broker.listener.name",
+                    &value,
+                    "a listener that is not in controller.listener.names",
+                ));
+            }
+            if !self.advertised_listeners.iter().any(|l| l.name == *name) {
+                let advertised: Vec<&str> = self
+                    .advertised_listeners
+                    .iter()
+                    .map(|l| l.name.as_str())
+                    .collect();
+                return Err(invalid(
+                    "inter.broker.listener.name",
+                    &value,
+                    format!(
+                        "the name of an advertised listener ({})",
+                        advertised.join(",")
+                    ),
+                ));
+            }
+        }
+        self.check_security_protocols()
+    }
+
+    /// Every listener speaks PLAINTEXT: with `listener.security.protocol.map` set, every
+    /// listener name must be mapped (to PLAINTEXT, the only protocol the map accepts); without
+    /// it Kafka maps the names SSL, SASL_PLAINTEXT and SASL_SSL to those protocols, which
+    /// Gregor does not speak yet.
+    fn check_security_protocols(&self) -> Result<(), ConfigError> {
+        let raw_listeners = self.values.get("listeners").cloned().unwrap_or_default();
+        match self.values.get("listener.security.protocol.map") {
+            Some(raw_map) => {
+                let map = parse_protocol_map(raw_map)
+                    .map_err(|e| invalid("listener.security.protocol.map", raw_map, e))?;
+                for l in &self.listeners {
+                    if !map.iter().any(|(name, _)| *name == l.name) {
+                        return Err(invalid(
+                            "listener.security.protocol.map",
+                            raw_map,
+                            format!(
+                                "a security protocol for every listener; {} has none",
+                                l.name
+                            ),
+                        ));
+                    }
+                }
+            }
+            None => {
+                if let Some(l) = self.listeners.iter().find(|l| {
+                    l.name != "PLAINTEXT" && SECURITY_PROTOCOLS.contains(&l.name.as_str())
+                }) {
+                    return Err(invalid(
+                        "listeners",
+                        &raw_listeners,
+                        format!(
+                            "PLAINTEXT listeners: without listener.security.protocol.map a \
+                             listener named {0} uses {0}, and Gregor does not speak TLS or SASL \
+                             yet (map it with listener.security.protocol.map={0}:PLAINTEXT to \
+                             serve plaintext under that name)",
+                            l.name
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// KafkaConfig's timing checks for brokers and replica fetchers.
+    fn check_replication_timing(&self) -> Result<(), ConfigError> {
+        if self.broker_heartbeat_interval_ms >= self.broker_session_timeout_ms {
+            return Err(invalid(
+                "broker.heartbeat.interval.ms",
+                &self.broker_heartbeat_interval_ms.to_string(),
+                format!(
+                    "less than broker.session.timeout.ms ({})",
+                    self.broker_session_timeout_ms
+                ),
+            ));
+        }
+        if self.replica_fetch_wait_max_ms > self.replica_socket_timeout_ms {
+            return Err(invalid(
+                "replica.fetch.wait.max.ms",
+                &self.replica_fetch_wait_max_ms.to_string(),
+                format!(
+                    "at most replica.socket.timeout.ms ({}), so a waiting fetch does not time \
+                     out its socket",
+                    self.replica_socket_timeout_ms
+                ),
+            ));
+        }
+        if i64::from(self.replica_fetch_wait_max_ms) > self.replica_lag_time_max_ms {
+            return Err(invalid(
+                "replica.fetch.wait.max.ms",
+                &self.replica_fetch_wait_max_ms.to_string(),
+                format!(
+                    "at most replica.lag.time.max.ms ({}), so a waiting follower does not drop \
+                     out of the ISR",
+                    self.replica_lag_time_max_ms
+                ),
+            ));
         }
         Ok(())
     }
@@ -3032,9 +3582,544 @@ mod tests {
         );
         assert_eq!(c.controller_listener_names.as_deref(), Some("CONTROLLER"));
         assert_eq!(c.cluster_id.as_deref(), Some("MkU3OEVBNTcwNTJENDM2Qk"));
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+    }
+
+    /// The KRaft and replication properties of issue 9, each with a non-default value.
+    const KRAFT_SETTINGS: &[(&str, &str)] = &[
+        ("broker.session.timeout.ms", "12000"),
+        ("broker.heartbeat.interval.ms", "3000"),
+        ("replica.lag.time.max.ms", "40000"),
+        ("replica.fetch.wait.max.ms", "250"),
+        ("replica.fetch.min.bytes", "10"),
+        ("replica.fetch.max.bytes", "2097152"),
+        ("replica.fetch.response.max.bytes", "20971520"),
+        ("replica.fetch.backoff.ms", "50"),
+        ("replica.socket.timeout.ms", "20000"),
+        ("controller.quorum.election.timeout.ms", "1500"),
+        ("controller.quorum.request.timeout.ms", "2500"),
+        ("controller.quorum.fetch.timeout.ms", "3500"),
+        ("auto.leader.rebalance.enable", "false"),
+        ("leader.imbalance.check.interval.seconds", "60"),
+        ("controlled.shutdown.enable", "false"),
+        ("min.insync.replicas", "2"),
+        ("unclean.leader.election.enable", "true"),
+        ("process.roles", "broker,controller"),
+        ("node.id", "2"),
+        (
+            "listeners",
+            "PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.2:0,CONTROLLER://127.0.0.1:0",
+        ),
+        (
+            "advertised.listeners",
+            "PLAINTEXT://localhost:0,INTERNAL://127.0.0.2:0",
+        ),
+        ("controller.listener.names", "controller"),
+        ("inter.broker.listener.name", "internal"),
+        (
+            "controller.quorum.voters",
+            "1@127.0.0.1:9093,2@127.0.0.1:9094,3@[::1]:9095",
+        ),
+        (
+            "listener.security.protocol.map",
+            "PLAINTEXT:PLAINTEXT,INTERNAL:plaintext,CONTROLLER:PLAINTEXT",
+        ),
+        ("broker.rack", "rack-a"),
+    ];
+
+    fn assert_kraft_settings(c: &BrokerConfig) {
+        assert_eq!(c.broker_session_timeout_ms, 12_000);
+        assert_eq!(c.broker_heartbeat_interval_ms, 3_000);
+        assert_eq!(c.replica_lag_time_max_ms, 40_000);
+        assert_eq!(c.replica_fetch_wait_max_ms, 250);
+        assert_eq!(c.replica_fetch_min_bytes, 10);
+        assert_eq!(c.replica_fetch_max_bytes, 2_097_152);
+        assert_eq!(c.replica_fetch_response_max_bytes, 20_971_520);
+        assert_eq!(c.replica_fetch_backoff_ms, 50);
+        assert_eq!(c.replica_socket_timeout_ms, 20_000);
+        assert_eq!(c.controller_quorum_election_timeout_ms, 1_500);
+        assert_eq!(c.controller_quorum_request_timeout_ms, 2_500);
+        assert_eq!(c.controller_quorum_fetch_timeout_ms, 3_500);
+        assert!(!c.auto_leader_rebalance_enable);
+        assert_eq!(c.leader_imbalance_check_interval_seconds, 60);
+        assert!(!c.controlled_shutdown_enable);
+        assert_eq!(c.default_min_insync_replicas, 2);
+        assert!(c.default_unclean_leader_election_enable);
+        assert_eq!(c.node_id, 2);
+        assert!(c.is_broker() && c.is_controller());
+        assert_eq!(c.controller_listener_names.as_deref(), Some("CONTROLLER"));
+        assert_eq!(c.inter_broker_listener_name.as_deref(), Some("INTERNAL"));
+        assert_eq!(c.broker_rack.as_deref(), Some("rack-a"));
+        let controller = c.controller_listener().unwrap();
         assert_eq!(
-            c.ignored,
-            vec!["listener.security.protocol.map".to_string()]
+            (controller.name.as_str(), controller.host.as_str()),
+            ("CONTROLLER", "127.0.0.1")
+        );
+        let clients: Vec<&str> = c
+            .client_listeners()
+            .iter()
+            .map(|l| l.name.as_str())
+            .collect();
+        assert_eq!(clients, vec!["PLAINTEXT", "INTERNAL"]);
+        let inter = c.inter_broker_listener().unwrap();
+        assert_eq!(
+            (inter.name.as_str(), inter.host.as_str()),
+            ("INTERNAL", "127.0.0.2")
+        );
+        let s = c.topic_settings(&BTreeMap::new()).unwrap();
+        assert_eq!(s.min_insync_replicas, 2);
+        assert!(s.unclean_leader_election_enable);
+        assert!(c.ignored.is_empty(), "{:?}", c.ignored);
+    }
+
+    #[test]
+    fn kraft_and_replication_defaults_are_kafkas() {
+        let c = BrokerConfig::load(None, &[], &[]).unwrap();
+        assert_eq!(c.broker_session_timeout_ms, 9_000);
+        assert_eq!(c.broker_heartbeat_interval_ms, 2_000);
+        assert_eq!(c.replica_lag_time_max_ms, 30_000);
+        assert_eq!(c.replica_fetch_wait_max_ms, 500);
+        assert_eq!(c.replica_fetch_min_bytes, 1);
+        assert_eq!(c.replica_fetch_max_bytes, 1_048_576);
+        assert_eq!(c.replica_fetch_response_max_bytes, 10_485_760);
+        assert_eq!(c.replica_fetch_backoff_ms, 1_000);
+        assert_eq!(c.replica_socket_timeout_ms, 30_000);
+        assert_eq!(c.controller_quorum_election_timeout_ms, 1_000);
+        assert_eq!(c.controller_quorum_request_timeout_ms, 2_000);
+        assert_eq!(c.controller_quorum_fetch_timeout_ms, 2_000);
+        assert!(c.auto_leader_rebalance_enable);
+        assert_eq!(c.leader_imbalance_check_interval_seconds, 300);
+        assert!(c.controlled_shutdown_enable);
+        assert_eq!(c.default_min_insync_replicas, 1);
+        assert!(!c.default_unclean_leader_election_enable);
+        assert_eq!(c.inter_broker_listener_name, None);
+        // Unset process.roles: a combined node, with no controller listener of its own.
+        assert!(c.is_broker() && c.is_controller());
+        assert_eq!(c.controller_listener(), None);
+        assert_eq!(c.client_listeners(), c.listeners.iter().collect::<Vec<_>>());
+        assert_eq!(c.inter_broker_listener(), c.advertised_listeners.first());
+        assert_eq!(
+            c.inter_broker_listener().map(|l| l.address()).as_deref(),
+            Some("127.0.0.1:9092")
+        );
+        let s = c.topic_settings(&BTreeMap::new()).unwrap();
+        assert_eq!(s.min_insync_replicas, 1);
+        assert!(!s.unclean_leader_election_enable);
+    }
+
+    #[test]
+    fn kraft_and_replication_settings_parse_from_overrides_file_and_env() {
+        let args: Vec<String> = KRAFT_SETTINGS
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let c = BrokerConfig::load(None, &args, &[]).unwrap();
+        assert_kraft_settings(&c);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("server.properties");
+        let text: String = KRAFT_SETTINGS
+            .iter()
+            .map(|(k, v)| format!("{k}={v}\n"))
+            .collect();
+        std::fs::write(&path, text).unwrap();
+        assert_kraft_settings(&BrokerConfig::load(Some(&path), &[], &[]).unwrap());
+
+        // The apache/kafka image's form: KAFKA_ + upper-case, `.` as `_`.
+        let vars: Vec<(String, String)> = KRAFT_SETTINGS
+            .iter()
+            .map(|(k, v)| {
+                (
+                    format!("KAFKA_{}", k.to_ascii_uppercase().replace('.', "_")),
+                    v.to_string(),
+                )
+            })
+            .collect();
+        for var in [
+            "KAFKA_PROCESS_ROLES",
+            "KAFKA_CONTROLLER_QUORUM_VOTERS",
+            "KAFKA_CONTROLLER_LISTENER_NAMES",
+            "KAFKA_INTER_BROKER_LISTENER_NAME",
+            "KAFKA_LISTENERS",
+            "KAFKA_ADVERTISED_LISTENERS",
+            "KAFKA_NODE_ID",
+            "KAFKA_BROKER_RACK",
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP",
+            "KAFKA_REPLICA_LAG_TIME_MAX_MS",
+            "KAFKA_BROKER_SESSION_TIMEOUT_MS",
+        ] {
+            assert!(vars.iter().any(|(k, _)| k == var), "{var}");
+        }
+        assert_kraft_settings(&BrokerConfig::load(None, &[], &vars).unwrap());
+    }
+
+    #[test]
+    fn kraft_and_replication_properties_are_no_longer_ignored() {
+        for (name, _) in KRAFT_SETTINGS {
+            assert!(classify(name) == Some(Class::Used), "{name}");
+        }
+        let c = BrokerConfig::load(None, &[], &[]).unwrap();
+        let entries = c.describe_broker_configs();
+        let get = |n: &str| entries.iter().find(|e| e.name == n).cloned();
+        for (name, default) in [
+            ("broker.session.timeout.ms", "9000"),
+            ("replica.fetch.max.bytes", "1048576"),
+            ("replica.lag.time.max.ms", "30000"),
+            ("controlled.shutdown.enable", "true"),
+            ("min.insync.replicas", "1"),
+            ("unclean.leader.election.enable", "false"),
+        ] {
+            let e = get(name).unwrap_or_else(|| panic!("{name} not described"));
+            assert_eq!(
+                (e.value.as_deref(), e.source),
+                (Some(default), ConfigSource::Default),
+                "{name}"
+            );
+            assert!(e.documentation.is_some(), "{name}");
+        }
+        assert_eq!(
+            get("replica.lag.time.max.ms").unwrap().config_type,
+            ConfigType::Long
+        );
+        assert_eq!(
+            get("controller.listener.names").unwrap().config_type,
+            ConfigType::List
+        );
+        assert_eq!(get("inter.broker.listener.name").unwrap().value, None);
+
+        let args: Vec<String> = KRAFT_SETTINGS
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let c = BrokerConfig::load(None, &args, &[]).unwrap();
+        let entries = c.describe_broker_configs();
+        for (name, _) in KRAFT_SETTINGS {
+            let e = entries
+                .iter()
+                .find(|e| e.name == *name)
+                .unwrap_or_else(|| panic!("{name} not described"));
+            assert_eq!(e.source, ConfigSource::StaticBroker, "{name}");
+            assert!(e.documentation.is_some(), "{name}");
+        }
+        let mip = entries
+            .iter()
+            .find(|e| e.name == "min.insync.replicas")
+            .unwrap();
+        assert_eq!(mip.value.as_deref(), Some("2"));
+        // The topic config reports the broker default as its source.
+        let topic_entries = c.describe_topic_configs(&BTreeMap::new());
+        let t = topic_entries
+            .iter()
+            .find(|e| e.name == "min.insync.replicas")
+            .unwrap();
+        assert_eq!(
+            (t.value.as_deref(), t.source),
+            (Some("2"), ConfigSource::DefaultBroker)
+        );
+    }
+
+    #[test]
+    fn topic_min_insync_and_unclean_election_come_from_override_or_broker() {
+        let c = load_overrides(&[
+            "min.insync.replicas=2",
+            "unclean.leader.election.enable=true",
+        ])
+        .unwrap();
+        let s = c
+            .topic_settings(&topic(&[
+                ("min.insync.replicas", "3"),
+                ("unclean.leader.election.enable", "FALSE"),
+            ]))
+            .unwrap();
+        assert_eq!(s.min_insync_replicas, 3);
+        assert!(!s.unclean_leader_election_enable);
+        let s = c.topic_settings(&BTreeMap::new()).unwrap();
+        assert_eq!(s.min_insync_replicas, 2);
+        assert!(s.unclean_leader_election_enable);
+        for bad in [
+            "min.insync.replicas=0",
+            "unclean.leader.election.enable=maybe",
+        ] {
+            let err = load_overrides(&[bad]).unwrap_err();
+            let name = bad.split('=').next().unwrap();
+            assert!(
+                matches!(&err, ConfigError::InvalidValue { name: n, .. } if n == name),
+                "{bad}: {err:?}"
+            );
+        }
+    }
+
+    /// The error `args` produce names `property` and says `needle`.
+    fn assert_rejected(args: &[&str], property: &str, needle: &str) {
+        let err = load_overrides(args).unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { name, .. } if name == property),
+            "{args:?}: {err:?}"
+        );
+        assert!(err.to_string().contains(needle), "{args:?}: {err}");
+    }
+
+    #[test]
+    fn replication_timing_rules() {
+        assert_rejected(
+            &["broker.heartbeat.interval.ms=9000"],
+            "broker.heartbeat.interval.ms",
+            "less than broker.session.timeout.ms (9000)",
+        );
+        assert_rejected(
+            &[
+                "broker.session.timeout.ms=1000",
+                "broker.heartbeat.interval.ms=1500",
+            ],
+            "broker.heartbeat.interval.ms",
+            "less than broker.session.timeout.ms (1000)",
+        );
+        assert!(load_overrides(&["broker.heartbeat.interval.ms=8999"]).is_ok());
+        assert_rejected(
+            &["replica.fetch.wait.max.ms=30001"],
+            "replica.fetch.wait.max.ms",
+            "replica.socket.timeout.ms (30000)",
+        );
+        assert_rejected(
+            &[
+                "replica.lag.time.max.ms=100",
+                "replica.fetch.wait.max.ms=200",
+            ],
+            "replica.fetch.wait.max.ms",
+            "replica.lag.time.max.ms (100)",
+        );
+        for bad in [
+            "broker.session.timeout.ms=0",
+            "replica.lag.time.max.ms=0",
+            "replica.fetch.max.bytes=-1",
+            "replica.fetch.response.max.bytes=x",
+            "replica.socket.timeout.ms=0",
+            "controller.quorum.election.timeout.ms=0",
+            "leader.imbalance.check.interval.seconds=0",
+            "auto.leader.rebalance.enable=yes",
+            "controlled.shutdown.enable=1",
+        ] {
+            let name = bad.split('=').next().unwrap();
+            assert_rejected(&[bad], name, name);
+        }
+    }
+
+    #[test]
+    fn roles_listeners_and_voters_rules() {
+        // A controller needs a controller listener that it binds.
+        assert_rejected(
+            &["process.roles=broker,controller"],
+            "controller.listener.names",
+            "at least one listener name",
+        );
+        assert_rejected(
+            &[
+                "process.roles=controller",
+                "controller.listener.names=CONTROLLER",
+            ],
+            "controller.listener.names",
+            "appears in listeners (PLAINTEXT)",
+        );
+        // A controller-only node has only controller listeners.
+        assert_rejected(
+            &[
+                "process.roles=controller",
+                "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "controller.listener.names=CONTROLLER",
+            ],
+            "listeners",
+            "PLAINTEXT is not one",
+        );
+        let c = load_overrides(&[
+            "process.roles=controller",
+            "listeners=CONTROLLER://127.0.0.1:9093",
+            "controller.listener.names=CONTROLLER",
+            "controller.quorum.voters=1@127.0.0.1:9093",
+        ])
+        .unwrap();
+        assert!(c.is_controller() && !c.is_broker());
+        assert_eq!(c.controller_listener().map(|l| l.port), Some(9093));
+        assert!(c.client_listeners().is_empty());
+        // A broker-only node reaches the controllers through a listener it does not bind.
+        assert_rejected(
+            &["process.roles=broker"],
+            "controller.listener.names",
+            "process.roles=broker",
+        );
+        assert_rejected(
+            &[
+                "process.roles=broker",
+                "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "controller.listener.names=CONTROLLER",
+            ],
+            "listeners",
+            "no controller listener",
+        );
+        assert_rejected(
+            &[
+                "process.roles=broker",
+                "controller.listener.names=CONTROLLER",
+                "controller.quorum.voters=1@127.0.0.1:9093",
+            ],
+            "controller.quorum.voters",
+            "do not include node.id (1)",
+        );
+        let c = load_overrides(&[
+            "process.roles=broker",
+            "node.id=4",
+            "controller.listener.names=CONTROLLER",
+            "controller.quorum.voters=1@127.0.0.1:9093",
+        ])
+        .unwrap();
+        assert!(c.is_broker() && !c.is_controller());
+        assert_eq!(c.controller_listener(), None);
+        // A controller must be one of the voters (unset roles: a combined node is a controller).
+        for roles in [&["process.roles=broker,controller"][..], &[][..]] {
+            let mut args = vec![
+                "node.id=7",
+                "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "controller.listener.names=CONTROLLER",
+                "controller.quorum.voters=1@127.0.0.1:9093,2@127.0.0.1:9094",
+            ];
+            args.extend_from_slice(roles);
+            assert_rejected(
+                &args,
+                "controller.quorum.voters",
+                "include this node's node.id (7)",
+            );
+        }
+        // No advertised controller listener on a broker.
+        assert_rejected(
+            &[
+                "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "advertised.listeners=PLAINTEXT://localhost:0,CONTROLLER://localhost:0",
+                "controller.listener.names=CONTROLLER",
+            ],
+            "advertised.listeners",
+            "controller listener CONTROLLER",
+        );
+        // inter.broker.listener.name names an advertised, non-controller listener.
+        assert_rejected(
+            &["inter.broker.listener.name=INTERNAL"],
+            "inter.broker.listener.name",
+            "advertised listener (PLAINTEXT)",
+        );
+        assert_rejected(
+            &[
+                "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+                "controller.listener.names=CONTROLLER",
+                "inter.broker.listener.name=controller",
+            ],
+            "inter.broker.listener.name",
+            "not in controller.listener.names",
+        );
+        assert_rejected(
+            &["inter.broker.listener.name=bad name"],
+            "inter.broker.listener.name",
+            "listener name",
+        );
+        assert_rejected(
+            &["controller.listener.names=A,a"],
+            "controller.listener.names",
+            "A appears twice",
+        );
+    }
+
+    #[test]
+    fn voters_syntax() {
+        assert_eq!(
+            parse_voters_syntax("1@h:9093, 2@[::1]:9094,3@10.0.0.3:1"),
+            Ok(vec![1, 2, 3])
+        );
+        for bad in [
+            "",
+            ",",
+            "1@h",
+            "1h:9093",
+            "x@h:9093",
+            "-1@h:9093",
+            "1@:9093",
+            "1@h:99999",
+            "1@::1:9093",
+            "1@h:1,1@g:2",
+        ] {
+            assert!(parse_voters_syntax(bad).is_err(), "{bad}");
+        }
+        assert_rejected(
+            &["controller.quorum.voters=1@h:1,1@g:2"],
+            "controller.quorum.voters",
+            "voter 1 appears twice",
+        );
+        assert_rejected(
+            &["controller.quorum.voters=1:h:1"],
+            "controller.quorum.voters",
+            "id@host:port",
+        );
+    }
+
+    #[test]
+    fn security_protocol_map_accepts_plaintext_only() {
+        let c = load_overrides(&[
+            "listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0",
+            "controller.listener.names=CONTROLLER",
+            "listener.security.protocol.map=plaintext:plaintext , CONTROLLER:PLAINTEXT",
+        ])
+        .unwrap();
+        assert!(c.ignored.is_empty());
+        let entry = c
+            .describe_broker_configs()
+            .into_iter()
+            .find(|e| e.name == "listener.security.protocol.map")
+            .unwrap();
+        assert_eq!(
+            entry.value.as_deref(),
+            Some("PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT")
+        );
+        assert_rejected(
+            &["listener.security.protocol.map=PLAINTEXT:SSL"],
+            "listener.security.protocol.map",
+            "does not speak TLS or SASL yet",
+        );
+        assert_rejected(
+            &["listener.security.protocol.map=PLAINTEXT:SASL_SSL"],
+            "listener.security.protocol.map",
+            "cannot use SASL_SSL",
+        );
+        assert_rejected(
+            &["listener.security.protocol.map=PLAINTEXT:QUIC"],
+            "listener.security.protocol.map",
+            "one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL",
+        );
+        assert_rejected(
+            &["listener.security.protocol.map=PLAINTEXT"],
+            "listener.security.protocol.map",
+            "LISTENER_NAME:PROTOCOL",
+        );
+        assert_rejected(
+            &["listener.security.protocol.map=PLAINTEXT:PLAINTEXT,plaintext:PLAINTEXT"],
+            "listener.security.protocol.map",
+            "PLAINTEXT appears twice",
+        );
+        assert_rejected(
+            &[
+                "listeners=PLAINTEXT://127.0.0.1:0,INTERNAL://127.0.0.1:0",
+                "listener.security.protocol.map=PLAINTEXT:PLAINTEXT",
+            ],
+            "listener.security.protocol.map",
+            "INTERNAL has none",
+        );
+        // Kafka's default map gives a listener named SSL the SSL protocol.
+        assert_rejected(
+            &["listeners=SSL://127.0.0.1:0"],
+            "listeners",
+            "does not speak TLS or SASL yet",
+        );
+        assert!(
+            load_overrides(&[
+                "listeners=SSL://127.0.0.1:0",
+                "listener.security.protocol.map=SSL:PLAINTEXT",
+            ])
+            .is_ok()
         );
     }
 
