@@ -5,6 +5,8 @@
 //!   "0" (version), line with the entry count, then "<topic> <partition> <offset>" per entry.
 //! - `partition.metadata`: "version: 0\ntopic_id: <id>\n", the id being the 16 bytes as URL-safe
 //!   base64 without padding (22 chars), as Kafka's `Uuid.toString`.
+//! - `replication-offset-checkpoint` (log-dir level): the high watermarks, in the same format as
+//!   the recovery points.
 //! - `leader-epoch-checkpoint`: "0\n<count>\n" then "<epoch> <start offset>" per entry.
 //!
 //! Invariants: readers treat file content as untrusted and return `LogError::Corrupt` for
@@ -23,6 +25,7 @@ pub const RECOVERY_POINT_CHECKPOINT: &str = "recovery-point-offset-checkpoint";
 pub const LOG_START_OFFSET_CHECKPOINT: &str = "log-start-offset-checkpoint";
 pub const PARTITION_METADATA: &str = "partition.metadata";
 pub const LEADER_EPOCH_CHECKPOINT: &str = "leader-epoch-checkpoint";
+pub const REPLICATION_OFFSET_CHECKPOINT: &str = "replication-offset-checkpoint";
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -142,12 +145,12 @@ pub fn write_offset_checkpoint(
     write_atomically(path, s.as_bytes())
 }
 
-/// Reads a Kafka offset checkpoint file; a missing file reads as empty.
-pub fn read_offset_checkpoint(path: &Path) -> Result<HashMap<TopicPartition, i64>, LogError> {
-    let Some(text) = read_optional(path)? else {
-        return Ok(HashMap::new());
-    };
-    let bad = |why: &str| LogError::Corrupt(format!("{}: {why}", path.display()));
+/// The entry lines of a Kafka checkpoint file's text: checks the version line ("0") and that
+/// the count line matches the number of entry lines that follow.
+fn checkpoint_entries<'a>(
+    text: &'a str,
+    bad: &dyn Fn(&str) -> LogError,
+) -> Result<Vec<&'a str>, LogError> {
     let mut lines = text.lines();
     if lines.next().map(str::trim) != Some("0") {
         return Err(bad("unsupported version"));
@@ -156,8 +159,22 @@ pub fn read_offset_checkpoint(path: &Path) -> Result<HashMap<TopicPartition, i64
         .next()
         .and_then(|l| l.trim().parse().ok())
         .ok_or_else(|| bad("bad entry count"))?;
+    let entries: Vec<&str> = lines.take(count).collect();
+    if entries.len() != count {
+        return Err(bad("fewer entries than the count says"));
+    }
+    Ok(entries)
+}
+
+/// Reads a Kafka offset checkpoint file; a missing file reads as empty.
+pub fn read_offset_checkpoint(path: &Path) -> Result<HashMap<TopicPartition, i64>, LogError> {
+    let Some(text) = read_optional(path)? else {
+        return Ok(HashMap::new());
+    };
+    let bad = |why: &str| LogError::Corrupt(format!("{}: {why}", path.display()));
+    let entries = checkpoint_entries(&text, &bad)?;
     let mut out = HashMap::new();
-    for line in lines.by_ref().take(count) {
+    for line in &entries {
         let mut parts = line.split(' ');
         let (Some(topic), Some(part), Some(off), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -168,8 +185,8 @@ pub fn read_offset_checkpoint(path: &Path) -> Result<HashMap<TopicPartition, i64
         let offset: i64 = off.parse().map_err(|_| bad("bad offset"))?;
         out.insert(TopicPartition::new(topic, partition), offset);
     }
-    if out.len() != count {
-        return Err(bad("fewer entries than the count says"));
+    if out.len() != entries.len() {
+        return Err(bad("the same partition twice"));
     }
     Ok(out)
 }
@@ -181,6 +198,33 @@ pub fn write_leader_epoch_checkpoint(dir: &Path, entries: &[(i32, i64)]) -> Resu
         s.push_str(&format!("{epoch} {start}\n"));
     }
     write_atomically(&dir.join(LEADER_EPOCH_CHECKPOINT), s.as_bytes())
+}
+
+/// Reads `dir/leader-epoch-checkpoint`: (epoch, start offset) entries, checked to be ascending
+/// in epoch and non-decreasing in start offset, both non-negative. A missing file reads as empty.
+pub fn read_leader_epoch_checkpoint(dir: &Path) -> Result<Vec<(i32, i64)>, LogError> {
+    let path = dir.join(LEADER_EPOCH_CHECKPOINT);
+    let Some(text) = read_optional(&path)? else {
+        return Ok(Vec::new());
+    };
+    let bad = |why: &str| LogError::Corrupt(format!("{}: {why}", path.display()));
+    let mut out: Vec<(i32, i64)> = Vec::new();
+    for line in checkpoint_entries(&text, &bad)? {
+        let mut parts = line.split(' ');
+        let (Some(epoch), Some(start), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad("bad entry line"));
+        };
+        let epoch: i32 = epoch.parse().map_err(|_| bad("bad epoch"))?;
+        let start: i64 = start.parse().map_err(|_| bad("bad start offset"))?;
+        if epoch < 0 || start < 0 {
+            return Err(bad("negative epoch or start offset"));
+        }
+        if out.last().is_some_and(|(e, s)| epoch <= *e || start < *s) {
+            return Err(bad("entries out of order"));
+        }
+        out.push((epoch, start));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -241,5 +285,33 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn leader_epoch_checkpoint_roundtrip_and_untrusted_content() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_leader_epoch_checkpoint(dir.path()).unwrap().is_empty());
+        write_leader_epoch_checkpoint(dir.path(), &[(0, 0), (3, 17), (4, 17)]).unwrap();
+        let path = dir.path().join(LEADER_EPOCH_CHECKPOINT);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "0\n3\n0 0\n3 17\n4 17\n"
+        );
+        assert_eq!(
+            read_leader_epoch_checkpoint(dir.path()).unwrap(),
+            vec![(0, 0), (3, 17), (4, 17)]
+        );
+        for bad in [
+            "1\n0\n",
+            "0\n2\n1 0\n",
+            "0\n2\n3 10\n2 20\n",
+            "0\n2\n2 10\n3 5\n",
+            "0\n1\n-1 0\n",
+            "0\n1\n1 x\n",
+            "0\n1\n1 2 3\n",
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            assert!(read_leader_epoch_checkpoint(dir.path()).is_err(), "{bad:?}");
+        }
     }
 }

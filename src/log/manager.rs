@@ -3,14 +3,16 @@
 //! clean shutdown.
 //!
 //! On-disk format: `<log_dir>/<topic>-<partition>/` per partition (topic names may contain '-':
-//! the partition is after the LAST '-'); `recovery-point-offset-checkpoint` and
-//! `log-start-offset-checkpoint` (see `checkpoint`); `.kafka_cleanshutdown` exists only between
+//! the partition is after the LAST '-'); `recovery-point-offset-checkpoint`,
+//! `log-start-offset-checkpoint` and `replication-offset-checkpoint` (high watermarks the
+//! replication layer hands over; see `checkpoint`); `.kafka_cleanshutdown` exists only between
 //! a clean shutdown and the next start (it is removed at open, so a crash after start counts as
 //! unclean); `<topic>-<n>.<hex>-delete` directories are partitions being deleted.
 //!
 //! Invariants: a partition is open at most once (the `logs` map). Checkpoint entries of
 //! partitions on disk that were not (yet) opened are kept, so a checkpoint never forgets them.
-//! Lock order: `logs` before `checkpoints`, both before any `PartitionLog` lock. `open_log` holds
+//! Lock order: `logs` before `checkpoints`, both before any `PartitionLog` lock;
+//! `high_watermarks` is taken alone (it serializes writers of its file, which share a tmp name). `open_log` holds
 //! `logs` while a log opens (and recovers), so a partition is never opened twice; otherwise the
 //! manager never holds its locks while fsyncing a log.
 //! Must not import: protocol, `kafka_protocol`, server, `tokio::net`.
@@ -21,7 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use super::LogError;
-use super::checkpoint::{self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT};
+use super::checkpoint::{
+    self, LOG_START_OFFSET_CHECKPOINT, RECOVERY_POINT_CHECKPOINT, REPLICATION_OFFSET_CHECKPOINT,
+};
 use super::partition::{PartitionLog, delete_partition_dir};
 use super::segment::fsync_dir;
 use crate::clock::SharedClock;
@@ -45,6 +49,8 @@ pub struct LogManager {
     logs: Mutex<HashMap<TopicPartition, Arc<PartitionLog>>>,
     checkpoints: Mutex<Checkpoints>,
     delete_counter: AtomicU64,
+    /// Held while `replication-offset-checkpoint` is written.
+    high_watermarks: Mutex<()>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +96,7 @@ impl LogManager {
             logs: Mutex::new(HashMap::new()),
             checkpoints: Mutex::new(checkpoints),
             delete_counter: AtomicU64::new(0),
+            high_watermarks: Mutex::new(()),
         })
     }
 
@@ -249,6 +256,31 @@ impl LogManager {
         Ok(())
     }
 
+    /// Replaces `<log dir>/replication-offset-checkpoint` with these high watermarks (Kafka's
+    /// offset checkpoint format, written atomically: tmp file, fsync, rename, fsync dir). The
+    /// caller passes every partition of this log dir it wants kept; a partition given twice
+    /// keeps its last offset.
+    pub fn write_high_watermarks(&self, hws: &[(TopicPartition, Offset)]) -> Result<(), LogError> {
+        let entries: HashMap<TopicPartition, i64> =
+            hws.iter().map(|(tp, hw)| (tp.clone(), hw.0)).collect();
+        let _writer = lock(&self.high_watermarks);
+        checkpoint::write_offset_checkpoint(
+            &self.log_dir.join(REPLICATION_OFFSET_CHECKPOINT),
+            &entries,
+        )
+    }
+
+    /// The high watermarks last written by `write_high_watermarks`; a missing file is an empty
+    /// map, a malformed one `Corrupt`.
+    pub fn read_high_watermarks(&self) -> Result<HashMap<TopicPartition, Offset>, LogError> {
+        let entries =
+            checkpoint::read_offset_checkpoint(&self.log_dir.join(REPLICATION_OFFSET_CHECKPOINT))?;
+        Ok(entries
+            .into_iter()
+            .map(|(tp, hw)| (tp, Offset(hw)))
+            .collect())
+    }
+
     /// Runs retention on every open log; returns the number of segments deleted.
     pub fn apply_retention_all(&self) -> Result<usize, LogError> {
         let mut total = 0;
@@ -351,6 +383,43 @@ mod tests {
         assert!(matches!(
             log.append(simple(1), LeaderEpoch(0)),
             Err(LogError::Closed)
+        ));
+    }
+
+    #[test]
+    fn high_watermark_checkpoint_roundtrip() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (_c, clock) = manual_clock(1_000_000);
+        let m = LogManager::open(tmp.path().to_path_buf(), clock.clone()).unwrap();
+        assert!(m.read_high_watermarks().unwrap().is_empty(), "no file yet");
+        let a = TopicPartition::new("my-topic", 0);
+        let b = TopicPartition::new("other", 7);
+        m.write_high_watermarks(&[(a.clone(), Offset(42)), (b.clone(), Offset(0))])
+            .unwrap();
+        let path = tmp.path().join(REPLICATION_OFFSET_CHECKPOINT);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "0\n2\nmy-topic 0 42\nother 7 0\n"
+        );
+        assert!(
+            !tmp.path()
+                .join(format!("{REPLICATION_OFFSET_CHECKPOINT}.tmp"))
+                .exists()
+        );
+        let hws = m.read_high_watermarks().unwrap();
+        assert_eq!(hws.len(), 2);
+        assert_eq!(hws[&a], Offset(42));
+        assert_eq!(hws[&b], Offset(0));
+        // A later write replaces the file; a reopened manager reads the same.
+        m.write_high_watermarks(&[(a.clone(), Offset(50))]).unwrap();
+        drop(m);
+        let m = LogManager::open(tmp.path().to_path_buf(), clock).unwrap();
+        let hws = m.read_high_watermarks().unwrap();
+        assert_eq!(hws.into_iter().collect::<Vec<_>>(), vec![(a, Offset(50))]);
+        std::fs::write(&path, "0\n2\nmy-topic 0 42\n").unwrap();
+        assert!(matches!(
+            m.read_high_watermarks(),
+            Err(LogError::Corrupt(_))
         ));
     }
 }

@@ -69,6 +69,11 @@ pub enum LogError {
         current: i16,
         got: i16,
     },
+    /// A follower's replicated append does not continue the log: its first batch does not start
+    /// at the log end, or its batches leave a gap or overlap (server: UNKNOWN_SERVER_ERROR; the
+    /// fetcher handles it, no client sees it).
+    #[error("replicated batch starts at offset {got}, expected {expected}")]
+    OutOfOrderReplica { expected: i64, got: i64 },
     /// `partition.metadata` names another topic id than the one the caller opened the log with
     /// (server: INCONSISTENT_TOPIC_ID).
     #[error("partition.metadata holds topic id {found}, expected {expected}")]

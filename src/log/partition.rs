@@ -1,17 +1,25 @@
 //! `PartitionLog`: one partition's log directory: an ordered list of segments (the last is the
-//! active one), offset assignment, idempotence, reads, timestamp lookups, flushing, retention.
+//! active one), offset assignment, idempotence, reads, timestamp lookups, flushing, retention,
+//! and the follower's side of replication (`append_replicated`, `truncate_to`,
+//! `truncate_fully_and_start_at`, `assign_epoch_start`).
 //!
 //! Invariants: `log_start_offset <= recovery_point <= log_end_offset` (asserted when they
 //! move); the segment list is never empty and is sorted by base offset; only the last segment is
 //! appended to; a batch is visible to readers only once fully written (segment `size_bytes`).
 //! Reads take the lock briefly to snapshot `(Arc<File>, positions, committed size)` and do their
 //! `pread`s with no lock held. Appends hold the lock while writing (appends are serialized), but
-//! fsyncs triggered by `flush.messages` / `flush.ms` and `flush()` run outside it.
+//! fsyncs triggered by `flush.messages` / `flush.ms` and `flush()` run outside it. Truncations
+//! are the one way bytes below a committed size go away: they bump `truncations` first, and a
+//! lock-free read that overlapped one reads again. The leader epochs (epoch, first offset)
+//! ascend in both; the in-memory list is what `leader-epoch-checkpoint` holds once written, and
+//! at open the file is merged with what the batch headers show (`merge_epochs`).
 //!
 //! On-disk format: `<dir>/<20-digit base>.log|.index|.timeindex` (see `segment`, `index`),
 //! `partition.metadata` and `leader-epoch-checkpoint` (see `checkpoint`).
 //!
-//! Lock order: `inner` is the only lock; never held across another lock or a blocking fsync.
+//! Lock order: `inner` is the only lock; never held across another lock. It is held across a
+//! blocking fsync only by the rare operations that must not interleave with appends:
+//! truncations, and writes of `leader-epoch-checkpoint` (only when the epochs changed).
 //! Must not import: protocol, `kafka_protocol`, server, `tokio::net`.
 
 use std::os::unix::fs::FileExt;
@@ -34,6 +42,9 @@ use crate::model::{LeaderEpoch, Offset, TopicId};
 
 /// Read-ahead for header walks on the read path (one index interval usually fits).
 const READ_SCAN_CHUNK_BYTES: usize = 16 * 1024;
+/// Attempts of a lock-free read that keeps overlapping truncations before it gives up (returns
+/// nothing); truncations are rare (a follower's, after a leader change), so one retry is usual.
+const READ_ATTEMPTS_MAX: usize = 4;
 
 /// What `append` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,10 +147,94 @@ pub struct PartitionLog {
     /// Fetch reads served with O_DIRECT, and how many of them came from the read-ahead.
     direct_reads: AtomicU64,
     read_ahead_hits: AtomicU64,
+    /// Bumped (under `inner`, before any file is cut) by every truncation. A lock-free read
+    /// snapshots it with its segment views and discards what it read when it changed meanwhile,
+    /// so no reader is handed bytes a truncation removed (`without_truncation`).
+    truncations: AtomicU64,
 }
 
 fn overflow(what: &str) -> LogError {
     LogError::Overflow(what.to_owned())
+}
+
+/// Splits `records` into batches and checks each one: at most `max_bytes` (when given), at
+/// least `records_min` records, a last offset delta that covers its records, a good CRC.
+fn parse_and_verify(
+    records: &Bytes,
+    max_bytes: Option<usize>,
+    records_min: i32,
+) -> Result<Vec<(BatchHeader, std::ops::Range<usize>)>, LogError> {
+    let mut parsed = Vec::new();
+    for item in BatchIter::new(records) {
+        let b = item?;
+        let (h, range) = (b.header, b.range);
+        let bytes = records
+            .get(range.clone())
+            .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+        if let Some(max_bytes) = max_bytes
+            && bytes.len() > max_bytes
+        {
+            return Err(LogError::MessageTooLarge {
+                size_bytes: bytes.len(),
+                max_bytes,
+            });
+        }
+        if h.record_count < records_min {
+            return Err(LogError::Corrupt(format!(
+                "batch has record count {}",
+                h.record_count
+            )));
+        }
+        if h.last_offset_delta < h.record_count - 1 {
+            return Err(LogError::Corrupt(format!(
+                "last offset delta {} too small for {} records",
+                h.last_offset_delta, h.record_count
+            )));
+        }
+        batch::verify_crc(bytes)?;
+        parsed.push((h, range));
+    }
+    if parsed.is_empty() {
+        return Err(LogError::Corrupt("no record batch in append".into()));
+    }
+    Ok(parsed)
+}
+
+/// The epoch cache at open: `leader-epoch-checkpoint` (an unreadable one is ignored) without
+/// entries past the log end (their batches were lost to an unclean stop), then every epoch the
+/// batch headers (`from_headers`, found by the scan) show beyond it. An entry starting exactly
+/// at the log end is kept: it is an epoch assigned before its first batch (`assign_epoch_start`).
+/// Truncations rewrite the file before they cut the data, and other writes only add to its end,
+/// so the file never holds an epoch the kept batches contradict.
+fn merge_epochs(dir: &Path, from_headers: Vec<(i32, i64)>, log_end: i64) -> Vec<(i32, i64)> {
+    let mut epochs = match checkpoint::read_leader_epoch_checkpoint(dir) {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), "rebuilding leader epochs from batches: {e}");
+            Vec::new()
+        }
+    };
+    epochs.retain(|(_, start)| *start <= log_end);
+    for (epoch, start) in from_headers {
+        assign_epoch(&mut epochs, epoch, start);
+    }
+    epochs
+}
+
+/// Kafka's `LeaderEpochFileCache.assign` as its appends use it: only an epoch greater than the
+/// latest is recorded; entries starting at or after `start` go first (an epoch that got no
+/// batch before the next one began). A negative epoch (none) is ignored. Returns whether the
+/// cache changed. Appends, replicated appends, `assign_epoch_start` and the rebuild at open
+/// all go through here, so they agree.
+fn assign_epoch(epochs: &mut Vec<(i32, i64)>, epoch: i32, start: i64) -> bool {
+    if epoch < 0 || epochs.last().is_some_and(|(e, _)| epoch <= *e) {
+        return false;
+    }
+    while epochs.last().is_some_and(|(_, s)| *s >= start) {
+        epochs.pop();
+    }
+    epochs.push((epoch, start));
+    true
 }
 
 impl PartitionLog {
@@ -188,13 +283,7 @@ impl PartitionLog {
             };
             let mut visit = |h: &BatchHeader| {
                 producers.load_batch(h);
-                if h.partition_leader_epoch >= 0
-                    && leader_epochs
-                        .last()
-                        .is_none_or(|(e, _)| h.partition_leader_epoch > *e)
-                {
-                    leader_epochs.push((h.partition_leader_epoch, h.base_offset));
-                }
+                assign_epoch(&mut leader_epochs, h.partition_leader_epoch, h.base_offset);
             };
             let outcome = Segment::open(dir, *base, &settings, verify, now_ms, &mut visit)?;
             if verify {
@@ -242,6 +331,7 @@ impl PartitionLog {
                 s.flush()?;
             }
         }
+        let leader_epochs = merge_epochs(dir, leader_epochs, log_end);
         checkpoint::write_leader_epoch_checkpoint(dir, &leader_epochs)?;
         let inner = Inner {
             settings,
@@ -266,6 +356,7 @@ impl PartitionLog {
             read_ahead: ReadAhead::default(),
             direct_reads: AtomicU64::new(0),
             read_ahead_hits: AtomicU64::new(0),
+            truncations: AtomicU64::new(0),
         })
     }
 
@@ -333,15 +424,6 @@ impl PartitionLog {
         records: Bytes,
         leader_epoch: LeaderEpoch,
     ) -> Result<AppendResult, LogError> {
-        let mut parsed: Vec<(BatchHeader, std::ops::Range<usize>)> = Vec::new();
-        for item in BatchIter::new(&records) {
-            let b = item?;
-            parsed.push((b.header, b.range));
-        }
-        if parsed.is_empty() {
-            return Err(LogError::Corrupt("no record batch in append".into()));
-        }
-
         let max_bytes = {
             let inner = self.lock();
             if inner.closed {
@@ -350,31 +432,7 @@ impl PartitionLog {
             inner.settings.max_message_bytes as usize
         };
         // CRCs are checked without the lock: appends to other batches' CPU work need not wait.
-        for (h, range) in &parsed {
-            let size_bytes = range.len();
-            if size_bytes > max_bytes {
-                return Err(LogError::MessageTooLarge {
-                    size_bytes,
-                    max_bytes,
-                });
-            }
-            if h.record_count < 1 {
-                return Err(LogError::Corrupt(format!(
-                    "batch has record count {}",
-                    h.record_count
-                )));
-            }
-            if h.last_offset_delta < h.record_count - 1 {
-                return Err(LogError::Corrupt(format!(
-                    "last offset delta {} too small for {} records",
-                    h.last_offset_delta, h.record_count
-                )));
-            }
-            let bytes = records
-                .get(range.clone())
-                .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
-            batch::verify_crc(bytes)?;
-        }
+        let parsed = parse_and_verify(&records, Some(max_bytes), 1)?;
 
         let mut inner = self.lock();
         if inner.closed {
@@ -445,13 +503,6 @@ impl PartitionLog {
             let original = records
                 .get(range.clone())
                 .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
-            let size = original.len() as u64;
-            if inner
-                .active()?
-                .should_roll(size, h.last_offset(), now_ms, &settings)
-            {
-                self.roll_locked(&mut inner)?;
-            }
             let mut prefix = [0u8; 16];
             prefix[0..8].copy_from_slice(&h.base_offset.to_be_bytes());
             prefix[8..12].copy_from_slice(&h.batch_length.to_be_bytes());
@@ -459,8 +510,7 @@ impl PartitionLog {
             let rest = original
                 .get(16..)
                 .ok_or_else(|| LogError::Corrupt("batch shorter than header".into()))?;
-            let active = inner.active_mut()?;
-            let position = if log_append_time {
+            if log_append_time {
                 let mut copy = Vec::with_capacity(original.len());
                 copy.extend_from_slice(&prefix);
                 copy.extend_from_slice(rest);
@@ -473,21 +523,13 @@ impl PartitionLog {
                     t.copy_from_slice(&h.max_timestamp.to_be_bytes());
                 }
                 batch::rewrite_crc(&mut copy)?;
-                active.write_parts(&[&copy])?
+                self.write_batch_locked(&mut inner, h, &[&copy], now_ms, &settings)?;
             } else {
-                active.write_parts(&[&prefix, rest])?
-            };
-            active.commit_batch(h, position, now_ms, &settings);
-            inner.log_end_offset = h.next_offset();
-            if inner
-                .leader_epochs
-                .last()
-                .is_none_or(|(e, _)| leader_epoch.0 > *e)
-                && leader_epoch.0 >= 0
-            {
-                inner.leader_epochs.push((leader_epoch.0, h.base_offset));
+                self.write_batch_locked(&mut inner, h, &[&prefix, rest], now_ms, &settings)?;
+            }
+            if assign_epoch(&mut inner.leader_epochs, leader_epoch.0, h.base_offset) {
                 // Written by the next flush, off the produce path: the epochs are rebuilt from
-                // batch headers at open, so the file is for Kafka's tools, not for recovery.
+                // batch headers at open too, so a lost write costs nothing.
                 inner.epochs_dirty = true;
             }
             last_offset = h.last_offset();
@@ -496,8 +538,52 @@ impl PartitionLog {
         for (pid, entry) in staged {
             inner.producers.commit(pid, entry);
         }
+        let result = AppendResult {
+            base_offset: Offset(base_offset),
+            last_offset: Offset(last_offset),
+            log_append_time_ms: if log_append_time { now_ms } else { -1 },
+            log_start_offset: Offset(inner.log_start_offset),
+            duplicate: false,
+        };
+        self.finish_append(inner, records_written, result)
+    }
+
+    /// Rolls when the batch does not fit the active segment, writes `parts` (one whole batch
+    /// whose header is `h`) and makes it visible. Caller holds the lock.
+    fn write_batch_locked(
+        &self,
+        inner: &mut Inner,
+        h: &BatchHeader,
+        parts: &[&[u8]],
+        now_ms: i64,
+        settings: &TopicSettings,
+    ) -> Result<(), LogError> {
+        let size = h.total_size_bytes() as u64;
+        if inner
+            .active()?
+            .should_roll(size, h.last_offset(), now_ms, settings)
+        {
+            self.roll_locked(inner)?;
+        }
+        let active = inner.active_mut()?;
+        let position = active.write_parts(parts)?;
+        active.commit_batch(h, position, now_ms, settings);
+        inner.log_end_offset = h.next_offset();
+        Ok(())
+    }
+
+    /// The common end of an append once its batches are visible: flush accounting, page-cache
+    /// drop-behind, and (with the lock released) the flush that `flush.messages` / `flush.ms`
+    /// ask for.
+    fn finish_append(
+        &self,
+        mut inner: MutexGuard<'_, Inner>,
+        records_written: i64,
+        result: AppendResult,
+    ) -> Result<AppendResult, LogError> {
         inner.unflushed_records = inner.unflushed_records.saturating_add(records_written);
         inner.check_invariants();
+        let settings = inner.settings.clone();
         let cache_advice = match settings.drop_behind_bytes {
             0 => None,
             window => {
@@ -510,13 +596,6 @@ impl PartitionLog {
         let mono = self.clock.monotonic_ms();
         let flush_due = inner.unflushed_records >= settings.flush_messages
             || mono.saturating_sub(inner.last_flush_mono_ms) >= settings.flush_ms;
-        let result = AppendResult {
-            base_offset: Offset(base_offset),
-            last_offset: Offset(last_offset),
-            log_append_time_ms: if log_append_time { now_ms } else { -1 },
-            log_start_offset: Offset(inner.log_start_offset),
-            duplicate: false,
-        };
         drop(inner);
         if let Some(advice) = cache_advice {
             advice.apply_in_background();
@@ -549,6 +628,279 @@ impl PartitionLog {
         self.roll_locked(&mut inner)
     }
 
+    /// Appends batches a follower fetched from its leader, as they are: base offsets and
+    /// partition leader epochs are kept, not assigned. Checks every CRC; the first batch must
+    /// start at the log end and each next one right after the previous one, else
+    /// `OutOfOrderReplica` and nothing is written (a compacted leader log, whose batches leave
+    /// gaps, is not replicated yet). No `max.message.bytes` check (Kafka's followers make none)
+    /// and empty batches are allowed (compaction keeps them for producer state). The caller
+    /// skips fetch responses without records (they are `Corrupt` here, as for `append`).
+    ///
+    /// An empty log (log start = log end) whose start lies inside the first batch (the leader's
+    /// log start was moved inside a batch by DeleteRecords) starts again at that batch's base
+    /// offset, keeping its log start, as Kafka's `Partition.appendRecordsToFollowerOrFutureReplica`.
+    ///
+    /// Producer state follows each batch as a reopen would rebuild it
+    /// (`ProducerStateManager::load_batch`): no sequence or epoch check rejects a batch (the
+    /// leader decided), and a follower that becomes leader detects retries and gaps as the old
+    /// leader did. A batch whose epoch is greater than the latest adds (epoch, base offset) to
+    /// the leader epochs. Flushing, page-cache drop-behind and visibility are as for `append`.
+    pub fn append_replicated(&self, records: Bytes) -> Result<AppendResult, LogError> {
+        if self.lock().closed {
+            return Err(LogError::Closed);
+        }
+        let parsed = parse_and_verify(&records, None, 0)?;
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
+        let (first, last) = match (parsed.first(), parsed.last()) {
+            (Some((first, _)), Some((last, _))) => (*first, *last),
+            _ => return Err(LogError::Corrupt("no record batch in append".into())),
+        };
+        let log_end = inner.log_end_offset;
+        let restart_from = (inner.log_start_offset == log_end
+            && first.base_offset < log_end
+            && first.last_offset() >= log_end)
+            .then_some(log_end);
+        let mut expected = if restart_from.is_some() {
+            first.base_offset
+        } else {
+            log_end
+        };
+        for (h, _) in &parsed {
+            if h.base_offset != expected {
+                return Err(LogError::OutOfOrderReplica {
+                    expected,
+                    got: h.base_offset,
+                });
+            }
+            expected = h
+                .last_offset()
+                .checked_add(1)
+                .ok_or_else(|| overflow("log end offset"))?;
+        }
+        if restart_from.is_some() {
+            tracing::info!(dir = %self.dir.display(), log_start = log_end, base_offset = first.base_offset,
+                "first replicated batch starts below the log start: starting the log at its base offset");
+            self.truncations.fetch_add(1, Ordering::SeqCst);
+            if let Err(e) = self.start_over_locked(&mut inner, first.base_offset) {
+                inner.closed = true;
+                return Err(e);
+            }
+        }
+        let now_ms = self.clock.now_ms();
+        let settings = inner.settings.clone();
+        let mut records_written: i64 = 0;
+        for (h, range) in &parsed {
+            let bytes = records
+                .get(range.clone())
+                .ok_or_else(|| LogError::Corrupt("batch out of buffer".into()))?;
+            self.write_batch_locked(&mut inner, h, &[bytes], now_ms, &settings)?;
+            inner.producers.load_batch(h);
+            if assign_epoch(
+                &mut inner.leader_epochs,
+                h.partition_leader_epoch,
+                h.base_offset,
+            ) {
+                inner.epochs_dirty = true;
+            }
+            records_written += i64::from(h.record_count);
+        }
+        if let Some(start) = restart_from {
+            inner.log_start_offset = start.min(inner.log_end_offset);
+            inner.recovery_point = inner.recovery_point.max(inner.log_start_offset);
+        }
+        let result = AppendResult {
+            base_offset: Offset(first.base_offset),
+            last_offset: Offset(last.last_offset()),
+            log_append_time_ms: -1,
+            log_start_offset: Offset(inner.log_start_offset),
+            duplicate: false,
+        };
+        self.finish_append(inner, records_written, result)
+    }
+
+    /// Removes every batch at and above `offset` (a follower dropping what its new leader does
+    /// not have). Kafka truncates at batch boundaries: when `offset` falls inside a batch, that
+    /// whole batch goes too, so the log end becomes its base offset (read it with
+    /// `log_end_offset`). No-op when `offset >= log end`; `OffsetOutOfRange` below the log start
+    /// (the log start drops to the new end if the cut batch began below it).
+    ///
+    /// Later segments are deleted, the segment holding the point is cut and its indexes rebuilt;
+    /// leader epochs starting at or after the new end are dropped (Kafka's `truncateFromEnd`),
+    /// and `leader-epoch-checkpoint` is rewritten first, so a crash midway leaves either the old
+    /// log or the new one with epochs that match. Every kept segment is fsynced, so the recovery
+    /// point is the new end and a reopen, clean or not, finds the same log end, epochs and
+    /// producer state. Producer state is rebuilt by a header walk of every kept segment: one
+    /// read per batch header (in 64 KiB chunks), so proportional to the log's size; Kafka
+    /// avoids it with producer snapshots, which this log does not keep yet.
+    ///
+    /// Holds the partition lock throughout (including the fsyncs): truncations are rare and
+    /// appends must not interleave. A read that overlapped it reads again (`without_truncation`),
+    /// so no reader is handed removed bytes. After an I/O error midway the log is closed
+    /// (refuses appends); reopening it recovers a consistent log from disk.
+    pub fn truncate_to(&self, offset: Offset) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
+        if offset.0 >= inner.log_end_offset {
+            return Ok(());
+        }
+        if offset.0 < inner.log_start_offset {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset.0,
+                log_start: inner.log_start_offset,
+                log_end: inner.log_end_offset,
+            });
+        }
+        self.truncations.fetch_add(1, Ordering::SeqCst);
+        let result = self.truncate_locked(&mut inner, offset.0);
+        if result.is_err() {
+            inner.closed = true;
+        }
+        drop(inner);
+        // Read-aheads of cut segments are keyed on their old descriptors and never match again;
+        // clearing frees their buffers now.
+        self.read_ahead.clear();
+        result
+    }
+
+    fn truncate_locked(&self, inner: &mut Inner, offset: i64) -> Result<(), LogError> {
+        let i = inner.segment_index_for(offset);
+        let seg = inner
+            .segments
+            .get(i)
+            .ok_or_else(|| LogError::Corrupt("log has no segment".into()))?;
+        let (cut_position, planned_end) = seg
+            .batch_start_for(offset)?
+            .unwrap_or((seg.size_bytes, seg.next_offset));
+        tracing::info!(dir = %self.dir.display(), requested = offset, new_end = planned_end, "truncating log");
+        self.truncate_epochs_locked(inner, planned_end)?;
+
+        let removed: Vec<Segment> = inner.segments.drain(i + 1..).collect();
+        // Highest first: a crash midway leaves a shorter but gap-free log.
+        for s in removed.iter().rev() {
+            s.delete_files()?;
+        }
+        let now_ms = self.clock.now_ms();
+        let settings = inner.settings.clone();
+        inner
+            .active_mut()?
+            .cut_at(&self.dir, cut_position, &settings, now_ms)?;
+        // The end the kept batches give (as a reopen computes it); below the planned one only
+        // when batches left a gap before the cut batch.
+        let new_end = inner.active()?.next_offset;
+        if new_end < planned_end {
+            self.truncate_epochs_locked(inner, new_end)?;
+        }
+        for s in inner.segments.iter_mut() {
+            if s.flushed_size_bytes < s.size_bytes {
+                s.flush()?;
+            }
+        }
+        super::segment::fsync_dir(&self.dir)?;
+        inner.dir_dirty = false;
+
+        let mut producers = ProducerStateManager::new();
+        for s in &inner.segments {
+            s.visit_headers(&mut |h| producers.load_batch(h))?;
+        }
+        inner.producers = producers;
+        inner.log_end_offset = new_end;
+        inner.log_start_offset = inner.log_start_offset.min(new_end);
+        inner.recovery_point = new_end;
+        inner.unflushed_records = 0;
+        inner.last_flush_mono_ms = self.clock.monotonic_ms();
+        inner.check_invariants();
+        Ok(())
+    }
+
+    /// Kafka's `truncateFromEnd`: drops epochs starting at or after `end`, and rewrites
+    /// `leader-epoch-checkpoint` (fsynced) right away.
+    fn truncate_epochs_locked(&self, inner: &mut Inner, end: i64) -> Result<(), LogError> {
+        let mut epochs = inner.leader_epochs.clone();
+        epochs.retain(|(_, start)| *start < end);
+        checkpoint::write_leader_epoch_checkpoint(&self.dir, &epochs)?;
+        inner.leader_epochs = epochs;
+        inner.epochs_dirty = false;
+        Ok(())
+    }
+
+    /// Deletes every segment and starts an empty log at `offset` (log start = log end =
+    /// `offset`): the follower's log ends below its leader's log start. Leader epochs and
+    /// producer state are cleared. `leader-epoch-checkpoint` is emptied first, then the old
+    /// segments are deleted, then the new one is created and the directory fsynced; a crash
+    /// midway leaves a gap-free rest of the old log (or none) for the follower to truncate again.
+    /// Readers and errors as for `truncate_to`. `OffsetOutOfRange` for a negative `offset`.
+    pub fn truncate_fully_and_start_at(&self, offset: Offset) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
+        if offset.0 < 0 {
+            return Err(LogError::OffsetOutOfRange {
+                requested: offset.0,
+                log_start: inner.log_start_offset,
+                log_end: inner.log_end_offset,
+            });
+        }
+        tracing::info!(dir = %self.dir.display(), offset = offset.0, "truncating the whole log");
+        self.truncations.fetch_add(1, Ordering::SeqCst);
+        let result = self.start_over_locked(&mut inner, offset.0);
+        if result.is_err() {
+            inner.closed = true;
+        }
+        drop(inner);
+        self.read_ahead.clear();
+        result
+    }
+
+    /// `truncate_fully_and_start_at` with the lock held and the truncation count bumped.
+    fn start_over_locked(&self, inner: &mut Inner, offset: i64) -> Result<(), LogError> {
+        checkpoint::write_leader_epoch_checkpoint(&self.dir, &[])?;
+        inner.leader_epochs.clear();
+        inner.epochs_dirty = false;
+        for s in inner.segments.iter().rev() {
+            s.delete_files()?;
+        }
+        let fresh = Segment::create(&self.dir, offset, &inner.settings, true)?;
+        inner.segments = vec![fresh];
+        inner.dir_dirty = false;
+        inner.producers = ProducerStateManager::new();
+        inner.log_start_offset = offset;
+        inner.log_end_offset = offset;
+        inner.recovery_point = offset;
+        inner.unflushed_records = 0;
+        inner.last_flush_mono_ms = self.clock.monotonic_ms();
+        inner.check_invariants();
+        Ok(())
+    }
+
+    /// A replica becoming leader in `epoch` records (epoch, log end) when `epoch` is greater
+    /// than the latest epoch known (Kafka's `LeaderEpochFileCache.assign` at become-leader), so
+    /// `leader_epochs` reports it before any batch of it is written; an entry of an earlier epoch
+    /// starting at the log end (which got no batch) is replaced. Later `append`s in `epoch` add
+    /// nothing (not greater). `leader-epoch-checkpoint` is written (fsynced) before this returns
+    /// and a reopen keeps the entry. An epoch not greater than the latest (or negative) is a no-op.
+    pub fn assign_epoch_start(&self, epoch: LeaderEpoch) -> Result<(), LogError> {
+        let mut inner = self.lock();
+        if inner.closed {
+            return Err(LogError::Closed);
+        }
+        let log_end = inner.log_end_offset;
+        if !assign_epoch(&mut inner.leader_epochs, epoch.0, log_end) {
+            return Ok(());
+        }
+        if let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+            inner.epochs_dirty = true;
+            return Err(e);
+        }
+        inner.epochs_dirty = false;
+        Ok(())
+    }
+
     /// Reads whole batches starting at the one holding `offset`, from one segment, up to
     /// `max_bytes` (or one whole batch when `min_one_batch` and the first is larger), never a
     /// batch whose base offset is >= `max_offset`.
@@ -559,8 +911,50 @@ impl PartitionLog {
         max_offset: Offset,
         min_one_batch: bool,
     ) -> Result<ReadResult, LogError> {
+        self.without_truncation(|generation| {
+            self.read_once(offset, max_bytes, max_offset, min_one_batch, generation)
+        })
+        .unwrap_or_else(|| {
+            // Truncated under every attempt: nothing now, the fetch comes back.
+            let inner = self.lock();
+            Ok(ReadResult {
+                records: Bytes::new(),
+                log_start_offset: Offset(inner.log_start_offset),
+                log_end_offset: Offset(inner.log_end_offset),
+            })
+        })
+    }
+
+    /// Runs a lock-free read `f` until no truncation ran while it did: `f` stores the
+    /// truncation count it saw under the lock, with its segment views, into its argument.
+    /// `None` after `READ_ATTEMPTS_MAX` attempts that each overlapped a truncation.
+    fn without_truncation<T>(
+        &self,
+        mut f: impl FnMut(&mut u64) -> Result<T, LogError>,
+    ) -> Option<Result<T, LogError>> {
+        for _ in 0..READ_ATTEMPTS_MAX {
+            let mut generation = u64::MAX;
+            let result = f(&mut generation);
+            // A truncation bumps the count before it cuts a file, so a read that saw a cut
+            // file (or bytes appended after the cut) sees the new count here.
+            if self.truncations.load(Ordering::SeqCst) == generation {
+                return Some(result);
+            }
+        }
+        None
+    }
+
+    fn read_once(
+        &self,
+        offset: Offset,
+        max_bytes: usize,
+        max_offset: Offset,
+        min_one_batch: bool,
+        generation: &mut u64,
+    ) -> Result<ReadResult, LogError> {
         let (views, log_start, log_end) = {
             let inner = self.lock();
+            *generation = self.truncations.load(Ordering::SeqCst);
             let (start, end) = (inner.log_start_offset, inner.log_end_offset);
             if offset.0 < start || offset.0 > end {
                 return Err(LogError::OffsetOutOfRange {
@@ -773,12 +1167,11 @@ impl PartitionLog {
     }
 
     fn flush_segments(&self, include_active: bool) -> Result<Offset, LogError> {
-        let (files, target, sync_dir, epochs, active_base, drop_rolled) = {
+        let (files, target, sync_dir, generation, active_base, drop_rolled) = {
             let mut inner = self.lock();
+            let generation = self.truncations.load(Ordering::SeqCst);
             let active_base = inner.active()?.base_offset;
             let sync_dir = std::mem::take(&mut inner.dir_dirty);
-            let epochs =
-                std::mem::take(&mut inner.epochs_dirty).then(|| inner.leader_epochs.clone());
             let target = if include_active {
                 inner.log_end_offset
             } else {
@@ -804,7 +1197,14 @@ impl PartitionLog {
                 inner.last_flush_mono_ms = self.clock.monotonic_ms();
             }
             let drop_rolled = inner.settings.drop_behind_bytes > 0;
-            (files, target, sync_dir, epochs, active_base, drop_rolled)
+            (
+                files,
+                target,
+                sync_dir,
+                generation,
+                active_base,
+                drop_rolled,
+            )
         };
         for (log, idx, tidx, base, size) in &files {
             log.sync_data()?;
@@ -819,13 +1219,22 @@ impl PartitionLog {
             self.lock().dir_dirty = true;
             return Err(e.into());
         }
-        if let Some(epochs) = epochs
-            && let Err(e) = checkpoint::write_leader_epoch_checkpoint(&self.dir, &epochs)
-        {
-            self.lock().epochs_dirty = true;
-            tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}");
-        }
         let mut inner = self.lock();
+        if inner.epochs_dirty {
+            // Under the lock (only when the epochs changed, so rarely): a list copied before a
+            // truncation could otherwise overwrite the truncation's rewrite.
+            match checkpoint::write_leader_epoch_checkpoint(&self.dir, &inner.leader_epochs) {
+                Ok(()) => inner.epochs_dirty = false,
+                Err(e) => {
+                    tracing::warn!(dir = %self.dir.display(), "leader-epoch-checkpoint write failed: {e}")
+                }
+            }
+        }
+        if self.truncations.load(Ordering::SeqCst) != generation {
+            // A truncation ran meanwhile: it synced what it kept itself, and the sizes synced
+            // here may belong to batches it removed.
+            return Ok(Offset(inner.recovery_point));
+        }
         for (_, _, _, base, size) in &files {
             if let Some(s) = inner.segments.iter_mut().find(|s| s.base_offset == *base) {
                 s.flushed_size_bytes = s.flushed_size_bytes.max(*size);
@@ -842,8 +1251,9 @@ impl PartitionLog {
 
     /// Snapshots of segments from the first one whose max timestamp is >= `ts_ms`, each with
     /// the position a scan for `ts_ms` may start at.
-    fn timestamp_views(&self, ts_ms: i64) -> Vec<SegmentView> {
+    fn timestamp_views(&self, ts_ms: i64, generation: &mut u64) -> Vec<SegmentView> {
         let inner = self.lock();
+        *generation = self.truncations.load(Ordering::SeqCst);
         let mut views = Vec::new();
         for s in inner
             .segments
@@ -887,18 +1297,30 @@ impl PartitionLog {
     /// The first batch whose max timestamp is >= `ts_ms` (ListOffsets by timestamp); the caller
     /// decodes its records to find the exact record.
     pub fn batch_for_timestamp(&self, ts_ms: i64) -> Result<Option<Bytes>, LogError> {
-        for view in self.timestamp_views(ts_ms) {
-            if let Some(b) = Self::scan_for(&view, |h| h.max_timestamp >= ts_ms)? {
-                return Ok(Some(b));
+        self.without_truncation(|generation| {
+            for view in self.timestamp_views(ts_ms, generation) {
+                if let Some(b) = Self::scan_for(&view, |h| h.max_timestamp >= ts_ms)? {
+                    return Ok(Some(b));
+                }
             }
-        }
-        Ok(None)
+            Ok(None)
+        })
+        .unwrap_or(Ok(None))
     }
 
     /// The batch holding the log's largest max timestamp (the first such batch).
     pub fn batch_with_max_timestamp(&self) -> Result<Option<Bytes>, LogError> {
+        self.without_truncation(|generation| self.batch_with_max_timestamp_once(generation))
+            .unwrap_or(Ok(None))
+    }
+
+    fn batch_with_max_timestamp_once(
+        &self,
+        generation: &mut u64,
+    ) -> Result<Option<Bytes>, LogError> {
         let (view, max_ts) = {
             let inner = self.lock();
+            *generation = self.truncations.load(Ordering::SeqCst);
             let mut best: Option<&Segment> = None;
             for s in inner.segments.iter().filter(|s| !s.is_empty()) {
                 if best.is_none_or(|b| s.max_timestamp_ms() > b.max_timestamp_ms()) {
@@ -1054,3 +1476,6 @@ pub fn delete_partition_dir(dir: &Path) -> Result<(), LogError> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod follower_tests;

@@ -10,7 +10,8 @@
 //!
 //! Contract: a slot holds at most one pending read (the latest); a fetch of another offset (or
 //! segment) discards it. Bytes read ahead are committed bytes of an append-only file
-//! and so cannot go stale. Nothing here is needed for correctness: when the thread is missing,
+//! and so cannot go stale: a truncation (the one thing that removes committed bytes) opens the
+//! segment it cuts again, so a read keyed on the old descriptor never matches a fetch again. Nothing here is needed for correctness: when the thread is missing,
 //! busy (its queue is bounded), failed, or slow (`WAIT_LIMIT_MS`), the caller reads itself.
 //! Memory: one buffer per partition whose consumer is behind, of that consumer's fetch size, and
 //! at most `READ_AHEAD_BUDGET_BYTES` in all (a slot keeps its buffer until it is taken or

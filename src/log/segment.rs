@@ -4,7 +4,8 @@
 //! Invariants: `size_bytes` is the committed size: every byte below it belongs to a whole,
 //! validated batch, and the file never keeps bytes above it after a failed write (they are cut
 //! off), so O_APPEND writes always land at `size_bytes`. `next_offset` is the last offset + 1
-//! (the base offset while empty). Relative offsets and positions fit u32.
+//! (the base offset while empty). Relative offsets and positions fit u32. Committed bytes only
+//! go away through `cut_at` (a follower's truncation), which replaces the segment's descriptors.
 //! Readers share `log` through an `Arc<File>` and `pread` below a snapshotted committed size.
 //!
 //! Lock order: none here; the owning `PartitionLog` holds its lock around every mutation.
@@ -507,6 +508,85 @@ impl Segment {
                 None
             }
         }
+    }
+
+    /// Calls `visit` with the header of every batch below the committed size, in order: a
+    /// header walk reading the file in `SCAN_CHUNK_BYTES` chunks (no CRC check).
+    pub fn visit_headers(&self, visit: &mut dyn FnMut(&BatchHeader)) -> Result<(), LogError> {
+        self.walk_headers(0, &mut |_, h| {
+            visit(h);
+            true
+        })
+    }
+
+    /// Walks batch headers below the committed size from `pos` (a batch boundary) while `f`
+    /// returns true; `f` gets each batch's position and header.
+    fn walk_headers(
+        &self,
+        mut pos: u64,
+        f: &mut dyn FnMut(u64, &BatchHeader) -> bool,
+    ) -> Result<(), LogError> {
+        let mut reader = ScanReader::new(&self.log, self.size_bytes, SCAN_CHUNK_BYTES);
+        while let Some(hb) = reader.get(pos, batch::HEADER_BYTES)? {
+            let h = BatchHeader::parse(hb)?;
+            if !f(pos, &h) {
+                break;
+            }
+            pos = pos
+                .checked_add(h.total_size_bytes() as u64)
+                .ok_or_else(|| LogError::Overflow("segment position".into()))?;
+        }
+        Ok(())
+    }
+
+    /// Where the batch holding `offset` (or, in a gap, the first batch after it) starts:
+    /// (file position, its base offset); `None` when every batch ends below `offset`.
+    pub fn batch_start_for(&self, offset: i64) -> Result<Option<(u64, i64)>, LogError> {
+        let rel = u32::try_from(offset.saturating_sub(self.base_offset).max(0)).unwrap_or(u32::MAX);
+        // An index entry names the last offset of the batch at its position, so the entry found
+        // points at a batch ending at or before `offset`: the walk starts at or before the one.
+        let from = u64::from(self.offset_index.lookup(rel));
+        let mut found = None;
+        self.walk_headers(from, &mut |pos, h| {
+            if h.last_offset() >= offset {
+                found = Some((pos, h.base_offset));
+                false
+            } else {
+                true
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Cuts the segment at `position` (a batch boundary): the log file is shortened and
+    /// fsynced, then the segment is opened again, which rebuilds (and rewrites, fsynced) both
+    /// indexes from the kept batches and gives fresh descriptors, so nothing keyed on the old
+    /// ones (a read-ahead) is ever served for the new content. Costs a header walk of the kept
+    /// part.
+    pub fn cut_at(
+        &mut self,
+        dir: &Path,
+        position: u64,
+        settings: &TopicSettings,
+        now_ms: i64,
+    ) -> Result<(), LogError> {
+        assert!(
+            position <= self.size_bytes,
+            "cut at {position} past the committed size {}",
+            self.size_bytes
+        );
+        self.log.set_len(position)?;
+        self.log.sync_all()?;
+        let outcome = Segment::open(dir, self.base_offset, settings, false, now_ms, &mut |_| {})?;
+        if outcome.truncated {
+            // The bytes below a committed size were whole batches when written.
+            return Err(LogError::Corrupt(format!(
+                "{}: bad batch below the cut at {position}",
+                self.log_path.display()
+            )));
+        }
+        *self = outcome.segment;
+        Ok(())
     }
 
     /// Reads `len` bytes at `pos` of a segment file with one pread.

@@ -195,6 +195,7 @@ fn log_code(e: &LogError) -> i16 {
         LogError::MessageTooLarge { .. } => MESSAGE_TOO_LARGE,
         LogError::OffsetOutOfRange { .. } => OFFSET_OUT_OF_RANGE,
         LogError::OutOfOrderSequence { .. } => OUT_OF_ORDER_SEQUENCE_NUMBER,
+        LogError::OutOfOrderReplica { .. } => UNKNOWN_SERVER_ERROR,
         LogError::InvalidProducerEpoch { .. } => INVALID_PRODUCER_EPOCH,
         LogError::InconsistentTopicId { .. } => INCONSISTENT_TOPIC_ID,
         LogError::Overflow(_) => KAFKA_STORAGE_ERROR,

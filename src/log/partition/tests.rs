@@ -10,7 +10,7 @@ use crate::log::test_util::{TestBatch, manual_clock, simple, small_settings};
 
 const E0: LeaderEpoch = LeaderEpoch(0);
 
-fn open(
+pub(super) fn open(
     dir: &Path,
     settings: TopicSettings,
     clock: &SharedClock,
@@ -26,7 +26,7 @@ fn open(
     .unwrap()
 }
 
-fn setup(
+pub(super) fn setup(
     settings: TopicSettings,
 ) -> (
     tempfile::TempDir,
@@ -43,7 +43,7 @@ fn setup(
 }
 
 /// Offsets (base, last) of every batch in `records`, checking CRCs.
-fn batches(records: &[u8]) -> Vec<(i64, i64)> {
+pub(super) fn batches(records: &[u8]) -> Vec<(i64, i64)> {
     BatchIter::new(records)
         .map(|b| {
             let b = b.unwrap();
@@ -53,7 +53,7 @@ fn batches(records: &[u8]) -> Vec<(i64, i64)> {
         .collect()
 }
 
-fn read_all(log: &PartitionLog) -> Vec<(i64, i64)> {
+pub(super) fn read_all(log: &PartitionLog) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut at = log.log_start_offset();
     let end = log.log_end_offset();
@@ -67,7 +67,7 @@ fn read_all(log: &PartitionLog) -> Vec<(i64, i64)> {
     out
 }
 
-fn log_files(dir: &Path) -> Vec<String> {
+pub(super) fn log_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -559,7 +559,7 @@ fn oversized_batch_is_rejected() {
     assert_eq!(log.log_end_offset(), Offset(0));
 }
 
-fn idem(pid: i64, epoch: i16, seq: i32, records: usize) -> Bytes {
+pub(super) fn idem(pid: i64, epoch: i16, seq: i32, records: usize) -> Bytes {
     TestBatch {
         records,
         producer_id: pid,
