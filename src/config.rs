@@ -3786,6 +3786,9 @@ mod tests {
             ConfigType::List
         );
         assert_eq!(get("inter.broker.listener.name").unwrap().value, None);
+        for e in &entries {
+            assert!(e.documentation.is_some(), "{} has no documentation", e.name);
+        }
 
         let args: Vec<String> = KRAFT_SETTINGS
             .iter()
