@@ -63,3 +63,218 @@ impl EmbeddedBroker {
         self.handle.shutdown().await
     }
 }
+
+/// One node's fixed addresses in an `EmbeddedCluster` (kept across restarts).
+#[derive(Debug, Clone)]
+struct NodeSpec {
+    id: i32,
+    client_port: u16,
+    controller_port: u16,
+    data_dir: PathBuf,
+}
+
+/// An N-node cluster inside the calling process, for Rust tests: every node is a combined
+/// broker and controller (`process.roles=broker,controller`) on 127.0.0.1 with its own client and
+/// controller ports and data directory, configured with Kafka's KRaft settings. Nodes can be
+/// killed (tasks aborted, nothing flushed or marked clean), shut down (controlled) and restarted
+/// on the same ports and data.
+#[derive(Debug)]
+pub struct EmbeddedCluster {
+    specs: Vec<NodeSpec>,
+    nodes: Vec<Option<BrokerHandle>>,
+    properties: Vec<(String, String)>,
+    clock: SharedClock,
+}
+
+fn free_port() -> Result<u16, StartError> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| StartError::Bind {
+        addr: "127.0.0.1:0".into(),
+        source,
+    })?;
+    l.local_addr()
+        .map(|a| a.port())
+        .map_err(|source| StartError::Bind {
+            addr: "127.0.0.1:0".into(),
+            source,
+        })
+}
+
+impl EmbeddedCluster {
+    /// Starts `n` nodes (ids 1..=n) with their data under `data_root/node-<id>` and extra
+    /// `key=value` properties for every node; returns once every node is registered and unfenced
+    /// in every node's metadata (bounded by `ready_timeout`).
+    pub async fn start(
+        n: usize,
+        data_root: &Path,
+        properties: &[(&str, &str)],
+        ready_timeout: std::time::Duration,
+    ) -> Result<EmbeddedCluster, StartError> {
+        let mut specs = Vec::with_capacity(n);
+        for i in 1..=n {
+            specs.push(NodeSpec {
+                id: i as i32,
+                client_port: free_port()?,
+                controller_port: free_port()?,
+                data_dir: data_root.join(format!("node-{i}")),
+            });
+        }
+        let mut cluster = EmbeddedCluster {
+            nodes: (0..n).map(|_| None).collect(),
+            specs,
+            properties: properties
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            clock: SystemClock::shared(),
+        };
+        let starts: Vec<_> = cluster
+            .specs
+            .iter()
+            .map(|s| Self::start_node(cluster.config_for(s)?, cluster.clock.clone()))
+            .collect::<Result<_, StartError>>()?;
+        // A node of a larger quorum returns from `start` at once, so starting them in turn is
+        // as good as starting them together.
+        for (slot, start) in cluster.nodes.iter_mut().zip(starts) {
+            *slot = Some(start.await?);
+        }
+        cluster.wait_ready(ready_timeout).await?;
+        Ok(cluster)
+    }
+
+    fn config_for(&self, s: &NodeSpec) -> Result<BrokerConfig, StartError> {
+        let voters: Vec<String> = self
+            .specs
+            .iter()
+            .map(|v| format!("{}@127.0.0.1:{}", v.id, v.controller_port))
+            .collect();
+        let mut overrides = vec![
+            format!("node.id={}", s.id),
+            "process.roles=broker,controller".to_string(),
+            format!(
+                "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
+                s.client_port, s.controller_port
+            ),
+            format!("advertised.listeners=PLAINTEXT://127.0.0.1:{}", s.client_port),
+            "controller.listener.names=CONTROLLER".to_string(),
+            "inter.broker.listener.name=PLAINTEXT".to_string(),
+            format!("controller.quorum.voters={}", voters.join(",")),
+            format!("log.dirs={}", s.data_dir.display()),
+        ];
+        overrides.extend(self.properties.iter().map(|(k, v)| format!("{k}={v}")));
+        BrokerConfig::load(None, &overrides, &[])
+            .map_err(|e| StartError::Storage(server::BrokerError::Config(e)))
+    }
+
+    fn start_node(
+        config: BrokerConfig,
+        clock: SharedClock,
+    ) -> Result<impl std::future::Future<Output = Result<BrokerHandle, StartError>>, StartError> {
+        Ok(server::start(config, clock))
+    }
+
+    /// Every node's client address, comma-separated (`bootstrap.servers`).
+    pub fn bootstrap(&self) -> String {
+        self.specs
+            .iter()
+            .map(|s| format!("127.0.0.1:{}", s.client_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The ids of the nodes that are running.
+    pub fn running(&self) -> Vec<i32> {
+        self.specs
+            .iter()
+            .zip(&self.nodes)
+            .filter(|(_, n)| n.is_some())
+            .map(|(s, _)| s.id)
+            .collect()
+    }
+
+    fn index(&self, id: i32) -> Option<usize> {
+        self.specs.iter().position(|s| s.id == id)
+    }
+
+    /// A running node's broker.
+    pub fn broker(&self, id: i32) -> Option<&std::sync::Arc<server::Broker>> {
+        self.nodes.get(self.index(id)?)?.as_ref().map(|h| &h.broker)
+    }
+
+    pub fn data_dir(&self, id: i32) -> Option<&Path> {
+        self.index(id).map(|i| self.specs[i].data_dir.as_path())
+    }
+
+    /// The active controller as the running nodes see it.
+    pub fn active_controller(&self) -> Option<i32> {
+        self.nodes
+            .iter()
+            .flatten()
+            .find_map(|h| h.broker.controller.active_controller())
+    }
+
+    /// Stops node `id` abruptly (nothing flushed, no controlled shutdown).
+    pub async fn kill(&mut self, id: i32) {
+        if let Some(i) = self.index(id)
+            && let Some(h) = self.nodes[i].take()
+        {
+            h.kill().await;
+        }
+    }
+
+    /// Stops node `id` as SIGTERM does: controlled shutdown, then a clean stop.
+    pub async fn stop(&mut self, id: i32) {
+        if let Some(i) = self.index(id)
+            && let Some(h) = self.nodes[i].take()
+        {
+            h.shutdown().await;
+        }
+    }
+
+    /// Starts node `id` again on its ports and data.
+    pub async fn restart(&mut self, id: i32) -> Result<(), StartError> {
+        let Some(i) = self.index(id) else {
+            return Ok(());
+        };
+        if self.nodes[i].is_some() {
+            return Ok(());
+        }
+        let config = self.config_for(&self.specs[i])?;
+        self.nodes[i] = Some(server::start(config, self.clock.clone()).await?);
+        Ok(())
+    }
+
+    /// Waits until every running node is registered and unfenced in every running node's image.
+    pub async fn wait_ready(&self, timeout: std::time::Duration) -> Result<(), StartError> {
+        let started = std::time::Instant::now();
+        let running = self.running();
+        loop {
+            let ready = self.nodes.iter().flatten().all(|h| {
+                let img = h.broker.image();
+                h.broker.registration().unfenced
+                    && running
+                        .iter()
+                        .all(|id| img.broker(*id).is_some_and(|b| !b.fenced))
+            });
+            if ready {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                return Err(StartError::Quorum(format!(
+                    "the cluster was not ready within {timeout:?}"
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops every running node cleanly (flushed, marked clean), without controlled shutdown:
+    /// the last nodes would have no quorum to move leaderships with.
+    pub async fn shutdown(mut self) {
+        for i in 0..self.nodes.len() {
+            if let Some(h) = self.nodes[i].take() {
+                h.shutdown_uncontrolled().await;
+            }
+        }
+    }
+}
+

@@ -1,28 +1,33 @@
 //! Cluster metadata: topics, their ids, partition counts and config overrides, the cluster id, and
 //! producer-id blocks, published to the broker as an immutable `MetadataImage`.
 //!
-//! Contract: every change is applied to a copy of the current image, persisted (write to a temp
-//! file, fsync, rename, fsync the directory) and only then published, so a crash leaves either the
-//! old image or the new one. Readers take an `Arc<MetadataImage>` and never block writers.
-//! Today the quorum is this single node and the image is persisted as one file
-//! (`<log.dirs>/gregor-metadata.json`); the Raft quorum (KRaft's shape, an existing Raft crate)
-//! replaces the persistence, not the image.
-//! Lock order: `write_lock` before `image`. Must not import: protocol, server, group, replication.
+//! Contract: the metadata log (a Raft quorum of the controllers, openraft: `quorum`, `raft_store`,
+//! `network`) holds KRaft-shaped records (`records`); every node applies them in log order into an
+//! immutable `MetadataImage` (`state_machine`, its only writer) that readers take as an `Arc` and
+//! never block on. `service::Controller` decides changes on the active controller; `placement`
+//! holds its placement and election rules. A single node is a quorum of one. The pre-quorum
+//! single-node store (`<log.dirs>/gregor-metadata.json`) is only read, to migrate it.
+//! Lock order: see `service`. Must not import: protocol, server, group, replication.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use crate::model::TopicId;
 
 pub mod network;
+pub mod placement;
 pub mod quorum;
 pub mod raft_store;
 pub mod records;
+pub mod service;
 pub mod state_machine;
 
+pub use service::{
+    BrokerRegistrationSpec, Controller, ControllerSettings, HeartbeatOutcome, IsrChange, TopicSpec,
+};
 pub use state_machine::{BrokerRegistration, PartitionState};
 
 /// How many producer ids one persisted allocation hands out before the next write.
@@ -51,6 +56,30 @@ pub enum ControllerError {
     },
     #[error("metadata store {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
+    #[error("this node is not the active controller (the active controller is {leader:?})")]
+    NotController { leader: Option<i32> },
+    #[error("the metadata log refused the change: {0}")]
+    Rejected(String),
+    #[error("the metadata quorum did not commit the change within {0} ms")]
+    Timeout(u64),
+    #[error("metadata quorum: {0}")]
+    Quorum(String),
+    #[error(transparent)]
+    Placement(#[from] placement::PlacementError),
+    #[error("broker {0} is not registered")]
+    BrokerNotRegistered(i32),
+    #[error("broker {broker} has epoch {current}, the request names {given}")]
+    StaleBrokerEpoch { broker: i32, current: i64, given: i64 },
+    #[error("the requester is not the partition's leader")]
+    NotLeaderOrFollower,
+    #[error("the request's leader epoch is older than the partition's")]
+    FencedLeaderEpoch,
+    #[error("the request's partition epoch or leader epoch is not the partition's current one")]
+    InvalidUpdateVersion,
+    #[error("broker {0} cannot join the ISR: it is not a live replica")]
+    IneligibleReplica(i32),
+    #[error("{0}")]
+    InvalidRequest(String),
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -107,16 +136,6 @@ impl MetadataImage {
             image.topics.insert(t.name.clone(), Arc::new(t));
         }
         image
-    }
-    fn to_persisted(&self) -> Persisted {
-        let mut topics: Vec<TopicMeta> = self.topics.values().map(|t| (**t).clone()).collect();
-        topics.sort_by(|a, b| a.name.cmp(&b.name));
-        Persisted {
-            cluster_id: self.cluster_id.clone(),
-            next_producer_id: self.next_producer_id,
-            topics,
-            group_configs: self.group_configs.clone(),
-        }
     }
     pub fn topic(&self, name: &str) -> Option<&Arc<TopicMeta>> {
         self.topics.get(name)
@@ -200,214 +219,32 @@ pub fn parse_topic_id(hex: &str) -> Option<TopicId> {
     Some(TopicId(out))
 }
 
-/// The single-node controller: the only writer of the metadata image.
-#[derive(Debug)]
-pub struct Controller {
-    path: PathBuf,
-    write_lock: Mutex<()>,
-    image: RwLock<Arc<MetadataImage>>,
-}
-
-impl Controller {
-    /// Loads the image from `dir`, creating an empty one (with a fresh cluster id) if absent.
-    pub fn open(
-        dir: &Path,
-        cluster_id_override: Option<&str>,
-    ) -> Result<Controller, ControllerError> {
-        let path = dir.join("gregor-metadata.json");
-        let io = |source| ControllerError::Io {
-            path: path.clone(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let persisted = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice::<Persisted>(&bytes).map_err(|e| {
+/// Reads the pre-quorum single-node store (`gregor-metadata.json`), if there is one, as an image:
+/// what `Controller::bootstrap` migrates into the metadata log on first start.
+pub fn read_legacy_store(path: &Path) -> Result<Option<MetadataImage>, ControllerError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let p = serde_json::from_slice::<Persisted>(&bytes).map_err(|e| {
                 ControllerError::Corrupt {
-                    path: path.clone(),
+                    path: path.to_path_buf(),
                     reason: e.to_string(),
                 }
-            })?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Persisted {
-                cluster_id: cluster_id_override
-                    .map(str::to_string)
-                    .unwrap_or_else(new_cluster_id),
-                next_producer_id: 0,
-                topics: Vec::new(),
-                group_configs: BTreeMap::new(),
-            },
-            Err(e) => return Err(io(e)),
-        };
-        let controller = Controller {
-            path,
-            write_lock: Mutex::new(()),
-            image: RwLock::new(Arc::new(MetadataImage::from_persisted(persisted))),
-        };
-        controller.write_meta_properties(dir)?;
-        Ok(controller)
-    }
-
-    /// Kafka's `meta.properties`, so Kafka's tools recognise the directory.
-    fn write_meta_properties(&self, dir: &Path) -> Result<(), ControllerError> {
-        let image = self.image();
-        let text = format!("version=1\ncluster.id={}\nnode.id=1\n", image.cluster_id);
-        let path = dir.join("meta.properties");
-        std::fs::write(&path, text).map_err(|source| ControllerError::Io { path, source })
-    }
-
-    pub fn image(&self) -> Arc<MetadataImage> {
-        match self.image.read() {
-            Ok(g) => g.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
+            })?;
+            Ok(Some(MetadataImage::from_persisted(p)))
         }
-    }
-
-    fn update<T>(
-        &self,
-        f: impl FnOnce(&mut MetadataImage) -> Result<T, ControllerError>,
-    ) -> Result<T, ControllerError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut next = (*self.image()).clone();
-        let out = f(&mut next)?;
-        self.persist(&next)?;
-        *self.image.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(next);
-        Ok(out)
-    }
-
-    fn persist(&self, image: &MetadataImage) -> Result<(), ControllerError> {
-        let io = |source| ControllerError::Io {
-            path: self.path.clone(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ControllerError::Io {
+            path: path.to_path_buf(),
             source,
-        };
-        let bytes = serde_json::to_vec_pretty(&image.to_persisted()).map_err(|e| {
-            ControllerError::Corrupt {
-                path: self.path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let tmp = self.path.with_extension("json.tmp");
-        {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&tmp).map_err(io)?;
-            f.write_all(&bytes).map_err(io)?;
-            f.sync_all().map_err(io)?;
-        }
-        std::fs::rename(&tmp, &self.path).map_err(io)?;
-        if let Some(parent) = self.path.parent() {
-            std::fs::File::open(parent)
-                .and_then(|d| d.sync_all())
-                .map_err(io)?;
-        }
-        Ok(())
+        }),
     }
+}
 
-    pub fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-    ) -> Result<Arc<TopicMeta>, ControllerError> {
-        validate_topic_name(name)?;
-        self.update(|img| {
-            if img.topics.contains_key(name) {
-                return Err(ControllerError::TopicAlreadyExists(name.to_string()));
-            }
-            let id = new_topic_id(|id| img.ids.contains_key(&id));
-            let meta = Arc::new(TopicMeta {
-                name: name.to_string(),
-                id: format_topic_id(id),
-                partitions,
-                configs,
-            });
-            img.ids.insert(id, name.to_string());
-            img.topics.insert(name.to_string(), meta.clone());
-            Ok(meta)
-        })
-    }
-
-    pub fn delete_topic(&self, name: &str) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update(|img| {
-            let meta = img
-                .topics
-                .remove(name)
-                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-            img.ids.remove(&meta.topic_id());
-            Ok(meta)
-        })
-    }
-
-    pub fn create_partitions(
-        &self,
-        name: &str,
-        count: i32,
-    ) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update_topic(name, |meta| {
-            if count <= meta.partitions {
-                return Err(ControllerError::InvalidPartitionCount {
-                    topic: name.to_string(),
-                    current: meta.partitions,
-                    requested: count,
-                });
-            }
-            meta.partitions = count;
-            Ok(())
-        })
-    }
-
-    /// Applies `f` to a copy of an existing topic's metadata and publishes the result.
-    fn update_topic(
-        &self,
-        name: &str,
-        f: impl FnOnce(&mut TopicMeta) -> Result<(), ControllerError>,
-    ) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update(|img| {
-            let mut meta = img
-                .topics
-                .get(name)
-                .map(|t| (**t).clone())
-                .ok_or_else(|| ControllerError::UnknownTopic(name.to_string()))?;
-            f(&mut meta)?;
-            let meta = Arc::new(meta);
-            img.topics.insert(name.to_string(), meta.clone());
-            Ok(meta)
-        })
-    }
-
-    /// Replaces a topic's config overrides (already validated by the caller).
-    pub fn set_topic_configs(
-        &self,
-        name: &str,
-        configs: BTreeMap<String, String>,
-    ) -> Result<Arc<TopicMeta>, ControllerError> {
-        self.update_topic(name, |meta| {
-            meta.configs = configs;
-            Ok(())
-        })
-    }
-
-    /// Replaces a group's dynamic configs (already validated); an empty map removes them.
-    pub fn set_group_configs(
-        &self,
-        group_id: &str,
-        configs: BTreeMap<String, String>,
-    ) -> Result<(), ControllerError> {
-        self.update(|img| {
-            if configs.is_empty() {
-                img.group_configs.remove(group_id);
-            } else {
-                img.group_configs.insert(group_id.to_string(), configs);
-            }
-            Ok(())
-        })
-    }
-
-    /// Reserves the next block of producer ids: `[start, start + PRODUCER_ID_BLOCK_SIZE)`.
-    pub fn allocate_producer_id_block(&self) -> Result<i64, ControllerError> {
-        self.update(|img| {
-            let start = img.next_producer_id;
-            img.next_producer_id = start + PRODUCER_ID_BLOCK_SIZE;
-            Ok(start)
-        })
-    }
+/// Kafka's `meta.properties`, so Kafka's tools recognise the directory.
+pub fn write_meta_properties(dir: &Path, cluster_id: &str, node_id: i32) -> Result<(), ControllerError> {
+    let text = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
+    let path = dir.join("meta.properties");
+    std::fs::write(&path, text).map_err(|source| ControllerError::Io { path, source })
 }
 
 fn new_topic_id(taken: impl Fn(TopicId) -> bool) -> TopicId {
@@ -443,48 +280,6 @@ pub fn base64_url(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn topics_survive_reopen_and_names_are_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let c = Controller::open(dir.path(), None).unwrap();
-        let cluster = c.image().cluster_id.clone();
-        let t = c
-            .create_topic(
-                "orders",
-                3,
-                BTreeMap::from([("retention.ms".into(), "1000".into())]),
-            )
-            .unwrap();
-        assert!(matches!(
-            c.create_topic("orders", 1, BTreeMap::new()),
-            Err(ControllerError::TopicAlreadyExists(_))
-        ));
-        assert!(matches!(
-            c.create_topic("bad name", 1, BTreeMap::new()),
-            Err(ControllerError::InvalidTopicName { .. })
-        ));
-        assert!(matches!(
-            c.create_partitions("orders", 2),
-            Err(ControllerError::InvalidPartitionCount { .. })
-        ));
-        c.create_partitions("orders", 5).unwrap();
-        let block = c.allocate_producer_id_block().unwrap();
-        drop(c);
-        let c = Controller::open(dir.path(), None).unwrap();
-        let img = c.image();
-        assert_eq!(img.cluster_id, cluster);
-        let again = img.topic("orders").unwrap();
-        assert_eq!(again.partitions, 5);
-        assert_eq!(again.id, t.id);
-        assert_eq!(img.topic_by_id(t.topic_id()).unwrap().name, "orders");
-        assert_eq!(
-            c.allocate_producer_id_block().unwrap(),
-            block + PRODUCER_ID_BLOCK_SIZE
-        );
-        c.delete_topic("orders").unwrap();
-        assert!(c.image().topic("orders").is_none());
-    }
 
     #[test]
     fn base64_matches_kafka_uuid_strings() {

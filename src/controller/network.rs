@@ -301,7 +301,8 @@ pub async fn serve(listener: TcpListener, raft: Raft<TypeConfig>, timeouts: RpcT
     }
 }
 
-async fn serve_connection(
+/// Serves one peer connection until it closes (the server side of `Network`).
+pub async fn serve_connection(
     mut stream: TcpStream,
     raft: Raft<TypeConfig>,
     timeouts: RpcTimeouts,

@@ -149,7 +149,10 @@ pub struct Quorum {
     id: NodeId,
     raft: Raft<TypeConfig>,
     published: watch::Receiver<Published>,
-    server: JoinHandle<()>,
+    /// The listener task when the quorum owns its listener (`start`); `None` when the broker's
+    /// controller listener hands peer connections in (`start_shared`, `serve_peer`).
+    server: Option<JoinHandle<()>>,
+    timeouts: RpcTimeouts,
     propose_timeout: Duration,
 }
 
@@ -169,6 +172,33 @@ impl Quorum {
 
     /// Starts the node answering peers on `listener` (already bound to its voter address).
     pub async fn start(config: QuorumConfig, listener: TcpListener) -> Result<Quorum, QuorumError> {
+        Quorum::start_inner(config, Some(listener)).await
+    }
+
+    /// Starts the node without a listener of its own: the caller accepts peer connections on the
+    /// controller listener and hands each to `serve_peer`.
+    pub async fn start_shared(config: QuorumConfig) -> Result<Quorum, QuorumError> {
+        Quorum::start_inner(config, None).await
+    }
+
+    /// Serves one openraft peer connection until it closes.
+    pub fn serve_peer(
+        &self,
+        stream: tokio::net::TcpStream,
+    ) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let raft = self.raft.clone();
+        let timeouts = self.timeouts;
+        async move {
+            if let Err(e) = super::network::serve_connection(stream, raft, timeouts).await {
+                tracing::debug!(error = %e, "controller peer connection closed");
+            }
+        }
+    }
+
+    async fn start_inner(
+        config: QuorumConfig,
+        listener: Option<TcpListener>,
+    ) -> Result<Quorum, QuorumError> {
         if !config.voters.contains_key(&config.node_id) {
             return Err(QuorumError::NotAVoter(config.node_id));
         }
@@ -184,12 +214,13 @@ impl Quorum {
         let raft = Raft::new(config.node_id, raft_config, network, log, sm)
             .await
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
-        let server = tokio::spawn(serve(listener, raft.clone(), timeouts));
+        let server = listener.map(|l| tokio::spawn(serve(l, raft.clone(), timeouts)));
         let quorum = Quorum {
             id: config.node_id,
             raft,
             published,
             server,
+            timeouts,
             propose_timeout: timeouts.request_timeout,
         };
         let members: BTreeMap<NodeId, BasicNode> = config
@@ -202,7 +233,9 @@ impl Quorum {
             // Already formed (a restart, or a peer's initialisation reached us first).
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}
             Err(e) => {
-                quorum.server.abort();
+                if let Some(s) = &quorum.server {
+                    s.abort();
+                }
                 let _ = quorum.raft.shutdown().await;
                 return Err(QuorumError::Raft(e.to_string()));
             }
@@ -258,8 +291,10 @@ impl Quorum {
     }
 
     /// Stops the Raft node and the listener; the disk state is already durable.
-    pub async fn shutdown(self) -> Result<(), QuorumError> {
-        self.server.abort();
+    pub async fn shutdown(&self) -> Result<(), QuorumError> {
+        if let Some(s) = &self.server {
+            s.abort();
+        }
         self.raft
             .shutdown()
             .await
@@ -270,7 +305,9 @@ impl Quorum {
 impl Drop for Quorum {
     fn drop(&mut self) {
         // Without this the listener task would outlive the node and keep answering peers.
-        self.server.abort();
+        if let Some(s) = &self.server {
+            s.abort();
+        }
     }
 }
 

@@ -559,14 +559,20 @@ mod tests {
     #[test]
     fn the_json_store_migrates_into_records_that_rebuild_it() {
         let dir = tempfile::tempdir().unwrap();
-        let c = super::super::Controller::open(dir.path(), None).unwrap();
-        let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-        c.create_topic("a", 2, configs.clone()).unwrap();
-        c.create_topic("b", 1, BTreeMap::new()).unwrap();
-        c.set_group_configs("g", BTreeMap::from([("k".into(), "v".into())]))
-            .unwrap();
-        c.allocate_producer_id_block().unwrap();
-        let json = c.image();
+        let path = dir.path().join("gregor-metadata.json");
+        // The single-node store as Gregor wrote it before the quorum.
+        std::fs::write(
+            &path,
+            r#"{"cluster_id":"abcdefghijklmnopqrstuv","next_producer_id":1000,
+               "topics":[{"name":"a","id":"0123456789abcdef0123456789abcdef","partitions":2,
+                          "configs":{"cleanup.policy":"compact"}},
+                         {"name":"b","id":"1123456789abcdef0123456789abcdef","partitions":1,
+                          "configs":{}}],
+               "group_configs":{"g":{"k":"v"}}}"#,
+        )
+        .unwrap();
+        let json = super::super::read_legacy_store(&path).unwrap().unwrap();
+        assert_eq!(json.topic("a").unwrap().configs.get("cleanup.policy").unwrap(), "compact");
         let batch = RecordBatch {
             records: records_for_image(&json, 1),
         };

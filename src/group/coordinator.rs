@@ -107,6 +107,9 @@ impl Group {
 struct Inner {
     groups: HashMap<String, Group>,
     loading: HashSet<i32>,
+    /// The offsets-topic partitions this broker leads: only their groups are served here.
+    /// `None` (a coordinator on its own, as in unit tests) serves every partition.
+    owned: Option<HashSet<i32>>,
     /// Dynamic group configs (`consumer.session.timeout.ms`, `consumer.heartbeat.interval.ms`)
     /// by group id; they outlive the group, as Kafka's group configs do.
     overrides: HashMap<String, ConsumerGroupOverrides>,
@@ -247,10 +250,40 @@ impl GroupCoordinator {
         if group_id.is_empty() {
             return Err(GroupError::InvalidGroupId);
         }
-        if inner.loading.contains(&self.partition_for(group_id)) {
+        let p = self.partition_for(group_id);
+        if inner.owned.as_ref().is_some_and(|o| !o.contains(&p)) {
+            return Err(GroupError::NotCoordinator);
+        }
+        if inner.loading.contains(&p) {
             return Err(GroupError::CoordinatorLoadInProgress);
         }
         Ok(())
+    }
+
+    /// This broker became the leader of offsets-topic partition `partition`: its groups are
+    /// served here once it is replayed (`finish_loading`).
+    pub fn take_partition(&self, partition: i32) {
+        let mut inner = self.lock();
+        inner.owned.get_or_insert_with(HashSet::new).insert(partition);
+        inner.loading.insert(partition);
+    }
+
+    /// From now on only partitions taken with `take_partition` are served (a broker calls this
+    /// before it learns which offsets-topic partitions it leads).
+    pub fn serve_owned_partitions_only(&self) {
+        self.lock().owned.get_or_insert_with(HashSet::new);
+    }
+
+    /// This broker no longer leads `partition`: its groups are dropped here (the new leader
+    /// replays them) and answered NOT_COORDINATOR.
+    pub fn release_partition(&self, partition: i32) {
+        let mut inner = self.lock();
+        inner.owned.get_or_insert_with(HashSet::new).remove(&partition);
+        inner.loading.remove(&partition);
+        let partitions = self.partitions;
+        inner
+            .groups
+            .retain(|id, _| (java_string_hash(id) & 0x7fff_ffff) % partitions != partition);
     }
 
     // ---- loading -------------------------------------------------------------------------
@@ -1009,7 +1042,10 @@ impl GroupCoordinator {
         let mut out: Vec<GroupListing> = inner
             .groups
             .iter()
-            .filter(|(id, _)| !inner.loading.contains(&self.partition_for(id)))
+            .filter(|(id, _)| {
+                let p = self.partition_for(id);
+                !inner.loading.contains(&p) && inner.owned.as_ref().is_none_or(|o| o.contains(&p))
+            })
             .map(|(id, g)| {
                 let (protocol_type, state) = match &g.kind {
                     Kind::Classic(cg) => (

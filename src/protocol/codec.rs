@@ -108,6 +108,10 @@ apis! {
     DescribeQuorum => DescribeQuorumRequest, DescribeQuorumResponse;
     ListConfigResources => ListConfigResourcesRequest, ListConfigResourcesResponse;
     DescribeTopicPartitions => DescribeTopicPartitionsRequest, DescribeTopicPartitionsResponse;
+    BrokerRegistration => BrokerRegistrationRequest, BrokerRegistrationResponse;
+    BrokerHeartbeat => BrokerHeartbeatRequest, BrokerHeartbeatResponse;
+    AlterPartition => AlterPartitionRequest, AlterPartitionResponse;
+    AllocateProducerIds => AllocateProducerIdsRequest, AllocateProducerIdsResponse;
 }
 
 /// One decoded request with what its response needs.
@@ -366,4 +370,56 @@ mod tests {
         assert_eq!(&out[8..10], &35i16.to_be_bytes());
         assert_eq!(&out[10..14], &3i32.to_be_bytes());
     }
+}
+
+/// A request this node sends (to a controller or a partition leader): whole frame, length first.
+pub fn encode_request<R: Encodable>(
+    api_key: ApiKey,
+    version: i16,
+    correlation_id: i32,
+    client_id: &str,
+    request: &R,
+) -> Result<BytesMut, ProtocolError> {
+    let encode_err = |e: anyhow::Error| ProtocolError::Encode {
+        api_key,
+        version,
+        reason: format!("{e:#}"),
+    };
+    let mut buf = BytesMut::with_capacity(128);
+    buf.put_i32(0);
+    let mut header = RequestHeader::default();
+    header.request_api_key = api_key as i16;
+    header.request_api_version = version;
+    header.correlation_id = correlation_id;
+    header.client_id = Some(StrBytes::from_string(client_id.to_string()));
+    header
+        .encode(&mut buf, api_key.request_header_version(version))
+        .map_err(encode_err)?;
+    request.encode(&mut buf, version).map_err(encode_err)?;
+    let body_len = (buf.len() - 4) as i32;
+    buf[0..4].copy_from_slice(&body_len.to_be_bytes());
+    Ok(buf)
+}
+
+/// Decodes a response frame body (after the length): its correlation id and the message.
+pub fn decode_response<R: Decodable>(
+    api_key: ApiKey,
+    version: i16,
+    mut frame: Bytes,
+) -> Result<(i32, R), ProtocolError> {
+    let malformed = |reason: String| ProtocolError::Malformed {
+        api_key,
+        version,
+        correlation_id: -1,
+        reason,
+    };
+    let header_version = if api_key == ApiKey::ApiVersions {
+        0
+    } else {
+        api_key.response_header_version(version)
+    };
+    let header = ResponseHeader::decode(&mut frame, header_version)
+        .map_err(|e| malformed(format!("header: {e:#}")))?;
+    let body = R::decode(&mut frame, version).map_err(|e| malformed(format!("{e:#}")))?;
+    Ok((header.correlation_id, body))
 }

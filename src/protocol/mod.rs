@@ -15,7 +15,12 @@ pub mod legacy;
 pub mod records;
 pub mod versions;
 
-pub use codec::{Request, RequestFrame, Response, decode_request, encode_response};
+pub use codec::{
+    Request, RequestFrame, Response, decode_request, decode_response, encode_request,
+    encode_response,
+};
+/// The message traits, for code that sends requests (`encode_request`, `decode_response`).
+pub use kafka_protocol::protocol::{Decodable, Encodable};
 pub use frame::{FRAME_PREFIX_BYTES, frame_body_len};
 pub use versions::{ApiVersionTable, VersionRange};
 

@@ -1,9 +1,15 @@
 //! Partition roles, the high watermark, waiting for data, and durable acknowledgement.
 //!
-//! Contract: `ReplicaManager` owns one `Partition` per hosted topic-partition. A `Partition`
-//! appends through its `PartitionLog`, serves reads bounded by its high watermark, and wakes parked
-//! fetches after every append. With a single replica the high watermark is the log end offset;
-//! replication to followers (ISR, follower fetch) will move it here and nowhere else.
+//! Contract: `ReplicaManager` owns one `Partition` per hosted topic-partition. A `Partition` has
+//! the role the metadata image gives it (`apply_metadata`): a leader appends clients' batches
+//! through its `PartitionLog`, tracks each follower's log end from its fetches, advances the
+//! high watermark to the smallest log end of the ISR, and proposes ISR changes (expansion when a
+//! follower catches up, shrink after `replica.lag.time.max.ms`) that the broker sends to the
+//! controller as AlterPartition; acks=all waits for the high watermark. A follower appends what
+//! it fetched (`append_replicated`) and takes the leader's high watermark; `fetcher` runs that
+//! loop. Reads for consumers stop at the high watermark, for followers at the log end. A leader
+//! whose ISR is itself alone ("solo", the single-node case) has high watermark = log end with no
+//! bookkeeping. Parked fetches wake after every append and high watermark advance.
 //! Invariant: `log_start <= high_watermark <= log_end`.
 //! Durable acks: when a topic's `flush.messages` is 1, an append is acknowledged only after an
 //! fsync covering it; concurrent appends share one fsync (group commit, `DurableSync`), run on a
@@ -11,12 +17,12 @@
 //! Lock order: `ReplicaManager.partitions` (dashmap shard) before `Partition.waiters`.
 //! Must not import: protocol, server, group.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 
 use crate::config::TopicSettings;
 use crate::log::{AppendResult, LogError, LogManager, PartitionLog, ReadResult};
@@ -42,6 +48,75 @@ pub enum ReplicationError {
         requested: i32,
         current: i32,
     },
+    #[error("this broker is not the leader of {tp} (the leader is {leader})")]
+    NotLeader { tp: TopicPartition, leader: i32 },
+    #[error("{tp} has {isr} in-sync replicas, below min.insync.replicas {min}")]
+    NotEnoughReplicas {
+        tp: TopicPartition,
+        isr: usize,
+        min: i32,
+    },
+    #[error("{tp} shrank to {isr} in-sync replicas (min.insync.replicas {min}) after the append")]
+    NotEnoughReplicasAfterAppend {
+        tp: TopicPartition,
+        isr: usize,
+        min: i32,
+    },
+    #[error("the in-sync replicas of {tp} did not acknowledge offset {offset} within {timeout_ms} ms")]
+    AckTimeout {
+        tp: TopicPartition,
+        offset: i64,
+        timeout_ms: i64,
+    },
+}
+
+/// This broker's role for one partition, as the metadata image says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower { leader: i32 },
+    /// No leader is known (or the image names a broker that is gone).
+    Offline,
+}
+
+/// What the leader knows of one follower (Kafka's `Replica` state).
+#[derive(Debug, Clone, Copy, Default)]
+struct FollowerProgress {
+    log_end: i64,
+    last_fetch_ms: i64,
+    last_caught_up_ms: i64,
+    leader_end_at_last_fetch: i64,
+}
+
+/// The replication state of a partition (guarded by `Partition.state`).
+#[derive(Debug)]
+struct ReplicaState {
+    role: Role,
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+    partition_epoch: i32,
+    followers: std::collections::HashMap<i32, FollowerProgress>,
+    /// An AlterPartition is in flight: no other ISR change is proposed until it is answered.
+    isr_change_pending: bool,
+}
+
+/// An ISR change the leader wants the controller to make (AlterPartition).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IsrProposal {
+    pub tp: TopicPartition,
+    pub topic_id: TopicId,
+    pub leader_epoch: i32,
+    pub partition_epoch: i32,
+    pub new_isr: Vec<i32>,
+}
+
+/// How a produce waits (Kafka's `acks`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acks {
+    /// acks=0 or 1: the leader's append.
+    Leader,
+    /// acks=all: every ISR member, at least `min_insync` of them, within `timeout_ms`.
+    All { min_insync: i32, timeout_ms: i64 },
 }
 
 /// Kafka's "no epoch" (UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET).
@@ -58,8 +133,16 @@ struct DurableSync {
 pub struct Partition {
     pub tp: TopicPartition,
     pub topic_id: TopicId,
+    node_id: i32,
     log: Arc<PartitionLog>,
-    leader_epoch: LeaderEpoch,
+    leader_epoch: AtomicI32,
+    /// Leader whose ISR is itself alone: the high watermark is the log end, no bookkeeping (the
+    /// single-node path).
+    solo: AtomicBool,
+    high_watermark: AtomicI64,
+    /// Publishes high watermark advances to acks=all waiters.
+    hw_watch: watch::Sender<i64>,
+    state: Mutex<ReplicaState>,
     fsync_before_ack: bool,
     waiters: Mutex<Vec<Arc<Notify>>>,
     durable: DurableSync,
@@ -71,11 +154,271 @@ impl Partition {
     }
 
     pub fn leader_epoch(&self) -> LeaderEpoch {
-        self.leader_epoch
+        LeaderEpoch(self.leader_epoch.load(Ordering::Acquire))
     }
 
     pub fn high_watermark(&self) -> Offset {
-        self.log.log_end_offset()
+        if self.solo.load(Ordering::Acquire) {
+            return self.log.log_end_offset();
+        }
+        Offset(self.high_watermark.load(Ordering::Acquire))
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, ReplicaState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn role(&self) -> Role {
+        self.state().role
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.role() == Role::Leader
+    }
+
+    pub fn isr(&self) -> Vec<i32> {
+        self.state().isr.clone()
+    }
+
+    pub fn replicas(&self) -> Vec<i32> {
+        self.state().replicas.clone()
+    }
+
+    /// Moves the high watermark forward (never back) and wakes whoever waits on it.
+    fn advance_high_watermark(&self, hw: i64) {
+        let leo = self.log.log_end_offset().0;
+        let hw = hw.min(leo);
+        let prev = self.high_watermark.fetch_max(hw, Ordering::AcqRel);
+        if hw > prev {
+            self.hw_watch.send_replace(hw);
+            self.wake_waiters();
+        }
+    }
+
+    /// Applies the image's view of this partition: leadership, epoch, replicas and ISR. Returns
+    /// the role this broker now has. A new leader epoch is recorded in the epoch cache at the
+    /// log end (Kafka's become-leader), so OffsetForLeaderEpoch and followers' divergence checks
+    /// see where it starts.
+    pub fn apply_metadata(
+        &self,
+        leader: i32,
+        leader_epoch: i32,
+        replicas: &[i32],
+        isr: &[i32],
+        partition_epoch: i32,
+        now_ms: i64,
+    ) -> Result<Role, ReplicationError> {
+        let role = if leader == self.node_id {
+            Role::Leader
+        } else if leader >= 0 {
+            Role::Follower { leader }
+        } else {
+            Role::Offline
+        };
+        let mut st = self.state();
+        let epoch_changed = self.leader_epoch.load(Ordering::Acquire) != leader_epoch;
+        if role == Role::Leader && (epoch_changed || st.role != Role::Leader) {
+            self.log.assign_epoch_start(LeaderEpoch(leader_epoch))?;
+            let leo = self.log.log_end_offset().0;
+            st.followers = replicas
+                .iter()
+                .filter(|r| **r != self.node_id)
+                .map(|r| {
+                    let known = st.followers.get(r).copied().unwrap_or_default();
+                    (
+                        *r,
+                        FollowerProgress {
+                            // An ISR member counts as caught up from now (Kafka's rule).
+                            last_caught_up_ms: if isr.contains(r) { now_ms } else { known.last_caught_up_ms },
+                            leader_end_at_last_fetch: leo,
+                            ..known
+                        },
+                    )
+                })
+                .collect();
+        }
+        if role != Role::Leader {
+            st.followers.clear();
+        }
+        st.role = role;
+        st.replicas = replicas.to_vec();
+        st.isr = isr.to_vec();
+        st.partition_epoch = partition_epoch;
+        st.isr_change_pending = false;
+        self.leader_epoch.store(leader_epoch, Ordering::Release);
+        let solo = role == Role::Leader && isr.len() <= 1;
+        if self.solo.swap(solo, Ordering::AcqRel) && !solo {
+            // Leaving the solo path: the log end was the high watermark until now.
+            self.high_watermark
+                .fetch_max(self.log.log_end_offset().0, Ordering::AcqRel);
+        }
+        drop(st);
+        if role == Role::Leader && !solo {
+            self.recompute_high_watermark();
+        }
+        self.wake_waiters();
+        Ok(role)
+    }
+
+    /// The leader's high watermark: the smallest log end among the ISR (its own included).
+    fn recompute_high_watermark(&self) {
+        let hw = {
+            let st = self.state();
+            if st.role != Role::Leader {
+                return;
+            }
+            let mut hw = self.log.log_end_offset().0;
+            for r in &st.isr {
+                if *r == self.node_id {
+                    continue;
+                }
+                let end = st.followers.get(r).map(|f| f.log_end).unwrap_or(0);
+                hw = hw.min(end);
+            }
+            hw
+        };
+        self.advance_high_watermark(hw);
+    }
+
+    /// A follower fetched at `fetch_offset` (its log end): update its progress and the high
+    /// watermark. Returns an ISR expansion to propose when it has caught up.
+    pub fn record_follower_fetch(
+        &self,
+        replica: i32,
+        fetch_offset: i64,
+        now_ms: i64,
+    ) -> Option<IsrProposal> {
+        let leo = self.log.log_end_offset().0;
+        let proposal = {
+            let mut st = self.state();
+            if st.role != Role::Leader || !st.replicas.contains(&replica) {
+                return None;
+            }
+            let f = st.followers.entry(replica).or_default();
+            if fetch_offset >= leo {
+                f.last_caught_up_ms = now_ms;
+            } else if fetch_offset >= f.leader_end_at_last_fetch {
+                f.last_caught_up_ms = f.last_caught_up_ms.max(f.last_fetch_ms);
+            }
+            f.log_end = fetch_offset;
+            f.last_fetch_ms = now_ms;
+            f.leader_end_at_last_fetch = leo;
+            let hw = self.high_watermark.load(Ordering::Acquire);
+            let epoch_start = self
+                .log
+                .leader_epochs()
+                .last()
+                .map(|(_, o)| o.0)
+                .unwrap_or(0);
+            let joins = !st.isr.contains(&replica)
+                && !st.isr_change_pending
+                && fetch_offset >= hw.max(epoch_start);
+            if joins {
+                st.isr_change_pending = true;
+                let mut new_isr = st.isr.clone();
+                new_isr.push(replica);
+                Some(IsrProposal {
+                    tp: self.tp.clone(),
+                    topic_id: self.topic_id,
+                    leader_epoch: self.leader_epoch.load(Ordering::Acquire),
+                    partition_epoch: st.partition_epoch,
+                    new_isr,
+                })
+            } else {
+                None
+            }
+        };
+        self.recompute_high_watermark();
+        proposal
+    }
+
+    /// ISR members that have not caught up for `lag_max_ms`: the shrink to propose, if any.
+    pub fn isr_shrink(&self, now_ms: i64, lag_max_ms: i64) -> Option<IsrProposal> {
+        let mut st = self.state();
+        if st.role != Role::Leader || st.isr_change_pending {
+            return None;
+        }
+        let lagging: Vec<i32> = st
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| *r != self.node_id)
+            .filter(|r| {
+                st.followers
+                    .get(r)
+                    .is_none_or(|f| now_ms - f.last_caught_up_ms > lag_max_ms)
+            })
+            .collect();
+        if lagging.is_empty() {
+            return None;
+        }
+        st.isr_change_pending = true;
+        let new_isr = st.isr.iter().copied().filter(|r| !lagging.contains(r)).collect();
+        Some(IsrProposal {
+            tp: self.tp.clone(),
+            topic_id: self.topic_id,
+            leader_epoch: self.leader_epoch.load(Ordering::Acquire),
+            partition_epoch: st.partition_epoch,
+            new_isr,
+        })
+    }
+
+    /// The controller answered an ISR proposal: apply its state (or just allow the next one).
+    pub fn isr_change_done(&self, accepted: Option<(Vec<i32>, i32)>) {
+        {
+            let mut st = self.state();
+            st.isr_change_pending = false;
+            if let Some((isr, partition_epoch)) = accepted
+                && partition_epoch >= st.partition_epoch
+            {
+                st.isr = isr;
+                st.partition_epoch = partition_epoch;
+            }
+        }
+        let solo = {
+            let st = self.state();
+            st.role == Role::Leader && st.isr.len() <= 1
+        };
+        if self.solo.swap(solo, Ordering::AcqRel) && !solo {
+            self.high_watermark
+                .fetch_max(self.log.log_end_offset().0, Ordering::AcqRel);
+        }
+        self.recompute_high_watermark();
+        self.wake_waiters();
+    }
+
+    /// Follower side: appends batches fetched from the leader as they are and takes the
+    /// leader's high watermark (bounded by what this replica holds).
+    pub fn append_replicated(&self, records: Bytes, leader_hw: i64) -> Result<(), ReplicationError> {
+        if !records.is_empty() {
+            self.log.append_replicated(records)?;
+        }
+        self.advance_high_watermark(leader_hw);
+        Ok(())
+    }
+
+    /// Follower side: cuts the log back to `offset` (divergence from the new leader).
+    pub fn truncate_to(&self, offset: i64) -> Result<(), ReplicationError> {
+        self.log.truncate_to(Offset(offset))?;
+        let leo = self.log.log_end_offset().0;
+        self.high_watermark.fetch_min(leo, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Follower side: the leader's log starts above ours: start over at `offset`.
+    pub fn truncate_fully_and_start_at(&self, offset: i64) -> Result<(), ReplicationError> {
+        self.log.truncate_fully_and_start_at(Offset(offset))?;
+        self.high_watermark.store(offset, Ordering::Release);
+        Ok(())
+    }
+
+    /// The latest epoch in this replica's log (what a follower sends as `last_fetched_epoch`).
+    pub fn latest_epoch(&self) -> i32 {
+        self.log
+            .leader_epochs()
+            .last()
+            .map(|(e, _)| e.0)
+            .unwrap_or(EPOCH_UNDEFINED)
     }
 
     pub fn log_start_offset(&self) -> Offset {
@@ -85,7 +428,7 @@ impl Partition {
     /// Checks the leader epoch a client believes current (KIP-320's `current_leader_epoch`;
     /// -1 means "no check"): older is FENCED_LEADER_EPOCH, newer UNKNOWN_LEADER_EPOCH.
     pub fn check_current_leader_epoch(&self, requested: i32) -> Result<(), ReplicationError> {
-        let current = self.leader_epoch.0;
+        let current = self.leader_epoch.load(Ordering::Acquire);
         if requested == EPOCH_UNDEFINED || requested == current {
             return Ok(());
         }
@@ -119,20 +462,80 @@ impl Partition {
             .collect();
         end_offset_for(
             &epochs,
-            self.leader_epoch.0,
+            self.leader_epoch.load(Ordering::Acquire),
             self.log.log_end_offset().0,
             requested,
         )
     }
 
-    /// Appends a client's batches; returns once the append is as durable as the topic requires.
-    pub async fn append(&self, records: Bytes) -> Result<AppendResult, ReplicationError> {
+    /// Appends a client's batches as leader; returns once the append is as durable as the topic
+    /// requires and, for acks=all, once every ISR member holds it (the high watermark passed it).
+    pub async fn append(&self, records: Bytes, acks: Acks) -> Result<AppendResult, ReplicationError> {
+        let (role, isr_len) = {
+            let st = self.state();
+            (st.role, st.isr.len())
+        };
+        match role {
+            Role::Leader => {}
+            Role::Follower { leader } => {
+                return Err(ReplicationError::NotLeader {
+                    tp: self.tp.clone(),
+                    leader,
+                });
+            }
+            Role::Offline => {
+                return Err(ReplicationError::NotLeader {
+                    tp: self.tp.clone(),
+                    leader: -1,
+                });
+            }
+        }
+        if let Acks::All { min_insync, .. } = acks
+            && (isr_len as i32) < min_insync
+        {
+            return Err(ReplicationError::NotEnoughReplicas {
+                tp: self.tp.clone(),
+                isr: isr_len,
+                min: min_insync,
+            });
+        }
         let log = self.log.clone();
-        let epoch = self.leader_epoch;
+        let epoch = self.leader_epoch();
         let result = log.append(records, epoch)?;
         self.wake_waiters();
         if self.fsync_before_ack && !result.duplicate {
             self.sync_through(result.last_offset).await?;
+        }
+        if let Acks::All {
+            min_insync,
+            timeout_ms,
+        } = acks
+            && !self.solo.load(Ordering::Acquire)
+        {
+            self.recompute_high_watermark();
+            let target = result.last_offset.0 + 1;
+            let mut rx = self.hw_watch.subscribe();
+            let wait = rx.wait_for(|hw| *hw >= target);
+            let waited = tokio::time::timeout(
+                std::time::Duration::from_millis(timeout_ms.max(0) as u64),
+                wait,
+            )
+            .await;
+            if !matches!(waited, Ok(Ok(_))) && self.high_watermark().0 < target {
+                return Err(ReplicationError::AckTimeout {
+                    tp: self.tp.clone(),
+                    offset: result.last_offset.0,
+                    timeout_ms,
+                });
+            }
+            let isr_len = self.state().isr.len();
+            if (isr_len as i32) < min_insync {
+                return Err(ReplicationError::NotEnoughReplicasAfterAppend {
+                    tp: self.tp.clone(),
+                    isr: isr_len,
+                    min: min_insync,
+                });
+            }
         }
         Ok(result)
     }
@@ -154,6 +557,16 @@ impl Partition {
                 .flushed_end
                 .fetch_max(flushed.0, Ordering::AcqRel);
         }
+    }
+
+    /// Reads whole batches at `offset` for a follower: up to the log end.
+    pub fn read_for_replica(
+        &self,
+        offset: Offset,
+        bytes_max: usize,
+    ) -> Result<ReadResult, ReplicationError> {
+        let leo = self.log.log_end_offset();
+        Ok(self.log.read(offset, bytes_max, leo, true)?)
     }
 
     /// Reads whole batches at `offset`, never past the high watermark.
@@ -210,14 +623,24 @@ pub struct ReplicaManager {
     node_id: NodeId,
     logs: Arc<LogManager>,
     partitions: DashMap<TopicPartition, Arc<Partition>>,
+    /// High watermarks from the replication-offset-checkpoint read at start.
+    initial_high_watermarks: std::collections::HashMap<TopicPartition, i64>,
 }
 
 impl ReplicaManager {
     pub fn new(node_id: NodeId, logs: Arc<LogManager>) -> Self {
+        let initial_high_watermarks = match logs.read_high_watermarks() {
+            Ok(m) => m.into_iter().map(|(tp, o)| (tp, o.0)).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "replication-offset-checkpoint unreadable; high watermarks start at 0");
+                Default::default()
+            }
+        };
         ReplicaManager {
             node_id,
             logs,
             partitions: DashMap::new(),
+            initial_high_watermarks,
         }
     }
 
@@ -254,19 +677,89 @@ impl ReplicaManager {
             {
                 continue;
             }
-            let log = self.logs.open_log(&tp, topic_id, log_settings.clone())?;
-            let partition = Partition {
-                tp: tp.clone(),
-                topic_id,
-                log,
-                leader_epoch: LeaderEpoch(0),
-                fsync_before_ack,
-                waiters: Mutex::new(Vec::new()),
-                durable: DurableSync::default(),
-            };
-            self.partitions.insert(tp, Arc::new(partition));
+            self.host_partition(&tp, topic_id, &log_settings, fsync_before_ack)?;
         }
         Ok(())
+    }
+
+    /// Hosts one partition (opening or creating its log), with no role until the metadata says.
+    /// An already hosted partition of the same topic id is returned as it is.
+    pub fn host(
+        &self,
+        tp: &TopicPartition,
+        topic_id: TopicId,
+        settings: &TopicSettings,
+    ) -> Result<Arc<Partition>, ReplicationError> {
+        if let Some(existing) = self.partitions.get(tp)
+            && existing.topic_id == topic_id
+        {
+            return Ok(existing.clone());
+        }
+        let fsync_before_ack = settings.flush_messages <= 1;
+        let mut log_settings = settings.clone();
+        if fsync_before_ack {
+            log_settings.flush_messages = i64::MAX;
+        }
+        self.host_partition(tp, topic_id, &log_settings, fsync_before_ack)
+    }
+
+    fn host_partition(
+        &self,
+        tp: &TopicPartition,
+        topic_id: TopicId,
+        log_settings: &TopicSettings,
+        fsync_before_ack: bool,
+    ) -> Result<Arc<Partition>, ReplicationError> {
+        let log = self.logs.open_log(tp, topic_id, log_settings.clone())?;
+        let leo = log.log_end_offset().0;
+        let hw = self.initial_high_watermarks.get(tp).map(|h| (*h).min(leo)).unwrap_or(0);
+        let partition = Arc::new(Partition {
+            tp: tp.clone(),
+            topic_id,
+            node_id: self.node_id.0,
+            log,
+            leader_epoch: AtomicI32::new(0),
+            solo: AtomicBool::new(false),
+            high_watermark: AtomicI64::new(hw),
+            hw_watch: watch::Sender::new(hw),
+            state: Mutex::new(ReplicaState {
+                role: Role::Offline,
+                replicas: Vec::new(),
+                isr: Vec::new(),
+                partition_epoch: -1,
+                followers: std::collections::HashMap::new(),
+                isr_change_pending: false,
+            }),
+            fsync_before_ack,
+            waiters: Mutex::new(Vec::new()),
+            durable: DurableSync::default(),
+        });
+        self.partitions.insert(tp.clone(), partition.clone());
+        Ok(partition)
+    }
+
+    /// Stops hosting one partition; `delete` also removes its data.
+    pub fn remove_partition(&self, tp: &TopicPartition, delete: bool) -> Result<(), ReplicationError> {
+        if let Some((_, partition)) = self.partitions.remove(tp) {
+            partition.solo.store(false, Ordering::Release);
+            {
+                let mut st = partition.state();
+                st.role = Role::Offline;
+            }
+            partition.wake_waiters();
+        }
+        if delete {
+            self.logs.remove_log(tp)?;
+        }
+        Ok(())
+    }
+
+    /// Every hosted partition's high watermark, for the replication-offset-checkpoint.
+    pub fn high_watermarks(&self) -> Vec<(TopicPartition, Offset)> {
+        self.partitions
+            .iter()
+            .map(|e| (e.key().clone(), e.value().high_watermark()))
+            .collect()
     }
 
     /// Stops hosting a topic and deletes its data.

@@ -44,8 +44,26 @@ pub async fn serve(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    serve_on(broker, stream, peer, shutdown, false).await
+}
+
+/// Serves one connection of the client listener, or (`controller`) of the controller listener:
+/// there only the controller's table of APIs is served and operations run on this node's
+/// controller without being forwarded again (`ON_CONTROLLER_LISTENER`).
+pub async fn serve_on(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut shutdown: watch::Receiver<bool>,
+    controller: bool,
+) {
+    let versions = if controller {
+        &broker.controller_versions
+    } else {
+        &broker.versions
+    };
     let (rd, wr) = stream.into_split();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, rd);
     let mut writer = BufWriter::with_capacity(WRITE_BUFFER_BYTES, wr);
@@ -88,11 +106,14 @@ pub async fn serve(
                 break;
             }
         }
-        let out = match decode_request(frame.freeze(), &broker.versions) {
+        let out = match decode_request(frame.freeze(), versions) {
             Ok(request) => {
                 let (api_key, version, correlation_id) =
                     (request.api_key, request.version, request.correlation_id);
-                match handlers::handle(&broker, &mut state, request).await {
+                let handled = super::ON_CONTROLLER_LISTENER
+                    .scope(controller, handlers::handle(&broker, &mut state, request))
+                    .await;
+                match handled {
                     Some(response) => match encode_segments(correlation_id, version, &response) {
                         Ok(segments) => segments,
                         Err(e) => {
@@ -110,7 +131,7 @@ pub async fn serve(
             }) => {
                 match encode_api_versions_unsupported(
                     correlation_id,
-                    &broker.versions,
+                    versions,
                     super::error_code::code::UNSUPPORTED_VERSION,
                 ) {
                     Ok(bytes) => vec![bytes.freeze()],

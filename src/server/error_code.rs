@@ -6,6 +6,7 @@
 
 use crate::config::ConfigError;
 use crate::controller::ControllerError;
+use crate::controller::placement::PlacementError;
 use crate::group::GroupError;
 use crate::log::LogError;
 use crate::replication::ReplicationError;
@@ -64,6 +65,15 @@ pub mod code {
     pub const MISMATCHED_ENDPOINT_TYPE: i16 = 114;
     pub const UNSUPPORTED_ENDPOINT_TYPE: i16 = 115;
     pub const INCONSISTENT_TOPIC_ID: i16 = 103;
+    pub const REQUEST_TIMED_OUT: i16 = 7;
+    pub const NOT_ENOUGH_REPLICAS: i16 = 19;
+    pub const NOT_ENOUGH_REPLICAS_AFTER_APPEND: i16 = 20;
+    pub const NOT_CONTROLLER: i16 = 41;
+    pub const STALE_BROKER_EPOCH: i16 = 77;
+    pub const BROKER_ID_NOT_REGISTERED: i16 = 102;
+    pub const INELIGIBLE_REPLICA: i16 = 107;
+    pub const INVALID_UPDATE_VERSION: i16 = 108;
+    pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,6 +125,11 @@ pub enum BrokerError {
     UnsupportedEndpointType(i8),
     #[error("zstd compression needs Produce v7 or later")]
     UnsupportedCompressionType,
+    /// Another node answered with this code (a forwarded request).
+    #[error("{message}")]
+    Remote { code: i16, message: String },
+    #[error("the active controller could not be reached: {0}")]
+    ControllerUnavailable(String),
 }
 
 /// The Kafka error code for `e`.
@@ -128,6 +143,12 @@ pub fn error_code(e: &BrokerError) -> i16 {
             ReplicationError::SyncTask(_) => KAFKA_STORAGE_ERROR,
             ReplicationError::FencedLeaderEpoch { .. } => FENCED_LEADER_EPOCH,
             ReplicationError::UnknownLeaderEpoch { .. } => UNKNOWN_LEADER_EPOCH,
+            ReplicationError::NotLeader { .. } => NOT_LEADER_OR_FOLLOWER,
+            ReplicationError::NotEnoughReplicas { .. } => NOT_ENOUGH_REPLICAS,
+            ReplicationError::NotEnoughReplicasAfterAppend { .. } => {
+                NOT_ENOUGH_REPLICAS_AFTER_APPEND
+            }
+            ReplicationError::AckTimeout { .. } => REQUEST_TIMED_OUT,
         },
         BrokerError::Controller(c) => match c {
             ControllerError::TopicAlreadyExists(_) => TOPIC_ALREADY_EXISTS,
@@ -135,6 +156,22 @@ pub fn error_code(e: &BrokerError) -> i16 {
             ControllerError::InvalidTopicName { .. } => INVALID_TOPIC_EXCEPTION,
             ControllerError::InvalidPartitionCount { .. } => INVALID_PARTITIONS,
             ControllerError::Io { .. } | ControllerError::Corrupt { .. } => KAFKA_STORAGE_ERROR,
+            ControllerError::NotController { .. } => NOT_CONTROLLER,
+            ControllerError::Rejected(_) | ControllerError::Quorum(_) => UNKNOWN_SERVER_ERROR,
+            ControllerError::Timeout(_) => REQUEST_TIMED_OUT,
+            ControllerError::Placement(p) => match p {
+                PlacementError::ReplicationFactor { .. } | PlacementError::NonPositive => {
+                    INVALID_REPLICATION_FACTOR
+                }
+                PlacementError::Assignment(_) => INVALID_REPLICA_ASSIGNMENT,
+            },
+            ControllerError::BrokerNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
+            ControllerError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
+            ControllerError::NotLeaderOrFollower => NOT_LEADER_OR_FOLLOWER,
+            ControllerError::FencedLeaderEpoch => FENCED_LEADER_EPOCH,
+            ControllerError::InvalidUpdateVersion => INVALID_UPDATE_VERSION,
+            ControllerError::IneligibleReplica(_) => INELIGIBLE_REPLICA,
+            ControllerError::InvalidRequest(_) => INVALID_REQUEST,
         },
         BrokerError::Config(_) => INVALID_CONFIG,
         BrokerError::Group(g) => group_code(g),
@@ -155,6 +192,8 @@ pub fn error_code(e: &BrokerError) -> i16 {
         BrokerError::UnsupportedCompressionType => UNSUPPORTED_COMPRESSION_TYPE,
         BrokerError::MismatchedEndpointType => MISMATCHED_ENDPOINT_TYPE,
         BrokerError::UnsupportedEndpointType(_) => UNSUPPORTED_ENDPOINT_TYPE,
+        BrokerError::Remote { code, .. } => *code,
+        BrokerError::ControllerUnavailable(_) => REQUEST_TIMED_OUT,
     }
 }
 

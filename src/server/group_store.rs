@@ -2,9 +2,10 @@
 //!
 //! Contract: coordinator records become uncompressed record batches appended to
 //! `__consumer_offsets` like any produce (and are as durable as that topic's settings make
-//! them); at start-up each partition of that topic is read from its log start to its high
-//! watermark and replayed into the coordinator, which answers COORDINATOR_LOAD_IN_PROGRESS for
-//! that partition's groups until its replay is done.
+//! them, with acks=all); when this broker becomes the leader of a partition of that topic, the
+//! partition is read from its log start to its high watermark and replayed into the coordinator,
+//! which answers COORDINATOR_LOAD_IN_PROGRESS for that partition's groups until its replay is
+//! done (and NOT_COORDINATOR for partitions it does not lead).
 
 use std::sync::{Arc, OnceLock, Weak};
 
@@ -39,15 +40,20 @@ impl GroupStore for OffsetsTopicStore {
                 .get()
                 .and_then(Weak::upgrade)
                 .ok_or("the broker is shutting down")?;
-            broker.ensure_offsets_topic().map_err(|e| e.to_string())?;
+            broker.ensure_offsets_topic().await.map_err(|e| e.to_string())?;
             let target = broker
                 .partition(OFFSETS_TOPIC, partition)
                 .map_err(|e| e.to_string())?;
             let pairs: Vec<_> = records.into_iter().map(|r| (r.key, r.value)).collect();
             let batch =
                 encode_key_values(&pairs, broker.clock.now_ms()).map_err(|e| format!("{e:#}"))?;
+            // Kafka writes coordinator records with acks=all (offsets.commit.required.acks).
+            let acks = crate::replication::Acks::All {
+                min_insync: target.log().settings().min_insync_replicas,
+                timeout_ms: OFFSETS_COMMIT_TIMEOUT_MS,
+            };
             target
-                .append(batch)
+                .append(batch, acks)
                 .await
                 .map(|_| ())
                 .map_err(|e| e.to_string())
@@ -55,62 +61,58 @@ impl GroupStore for OffsetsTopicStore {
     }
 }
 
-/// Replays every partition of the offsets topic into the coordinator (blocking reads; run it on a
-/// blocking thread). Partitions were marked loading before the listener started.
-pub fn replay_offsets_topic(broker: &Broker) {
-    let Some(meta) = broker.image().topic(OFFSETS_TOPIC).cloned() else {
-        return;
-    };
-    for p in 0..meta.partitions {
-        let mut replayed = 0usize;
-        if let Ok(partition) = broker.partition(OFFSETS_TOPIC, p) {
-            let mut next = partition.log_start_offset();
-            let end = partition.high_watermark();
-            while next < end {
-                let chunk = match partition.read(next, REPLAY_READ_BYTES_MAX, true) {
-                    Ok(r) if !r.records.is_empty() => r.records,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(partition = p, error = %e, "reading the offsets topic failed");
-                        break;
-                    }
-                };
-                for batch in BatchIter::new(&chunk) {
-                    let Ok(batch) = batch else { break };
-                    next = Offset(batch.header.last_offset() + 1);
-                    let Some(bytes) = chunk.get(batch.range.clone()) else {
-                        break;
-                    };
-                    match decode_key_values(chunk.slice_ref(bytes)) {
-                        Ok(records) => {
-                            for (offset, key, value) in records {
-                                if offset < partition.log_start_offset().0 {
-                                    continue;
-                                }
-                                let Some(key) = key else { continue };
-                                match broker.groups.replay(&key, value.as_deref()) {
-                                    Ok(()) => replayed += 1,
-                                    Err(e) => {
-                                        tracing::warn!(partition = p, offset, error = %e, "skipping a record")
-                                    }
-                                }
-                            }
+/// Kafka's `offsets.commit.timeout.ms` default.
+const OFFSETS_COMMIT_TIMEOUT_MS: i64 = 5_000;
+
+/// Replays one partition of the offsets topic into the coordinator, from its log start to its
+/// high watermark (blocking reads; run it on a blocking thread). The caller marked it loading.
+pub fn replay_partition(broker: &Broker, partition: &crate::replication::Partition) {
+    let p = partition.tp.partition;
+    let mut replayed = 0usize;
+    let mut next = partition.log_start_offset();
+    let end = partition.high_watermark();
+    while next < end {
+        let chunk = match partition.read(next, REPLAY_READ_BYTES_MAX, true) {
+            Ok(r) if !r.records.is_empty() => r.records,
+            Ok(_) => break,
+            Err(e) => {
+                tracing::error!(partition = p, error = %e, "reading the offsets topic failed");
+                break;
+            }
+        };
+        for batch in BatchIter::new(&chunk) {
+            let Ok(batch) = batch else { break };
+            next = Offset(batch.header.last_offset() + 1);
+            let Some(bytes) = chunk.get(batch.range.clone()) else {
+                break;
+            };
+            match decode_key_values(chunk.slice_ref(bytes)) {
+                Ok(records) => {
+                    for (offset, key, value) in records {
+                        if offset < partition.log_start_offset().0 {
+                            continue;
                         }
-                        Err(e) => {
-                            tracing::warn!(partition = p, error = %e, "skipping an undecodable batch")
+                        let Some(key) = key else { continue };
+                        match broker.groups.replay(&key, value.as_deref()) {
+                            Ok(()) => replayed += 1,
+                            Err(e) => {
+                                tracing::warn!(partition = p, offset, error = %e, "skipping a record")
+                            }
                         }
                     }
                 }
+                Err(e) => {
+                    tracing::warn!(partition = p, error = %e, "skipping an undecodable batch")
+                }
             }
         }
-        broker.groups.finish_loading(p);
-        if replayed > 0 {
-            tracing::info!(
-                partition = p,
-                records = replayed,
-                "loaded group coordinator state"
-            );
-        }
+    }
+    if replayed > 0 {
+        tracing::info!(
+            partition = p,
+            records = replayed,
+            "loaded group coordinator state"
+        );
     }
 }
 

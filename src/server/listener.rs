@@ -54,3 +54,69 @@ pub async fn serve(
     drop(listener);
     while tasks.join_next().await.is_some() {}
 }
+
+/// How long a new controller-listener connection may take to send its first bytes.
+const FIRST_BYTES_WAIT_MS: u64 = 10_000;
+/// Bytes peeked to tell openraft's frames (JSON after the length) from Kafka's (an api key).
+const PEEK_BYTES: usize = 5;
+
+/// The controller listener: openraft peers (frames whose body starts with `{`) go to the quorum,
+/// everything else is a Kafka connection limited to the controller's APIs.
+pub async fn serve_controller(
+    broker: Arc<Broker>,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tasks = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "controller listener accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let broker = broker.clone();
+                let shutdown = shutdown.clone();
+                tasks.spawn(async move {
+                    let mut first = [0u8; PEEK_BYTES];
+                    let peeked = tokio::time::timeout(
+                        std::time::Duration::from_millis(FIRST_BYTES_WAIT_MS),
+                        peek_exact(&stream, &mut first),
+                    )
+                    .await;
+                    if !matches!(peeked, Ok(Ok(()))) {
+                        return;
+                    }
+                    if first[PEEK_BYTES - 1] == b'{' {
+                        broker.controller.serve_peer(stream).await;
+                    } else {
+                        connection::serve_on(broker, stream, peer, shutdown, true).await;
+                    }
+                });
+                while tasks.try_join_next().is_some() {}
+            }
+        }
+    }
+    drop(listener);
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+async fn peek_exact(stream: &tokio::net::TcpStream, buf: &mut [u8]) -> std::io::Result<()> {
+    loop {
+        let n = stream.peek(buf).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if n >= buf.len() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+}

@@ -13,7 +13,10 @@ pub mod error_code;
 pub mod fetch_session;
 pub mod group_store;
 pub mod handlers;
+pub mod lifecycle;
 pub mod listener;
+pub mod peer;
+pub mod replica_fetcher;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,11 +29,11 @@ use tokio::task::JoinHandle;
 
 use crate::clock::SharedClock;
 use crate::config::{BrokerConfig, TopicSettings};
-use crate::controller::{Controller, MetadataImage, TopicMeta};
+use crate::controller::{Controller, ControllerSettings, MetadataImage, TopicMeta, TopicSpec};
 use crate::group::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::log::LogManager;
 use crate::model::{NodeId, TopicPartition};
-use crate::protocol::ApiVersionTable;
+use crate::protocol::{ApiKey, ApiVersionTable};
 use crate::replication::{Partition, ReplicaManager};
 
 pub use error_code::BrokerError;
@@ -48,6 +51,32 @@ pub enum StartError {
     },
     #[error("cannot open the data directory: {0}")]
     Storage(#[from] BrokerError),
+    #[error("controller quorum: {0}")]
+    Quorum(String),
+}
+
+tokio::task_local! {
+    /// Set while a request that came in on the controller listener is handled: the operation
+    /// runs on this node's controller and is never forwarded again (a node that is no longer
+    /// active answers NOT_CONTROLLER and the sender retries elsewhere).
+    pub static ON_CONTROLLER_LISTENER: bool;
+}
+
+fn on_controller_listener() -> bool {
+    ON_CONTROLLER_LISTENER.try_with(|v| *v).unwrap_or(false)
+}
+
+/// How long a broker waits for the active controller before failing an operation.
+pub const CONTROLLER_CALL_DEADLINE_MS: u64 = 30_000;
+/// How long a broker waits for its own image to show what the controller committed.
+const IMAGE_CATCH_UP_MS: u64 = 5_000;
+
+/// This broker's registration with the controller.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Registration {
+    /// The broker epoch the controller gave; -1 before registration.
+    pub epoch: i64,
+    pub unfenced: bool,
 }
 
 /// Shared state of one broker: configuration, metadata, partitions and protocol tables.
@@ -56,22 +85,67 @@ pub struct Broker {
     pub config: BrokerConfig,
     pub clock: SharedClock,
     pub controller: Controller,
+    pub channel: peer::ControllerChannel,
     pub replicas: ReplicaManager,
+    pub fetchers: replica_fetcher::ReplicaFetchers,
     pub versions: ApiVersionTable,
+    /// What the controller listener serves.
+    pub controller_versions: ApiVersionTable,
     pub fetch_sessions: fetch_session::FetchSessionCache,
     pub groups: GroupCoordinator,
     pub node_id: NodeId,
     pub advertised_host: String,
     pub advertised_port: i32,
-    topic_ops: Mutex<()>,
+    /// Hex of this process's 16-byte incarnation id (BrokerRegistration).
+    pub incarnation_id: String,
+    registration: Mutex<Registration>,
+    weak_self: std::sync::OnceLock<std::sync::Weak<Broker>>,
+    /// Serialises applying images to the hosted partitions.
+    publish_lock: tokio::sync::Mutex<PublishState>,
+    topic_ops: tokio::sync::Mutex<()>,
     /// Serialises IncrementalAlterConfigs on groups (read, change, write).
-    group_config_ops: Mutex<()>,
-    producer_ids: Mutex<(i64, i64)>,
+    group_config_ops: tokio::sync::Mutex<()>,
+    producer_ids: tokio::sync::Mutex<(i64, i64)>,
+}
+
+/// What the publisher remembers between images.
+#[derive(Debug, Default)]
+struct PublishState {
+    /// Topic ids seen in the last applied image (a topic that disappears was deleted).
+    known_topics: std::collections::HashSet<crate::model::TopicId>,
+    /// Stray logs (of topics the image does not know) were removed once caught up.
+    strays_checked: bool,
 }
 
 impl Broker {
     pub fn image(&self) -> Arc<MetadataImage> {
         self.controller.image()
+    }
+
+    /// The broker as an `Arc` (for tasks it spawns); `None` while it is being dropped.
+    pub fn self_arc(&self) -> Option<Arc<Broker>> {
+        self.weak_self.get().and_then(std::sync::Weak::upgrade)
+    }
+
+    /// After a forwarded change: wait (briefly, bounded) for this node's image to move, then
+    /// apply it.
+    pub async fn catch_up_with_controller(&self) {
+        let mut rx = self.controller.subscribe();
+        let _ = tokio::time::timeout(Duration::from_millis(IMAGE_CATCH_UP_MS / 10), rx.changed()).await;
+        self.publish().await;
+    }
+
+    pub fn registration(&self) -> Registration {
+        *self.registration.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn set_registration(&self, r: Registration) {
+        *self.registration.lock().unwrap_or_else(|p| p.into_inner()) = r;
+    }
+
+    /// Whether a controller operation must be sent to another node.
+    pub fn must_forward(&self) -> bool {
+        !on_controller_listener() && !self.controller.is_active()
     }
 
     pub fn topic_settings(
@@ -81,44 +155,129 @@ impl Broker {
         Ok(self.config.topic_settings(configs)?)
     }
 
-    /// Creates a topic and hosts its partitions. `validate_only` checks without creating.
-    pub fn create_topic(
+    /// Creates a topic (on the active controller, forwarding there if need be) and hosts its
+    /// partitions here. `validate_only` checks without creating.
+    pub async fn create_topic(
         &self,
         name: &str,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
+        spec: TopicSpec,
         validate_only: bool,
     ) -> Result<Arc<TopicMeta>, BrokerError> {
         crate::controller::validate_topic_name(name)?;
-        if partitions < 1 {
-            return Err(BrokerError::InvalidPartitionCount(partitions));
+        if spec.assignments.is_empty() && spec.partitions < 1 {
+            return Err(BrokerError::InvalidPartitionCount(spec.partitions));
         }
-        let settings = self.topic_settings(&configs)?;
-        let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
-        if validate_only {
-            if self.image().topic(name).is_some() {
-                return Err(crate::controller::ControllerError::TopicAlreadyExists(
-                    name.to_string(),
-                )
-                .into());
-            }
-            return Ok(Arc::new(TopicMeta {
-                name: name.to_string(),
-                id: String::new(),
-                partitions,
-                configs,
-            }));
+        self.topic_settings(&spec.configs)?;
+        if self.must_forward() {
+            return self.forward_create_topic(name, spec, validate_only).await;
         }
-        let meta = self.controller.create_topic(name, partitions, configs)?;
-        self.replicas
-            .host_topic(name, meta.topic_id(), partitions, &settings)
-            .map_err(BrokerError::from)?;
-        tracing::info!(topic = name, partitions, "created topic");
+        let _ops = self.topic_ops.lock().await;
+        let meta = self.controller.create_topic(name, spec, validate_only).await?;
+        if !validate_only {
+            self.publish().await;
+            tracing::info!(topic = name, partitions = meta.partitions, "created topic");
+        }
         Ok(meta)
     }
 
+    async fn forward_create_topic(
+        &self,
+        name: &str,
+        spec: TopicSpec,
+        validate_only: bool,
+    ) -> Result<Arc<TopicMeta>, BrokerError> {
+        use crate::protocol::msg::create_topics_request::{
+            CreatableReplicaAssignment, CreatableTopic, CreatableTopicConfig,
+        };
+        let mut t = CreatableTopic::default();
+        t.name = crate::protocol::msg::TopicName(handlers::str_bytes(name));
+        if spec.assignments.is_empty() {
+            t.num_partitions = spec.partitions;
+            t.replication_factor = spec.replication_factor as i16;
+        } else {
+            t.num_partitions = -1;
+            t.replication_factor = -1;
+            t.assignments = spec
+                .assignments
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let mut a = CreatableReplicaAssignment::default();
+                    a.partition_index = i as i32;
+                    a.broker_ids = r.iter().map(|b| (*b).into()).collect();
+                    a
+                })
+                .collect();
+        }
+        t.configs = spec
+            .configs
+            .iter()
+            .map(|(k, v)| {
+                let mut c = CreatableTopicConfig::default();
+                c.name = handlers::str_bytes(k);
+                c.value = Some(handlers::str_bytes(v));
+                c
+            })
+            .collect();
+        let mut req = crate::protocol::msg::CreateTopicsRequest::default();
+        req.topics = vec![t];
+        req.timeout_ms = CONTROLLER_CALL_DEADLINE_MS as i32;
+        req.validate_only = validate_only;
+        let resp: crate::protocol::msg::CreateTopicsResponse = self
+            .channel
+            .call(self, ApiKey::CreateTopics, 7, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::CreateTopicsResponse| {
+                peer::classify(r.topics.first().map(|t| t.error_code))
+            })
+            .await?;
+        let t = resp
+            .topics
+            .into_iter()
+            .next()
+            .ok_or_else(|| BrokerError::InvalidRequest("empty CreateTopics answer".into()))?;
+        if t.error_code != error_code::code::NONE {
+            return Err(BrokerError::Remote {
+                code: t.error_code,
+                message: t.error_message.map(|m| m.to_string()).unwrap_or_default(),
+            });
+        }
+        let id = crate::controller::format_topic_id(crate::model::TopicId(*t.topic_id.as_bytes()));
+        if validate_only {
+            return Ok(Arc::new(TopicMeta {
+                name: name.to_string(),
+                id,
+                partitions: t.num_partitions,
+                configs: spec.configs,
+            }));
+        }
+        let meta = self
+            .await_image(|img| img.topic(name).filter(|m| m.id == id).cloned())
+            .await
+            .ok_or(BrokerError::UnknownTopicOrPartition)?;
+        self.publish().await;
+        Ok(meta)
+    }
+
+    /// Waits (bounded) until this node's image satisfies `f`.
+    async fn await_image<T>(&self, f: impl Fn(&MetadataImage) -> Option<T>) -> Option<T> {
+        let mut rx = self.controller.subscribe();
+        let wait = async {
+            loop {
+                if let Some(v) = f(&rx.borrow_and_update().image) {
+                    return Some(v);
+                }
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_millis(IMAGE_CATCH_UP_MS), wait)
+            .await
+            .ok()
+            .flatten()
+    }
+
     /// The topic, created with the broker defaults if it is absent and auto-creation is enabled.
-    pub fn topic_or_auto_create(
+    pub async fn topic_or_auto_create(
         &self,
         name: &str,
         allow_auto_create: bool,
@@ -130,98 +289,156 @@ impl Broker {
             crate::controller::validate_topic_name(name)?;
             return Err(BrokerError::UnknownTopicOrPartition);
         }
-        match self.create_topic(name, self.config.num_partitions, BTreeMap::new(), false) {
+        let spec = TopicSpec {
+            partitions: self.config.num_partitions,
+            replication_factor: self.config.default_replication_factor as i32,
+            assignments: Vec::new(),
+            configs: BTreeMap::new(),
+        };
+        match self.create_topic(name, spec, false).await {
             Ok(t) => Ok(t),
-            Err(BrokerError::Controller(
-                crate::controller::ControllerError::TopicAlreadyExists(_),
-            )) => self
-                .image()
-                .topic(name)
-                .cloned()
+            Err(e) if error_code::error_code(&e) == error_code::code::TOPIC_ALREADY_EXISTS => self
+                .await_image(|img| img.topic(name).cloned())
+                .await
                 .ok_or(BrokerError::UnknownTopicOrPartition),
             Err(e) => Err(e),
         }
     }
 
-    pub fn delete_topic(&self, name: &str) -> Result<Arc<TopicMeta>, BrokerError> {
+    pub async fn delete_topic(&self, name: &str) -> Result<Arc<TopicMeta>, BrokerError> {
         if !self.config.delete_topic_enable {
             return Err(BrokerError::TopicDeletionDisabled);
         }
-        let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
-        let meta = self.controller.delete_topic(name)?;
+        if self.must_forward() {
+            let meta = self
+                .image()
+                .topic(name)
+                .cloned()
+                .ok_or(BrokerError::UnknownTopicOrPartition)?;
+            let mut req = crate::protocol::msg::DeleteTopicsRequest::default();
+            let mut t = crate::protocol::msg::delete_topics_request::DeleteTopicState::default();
+            t.name = Some(crate::protocol::msg::TopicName(handlers::str_bytes(name)));
+            req.topics = vec![t];
+            req.timeout_ms = CONTROLLER_CALL_DEADLINE_MS as i32;
+            let resp: crate::protocol::msg::DeleteTopicsResponse = self
+                .channel
+                .call(self, ApiKey::DeleteTopics, 6, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::DeleteTopicsResponse| {
+                    peer::classify(r.responses.first().map(|t| t.error_code))
+                })
+                .await?;
+            if let Some(t) = resp.responses.first()
+                && t.error_code != error_code::code::NONE
+            {
+                return Err(BrokerError::Remote {
+                    code: t.error_code,
+                    message: t.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                });
+            }
+            self.await_image(|img| img.topic(name).is_none().then_some(()))
+                .await;
+            self.publish().await;
+            return Ok(meta);
+        }
+        let _ops = self.topic_ops.lock().await;
+        let meta = self.controller.delete_topic(name).await?;
         self.fetch_sessions.forget_topic(name);
-        self.replicas
-            .remove_topic(name, meta.partitions)
-            .map_err(BrokerError::from)?;
+        self.publish().await;
         tracing::info!(topic = name, "deleted topic");
         Ok(meta)
     }
 
-    pub fn create_partitions(
+    pub async fn create_partitions(
         &self,
         name: &str,
         count: i32,
+        assignments: Vec<Vec<i32>>,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
-        let current = self
-            .image()
-            .topic(name)
-            .cloned()
-            .ok_or(BrokerError::UnknownTopicOrPartition)?;
-        if count <= current.partitions {
-            return Err(crate::controller::ControllerError::InvalidPartitionCount {
-                topic: name.to_string(),
-                current: current.partitions,
-                requested: count,
+        if self.must_forward() {
+            use crate::protocol::msg::create_partitions_request::{
+                CreatePartitionsAssignment, CreatePartitionsTopic,
+            };
+            let mut t = CreatePartitionsTopic::default();
+            t.name = crate::protocol::msg::TopicName(handlers::str_bytes(name));
+            t.count = count;
+            if !assignments.is_empty() {
+                t.assignments = Some(
+                    assignments
+                        .iter()
+                        .map(|r| {
+                            let mut a = CreatePartitionsAssignment::default();
+                            a.broker_ids = r.iter().map(|b| (*b).into()).collect();
+                            a
+                        })
+                        .collect(),
+                );
             }
-            .into());
-        }
-        if validate_only {
+            let mut req = crate::protocol::msg::CreatePartitionsRequest::default();
+            req.topics = vec![t];
+            req.timeout_ms = CONTROLLER_CALL_DEADLINE_MS as i32;
+            req.validate_only = validate_only;
+            let resp: crate::protocol::msg::CreatePartitionsResponse = self
+                .channel
+                .call(self, ApiKey::CreatePartitions, 3, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::CreatePartitionsResponse| {
+                    peer::classify(r.results.first().map(|t| t.error_code))
+                })
+                .await?;
+            if let Some(t) = resp.results.first()
+                && t.error_code != error_code::code::NONE
+            {
+                return Err(BrokerError::Remote {
+                    code: t.error_code,
+                    message: t.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                });
+            }
+            if !validate_only {
+                self.await_image(|img| img.topic(name).filter(|t| t.partitions >= count).map(|_| ()))
+                    .await;
+                self.publish().await;
+            }
             return Ok(());
         }
-        let settings = self.topic_settings(&current.configs)?;
-        let meta = self.controller.create_partitions(name, count)?;
-        self.replicas
-            .host_topic(name, meta.topic_id(), count, &settings)
-            .map_err(BrokerError::from)?;
+        let _ops = self.topic_ops.lock().await;
+        self.controller
+            .create_partitions(name, count, assignments, validate_only)
+            .await?;
+        if !validate_only {
+            self.publish().await;
+        }
         Ok(())
     }
 
-    /// Changes a topic's config overrides (IncrementalAlterConfigs): `change` maps the current
-    /// overrides to the next ones under the topic lock (so concurrent alterations never lose
-    /// one another's changes); the result is validated as a whole, persisted through the
-    /// controller, then applied to the open logs without a restart.
-    pub fn alter_topic_configs(
+    /// Changes a topic's config overrides (IncrementalAlterConfigs, on the active controller):
+    /// `change` maps the current overrides to the next ones under the topic lock (so concurrent
+    /// alterations never lose one another's changes); the result is validated as a whole,
+    /// committed to the metadata log, then applied to the open logs without a restart.
+    pub async fn alter_topic_configs(
         &self,
         name: &str,
         change: impl FnOnce(&TopicMeta) -> Result<BTreeMap<String, String>, BrokerError>,
         validate_only: bool,
     ) -> Result<(), BrokerError> {
-        let _ops = self.topic_ops.lock().unwrap_or_else(|p| p.into_inner());
+        let _ops = self.topic_ops.lock().await;
         let image = self.image();
         let topic = image
             .topic(name)
             .ok_or(BrokerError::UnknownTopicOrPartition)?;
         let configs = crate::config::TopicConfigs::validate_all(&change(topic)?)?;
-        let settings = self.topic_settings(&configs)?;
+        self.topic_settings(&configs)?;
         if validate_only {
             return Ok(());
         }
-        let meta = self.controller.set_topic_configs(name, configs)?;
-        let logs = self.replicas.log_manager();
-        for p in 0..meta.partitions {
-            logs.update_settings(&TopicPartition::new(name, p), settings.clone());
-        }
+        self.controller.set_topic_configs(name, configs).await?;
+        self.publish().await;
         tracing::info!(topic = name, "altered topic configs");
         Ok(())
     }
 
-    /// Changes a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource):
-    /// `change` maps the current configs (empty when none) to the next ones under the group
-    /// config lock; the result is validated as Kafka's GroupConfig does, persisted through the
-    /// controller, and applied to the group's members from their next heartbeat.
-    pub fn alter_group_configs(
+    /// Changes a group's dynamic configs (IncrementalAlterConfigs on a GROUP resource, on the
+    /// active controller): `change` maps the current configs (empty when none) to the next ones
+    /// under the group config lock; the result is validated as Kafka's GroupConfig does,
+    /// committed, and applied to the group's members from their next heartbeat.
+    pub async fn alter_group_configs(
         &self,
         group_id: &str,
         change: impl FnOnce(&BTreeMap<String, String>) -> Result<BTreeMap<String, String>, BrokerError>,
@@ -232,10 +449,7 @@ impl Broker {
                 "a group resource needs a group id".into(),
             ));
         }
-        let _ops = self
-            .group_config_ops
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let _ops = self.group_config_ops.lock().await;
         let image = self.image();
         let none = BTreeMap::new();
         let current = image.group_configs(group_id).unwrap_or(&none);
@@ -243,9 +457,8 @@ impl Broker {
         if validate_only {
             return Ok(());
         }
-        let overrides = crate::group::ConsumerGroupOverrides::from_configs(&configs);
-        self.controller.set_group_configs(group_id, configs)?;
-        self.groups.set_consumer_overrides(group_id, overrides);
+        self.controller.set_group_configs(group_id, configs).await?;
+        self.publish().await;
         tracing::info!(group = group_id, "altered group configs");
         Ok(())
     }
@@ -258,8 +471,9 @@ impl Broker {
     }
 
     /// Creates `__consumer_offsets` on first use, as Kafka does: `offsets.topic.num.partitions`
-    /// partitions, compacted.
-    pub fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
+    /// partitions, `offsets.topic.replication.factor` replicas (fewer while fewer brokers are
+    /// up, as Kafka allows), compacted.
+    pub async fn ensure_offsets_topic(&self) -> Result<(), BrokerError> {
         if self.image().topic(OFFSETS_TOPIC).is_some() {
             return Ok(());
         }
@@ -270,16 +484,21 @@ impl Broker {
                 OFFSETS_TOPIC_SEGMENT_BYTES.to_string(),
             ),
         ]);
-        match self.create_topic(
-            OFFSETS_TOPIC,
-            self.groups.offsets_partitions(),
+        let live = crate::controller::placement::usable_brokers(&self.image()).len().max(1);
+        let rf = (self.config.offsets_topic_replication_factor.max(1) as usize).min(live) as i32;
+        let spec = TopicSpec {
+            partitions: self.groups.offsets_partitions(),
+            replication_factor: rf,
+            assignments: Vec::new(),
             configs,
-            false,
-        ) {
-            Ok(_)
-            | Err(BrokerError::Controller(
-                crate::controller::ControllerError::TopicAlreadyExists(_),
-            )) => Ok(()),
+        };
+        match self.create_topic(OFFSETS_TOPIC, spec, false).await {
+            Ok(_) => Ok(()),
+            Err(e) if error_code::error_code(&e) == error_code::code::TOPIC_ALREADY_EXISTS => {
+                self.await_image(|img| img.topic(OFFSETS_TOPIC).map(|_| ())).await;
+                self.publish().await;
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
@@ -289,16 +508,49 @@ impl Broker {
         group_store::ImageTopicView(self.image())
     }
 
-    /// A fresh producer id; ids come from blocks reserved durably through the controller.
-    pub fn next_producer_id(&self) -> Result<i64, BrokerError> {
-        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
+    /// A fresh producer id; ids come from blocks the controller hands out (AllocateProducerIds).
+    pub async fn next_producer_id(&self) -> Result<i64, BrokerError> {
+        let mut ids = self.producer_ids.lock().await;
         if ids.0 >= ids.1 {
-            let start = self.controller.allocate_producer_id_block()?;
-            *ids = (start, start + crate::controller::PRODUCER_ID_BLOCK_SIZE);
+            let epoch = self.registration().epoch;
+            let (start, len) = if self.must_forward() {
+                let mut req = crate::protocol::msg::AllocateProducerIdsRequest::default();
+                req.broker_id = self.node_id.0.into();
+                req.broker_epoch = epoch;
+                let resp: crate::protocol::msg::AllocateProducerIdsResponse = self
+                    .channel
+                    .call(self, ApiKey::AllocateProducerIds, 0, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::AllocateProducerIdsResponse| {
+                        peer::classify(Some(r.error_code))
+                    })
+                    .await?;
+                if resp.error_code != error_code::code::NONE {
+                    return Err(BrokerError::Remote {
+                        code: resp.error_code,
+                        message: "AllocateProducerIds failed".into(),
+                    });
+                }
+                (resp.producer_id_start.0, resp.producer_id_len as i64)
+            } else {
+                self.controller
+                    .allocate_producer_ids(self.node_id.0, epoch)
+                    .await?
+            };
+            *ids = (start, start + len);
         }
         let id = ids.0;
         ids.0 += 1;
         Ok(id)
+    }
+
+    /// Applies the current image to this broker: hosts the partitions it is a replica of, gives
+    /// each its role, starts or stops replica fetchers, loads or unloads the group coordinator's
+    /// partitions, applies topic and group configs, and removes the logs of deleted topics.
+    pub async fn publish(&self) {
+        let mut st = self.publish_lock.lock().await;
+        let image = self.image();
+        if let Err(e) = lifecycle::apply_image(self, &image, &mut st).await {
+            tracing::error!(error = %e, "applying the metadata image failed");
+        }
     }
 }
 
@@ -307,6 +559,7 @@ impl Broker {
 pub struct BrokerHandle {
     pub broker: Arc<Broker>,
     local_addr: SocketAddr,
+    controller_addr: Option<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -314,6 +567,11 @@ pub struct BrokerHandle {
 impl BrokerHandle {
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The controller listener's address, when this node has one of its own.
+    pub fn controller_addr(&self) -> Option<SocketAddr> {
+        self.controller_addr
     }
 
     /// `host:port` as clients should use it.
@@ -324,13 +582,32 @@ impl BrokerHandle {
         )
     }
 
-    /// Stops accepting, lets connections finish their request in hand, flushes and marks the data
-    /// directory clean.
+    /// Controlled shutdown: moves this broker's leaderships away (bounded by
+    /// `controlled.shutdown` settings), stops accepting, lets connections finish their request
+    /// in hand, flushes and marks the data directory clean.
     pub async fn shutdown(self) {
+        let controlled = self.broker.config.controlled_shutdown_enable;
+        self.stop(controlled).await
+    }
+
+    /// A clean stop without moving leaderships first.
+    pub async fn shutdown_uncontrolled(self) {
+        self.stop(false).await
+    }
+
+    async fn stop(self, controlled: bool) {
+        if controlled {
+            lifecycle::controlled_shutdown(&self.broker).await;
+        }
         let _ = self.shutdown_tx.send(true);
         for t in self.tasks {
             let _ = t.await;
         }
+        self.broker.fetchers.stop_all().await;
+        if let Err(e) = lifecycle::checkpoint_high_watermarks(&self.broker).await {
+            tracing::warn!(error = %e, "writing high watermarks at shutdown failed");
+        }
+        self.broker.controller.shutdown().await;
         let logs = self.broker.replicas.log_manager().clone();
         match tokio::task::spawn_blocking(move || logs.shutdown()).await {
             Ok(Ok(())) => tracing::info!("clean shutdown complete"),
@@ -338,9 +615,31 @@ impl BrokerHandle {
             Err(e) => tracing::error!(error = %e, "shutdown task failed"),
         }
     }
+
+    /// Stops everything at once without flushing or marking anything clean: as close to
+    /// `kill -9` as one process can do to a broker inside it (tests).
+    pub async fn kill(self) {
+        let _ = self.shutdown_tx.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+        self.broker.fetchers.stop_all().await;
+        self.broker.controller.shutdown().await;
+    }
 }
 
-/// Opens storage, hosts known topics, binds the first listener and starts serving.
+async fn bind(addr: &str) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| StartError::Bind {
+            addr: addr.to_string(),
+            source,
+        })
+}
+
+/// Opens storage and the metadata quorum, binds the listeners and starts serving. A node that is
+/// the whole quorum returns once it is registered and serving its partitions; a node of a larger
+/// quorum returns at once and joins the cluster in the background.
 pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHandle, StartError> {
     let log_dir = config
         .log_dirs
@@ -348,56 +647,65 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         .cloned()
         .ok_or(StartError::NoLogDir)?;
     let listener_cfg = config
-        .listeners
+        .client_listeners()
         .first()
-        .cloned()
+        .map(|l| (*l).clone())
         .ok_or(StartError::NoListener)?;
-    let bind_addr = listener_cfg.address();
-    let listener = TcpListener::bind(&bind_addr)
-        .await
-        .map_err(|source| StartError::Bind {
-            addr: bind_addr.clone(),
-            source,
-        })?;
+    let listener = bind(&listener_cfg.address()).await?;
     let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: bind_addr,
+        addr: listener_cfg.address(),
         source,
     })?;
+    // The controller listener: Kafka's CONTROLLER listener, else (a single node without quorum
+    // settings) a private loopback port of its own.
+    let controller_listener = match config.controller_listener() {
+        Some(l) => bind(&l.address()).await?,
+        None => bind("127.0.0.1:0").await?,
+    };
+    let controller_addr = controller_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: "controller listener".into(),
+            source,
+        })?;
+    let node_id = NodeId(config.node_id);
+    let voters = match &config.controller_quorum_voters {
+        Some(v) => crate::controller::quorum::parse_voters(v)
+            .map_err(|e| StartError::Quorum(e.to_string()))?,
+        None => BTreeMap::from([(config.node_id as u64, controller_addr.to_string())]),
+    };
+    if !voters.contains_key(&(config.node_id as u64)) {
+        return Err(StartError::Quorum(format!(
+            "node.id {} is not among controller.quorum.voters (brokers without a controller role are not supported yet)",
+            config.node_id
+        )));
+    }
+    let single = voters.len() == 1;
 
-    let (logs, controller) = {
+    let logs = {
         let clock = clock.clone();
-        let cluster_id = config.cluster_id.clone();
         let dir = log_dir.clone();
-        tokio::task::spawn_blocking(move || -> Result<_, BrokerError> {
-            let logs = LogManager::open(dir.clone(), clock)?;
-            let controller = Controller::open(&dir, cluster_id.as_deref())?;
-            Ok((logs, controller))
-        })
-        .await
-        .map_err(|e| BrokerError::InvalidRequest(e.to_string()))??
+        tokio::task::spawn_blocking(move || LogManager::open(dir, clock))
+            .await
+            .map_err(|e| BrokerError::InvalidRequest(e.to_string()))?
+            .map_err(BrokerError::from)?
     };
     let logs = Arc::new(logs);
-    let node_id = NodeId(config.node_id);
+    let settings = ControllerSettings {
+        node_id: config.node_id,
+        voters,
+        log_dir: log_dir.clone(),
+        cluster_id: config.cluster_id.clone(),
+        request_timeout_ms: config.controller_quorum_request_timeout_ms.max(1) as u64,
+        election_timeout_ms: config.controller_quorum_election_timeout_ms.max(1) as u64,
+        fetch_timeout_ms: config.controller_quorum_fetch_timeout_ms.max(1) as u64,
+        broker_session_timeout_ms: config.broker_session_timeout_ms as i64,
+        unclean_leader_election_default: config.default_unclean_leader_election_enable,
+    };
+    let controller = Controller::start(settings, clock.clone())
+        .await
+        .map_err(BrokerError::from)?;
     let replicas = ReplicaManager::new(node_id, logs.clone());
-    let image = controller.image();
-    let known: std::collections::HashSet<(String, i32)> = image
-        .topics()
-        .flat_map(|t| (0..t.partitions).map(move |p| (t.name.clone(), p)))
-        .collect();
-    for (tp, _) in logs.partitions_on_disk().map_err(BrokerError::from)? {
-        if !known.contains(&(tp.topic.to_string(), tp.partition)) {
-            tracing::warn!(partition = %tp, "removing the log of a topic that no longer exists");
-            logs.remove_log(&tp).map_err(BrokerError::from)?;
-        }
-    }
-    for t in image.topics() {
-        let settings = config
-            .topic_settings(&t.configs)
-            .map_err(BrokerError::from)?;
-        replicas
-            .host_topic(&t.name, t.topic_id(), t.partitions, &settings)
-            .map_err(BrokerError::from)?;
-    }
 
     let advertised = config
         .advertised_listeners
@@ -425,54 +733,67 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         config.offsets_topic_num_partitions,
         i64::from(config.offsets_retention_minutes).saturating_mul(60_000),
     );
-    for (group_id, configs) in image.all_group_configs() {
-        groups.set_consumer_overrides(
-            group_id,
-            crate::group::ConsumerGroupOverrides::from_configs(configs),
-        );
-    }
-    let offsets_partitions = image
-        .topic(OFFSETS_TOPIC)
-        .map(|t| t.partitions)
-        .unwrap_or(0);
-    for p in 0..offsets_partitions {
-        groups.begin_loading(p);
-    }
+    groups.serve_owned_partitions_only();
     let broker = Arc::new(Broker {
         fetch_sessions: fetch_session::FetchSessionCache::new(fetch_session::SESSIONS_MAX),
         groups,
         versions: handlers::version_table(&config),
+        controller_versions: handlers::controller_version_table(),
         config,
         clock,
         controller,
+        channel: peer::ControllerChannel::default(),
         replicas,
+        fetchers: replica_fetcher::ReplicaFetchers::default(),
         node_id,
         advertised_host,
         advertised_port,
-        topic_ops: Mutex::new(()),
-        group_config_ops: Mutex::new(()),
-        producer_ids: Mutex::new((0, 0)),
+        incarnation_id: crate::controller::format_topic_id(crate::model::TopicId(
+            *uuid::Uuid::new_v4().as_bytes(),
+        )),
+        registration: Mutex::new(Registration {
+            epoch: -1,
+            unfenced: false,
+        }),
+        weak_self: std::sync::OnceLock::new(),
+        publish_lock: tokio::sync::Mutex::new(PublishState::default()),
+        topic_ops: tokio::sync::Mutex::new(()),
+        group_config_ops: tokio::sync::Mutex::new(()),
+        producer_ids: tokio::sync::Mutex::new((0, 0)),
     });
     store.bind(&broker);
-    if offsets_partitions > 0 {
-        let b = broker.clone();
-        tokio::task::spawn_blocking(move || group_store::replay_offsets_topic(&b));
-    }
+    let _ = broker.weak_self.set(Arc::downgrade(&broker));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let controller_accept = tokio::spawn(listener::serve_controller(
+        broker.clone(),
+        controller_listener,
+        shutdown_rx.clone(),
+    ));
+    if single {
+        // A quorum of one: be registered and serving before the first client connects.
+        lifecycle::join_cluster(&broker, Duration::from_millis(START_READY_MS_MAX))
+            .await
+            .map_err(|e| StartError::Quorum(e.to_string()))?;
+    }
+    let lifecycle_task = tokio::spawn(lifecycle::run(broker.clone(), shutdown_rx.clone()));
     let accept = tokio::spawn(listener::serve(
         broker.clone(),
         listener,
         shutdown_rx.clone(),
     ));
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx));
-    tracing::info!(%local_addr, node_id = node_id.0, "Gregor is serving");
+    tracing::info!(%local_addr, %controller_addr, node_id = node_id.0, "Gregor is serving");
     Ok(BrokerHandle {
         broker,
         local_addr,
+        controller_addr: Some(controller_addr),
         shutdown_tx,
-        tasks: vec![accept, housekeeping],
+        tasks: vec![accept, housekeeping, lifecycle_task, controller_accept],
     })
 }
+
+/// How long a single node may take to become its own controller and register at start.
+const START_READY_MS_MAX: u64 = 30_000;
 
 /// Kafka's `offsets.topic.segment.bytes` default.
 const OFFSETS_TOPIC_SEGMENT_BYTES: u64 = 104_857_600;

@@ -205,11 +205,14 @@ fn apply_ops(
     Ok(next)
 }
 
-pub fn incremental_alter(
+pub async fn incremental_alter(
     broker: &Broker,
     request: IncrementalAlterConfigsRequest,
-    _version: i16,
+    version: i16,
 ) -> IncrementalAlterConfigsResponse {
+    if broker.must_forward() {
+        return forward_incremental_alter(broker, request, version).await;
+    }
     let mut response = IncrementalAlterConfigsResponse::default();
     for r in request.resources {
         let name = r.resource_name.to_string();
@@ -224,7 +227,8 @@ pub fn incremental_alter(
                 )
             })
             .collect();
-        let result = alter_resource(broker, r.resource_type, &name, &ops, request.validate_only);
+        let result =
+            alter_resource(broker, r.resource_type, &name, &ops, request.validate_only).await;
         let mut out = AlterConfigsResourceResponse::default();
         out.resource_type = r.resource_type;
         out.resource_name = r.resource_name;
@@ -241,7 +245,52 @@ pub fn incremental_alter(
     response
 }
 
-fn alter_resource(
+/// A broker that is not the active controller sends the whole request there (as Kafka forwards
+/// it), then waits until its own image has caught up with the changes.
+async fn forward_incremental_alter(
+    broker: &Broker,
+    request: IncrementalAlterConfigsRequest,
+    version: i16,
+) -> IncrementalAlterConfigsResponse {
+    let names: Vec<String> = request
+        .resources
+        .iter()
+        .map(|r| r.resource_name.to_string())
+        .collect();
+    let result = broker
+        .channel
+        .call(
+            broker,
+            ApiKey::IncrementalAlterConfigs,
+            version.clamp(0, 1),
+            &request,
+            crate::server::CONTROLLER_CALL_DEADLINE_MS,
+            |r: &IncrementalAlterConfigsResponse| {
+                crate::server::peer::classify(r.responses.first().map(|x| x.error_code))
+            },
+        )
+        .await;
+    match result {
+        Ok(resp) => {
+            broker.catch_up_with_controller().await;
+            resp
+        }
+        Err(e) => {
+            let mut response = IncrementalAlterConfigsResponse::default();
+            for (r, name) in request.resources.into_iter().zip(names) {
+                let mut out = AlterConfigsResourceResponse::default();
+                out.resource_type = r.resource_type;
+                out.resource_name = r.resource_name;
+                out.error_code = error_code(&e);
+                out.error_message = Some(str_bytes(&format!("{name}: {e}")));
+                response.responses.push(out);
+            }
+            response
+        }
+    }
+}
+
+async fn alter_resource(
     broker: &Broker,
     resource_type: i8,
     name: &str,
@@ -272,7 +321,7 @@ fn alter_resource(
                 };
                 apply_ops(&topic.configs, ops, is_list, effective)
             };
-            broker.alter_topic_configs(name, change, validate_only)
+            broker.alter_topic_configs(name, change, validate_only).await
         }
         RESOURCE_GROUP => {
             for (n, _, _) in ops {
@@ -285,7 +334,7 @@ fn alter_resource(
             // No group config is a LIST.
             let change =
                 |current: &BTreeMap<String, String>| apply_ops(current, ops, |_| false, |_| None);
-            broker.alter_group_configs(name, change, validate_only)
+            broker.alter_group_configs(name, change, validate_only).await
         }
         RESOURCE_BROKER => Err(BrokerError::InvalidRequest(
             "dynamic broker configs are not supported yet: Gregor's broker properties are static"

@@ -38,7 +38,18 @@ struct PartitionResult {
     records: Bytes,
 }
 
+/// Fetch v15 moved the replica id into ReplicaState.
+const REPLICA_STATE_VERSION_MIN: i16 = 15;
+
 pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -> FetchResponse {
+    let replica = if version >= REPLICA_STATE_VERSION_MIN {
+        request.replica_state.replica_id.0
+    } else {
+        request.replica_id.0
+    };
+    if replica >= 0 && version >= TOPIC_ID_VERSION_MIN {
+        return super::replica_fetch::handle(broker, replica, request).await;
+    }
     let by_id = version >= TOPIC_ID_VERSION_MIN;
     let image = broker.image();
     let mut unresolved: Vec<PartitionResult> = Vec::new();
@@ -229,6 +240,10 @@ fn read_all(
                     return r;
                 }
             };
+            if !partition.is_leader() {
+                r.error_code = code::NOT_LEADER_OR_FOLLOWER;
+                return r;
+            }
             let limit = (p.partition_max_bytes.max(0) as usize).min(remaining);
             match partition.read(Offset(p.fetch_offset), limit, total == 0) {
                 Ok(read) => {

@@ -52,26 +52,39 @@ pub async fn find_coordinator(
     version: i16,
 ) -> FindCoordinatorResponse {
     let mut response = FindCoordinatorResponse::default();
-    let ready = broker.ensure_offsets_topic();
-    let answer = |key_type: i8| -> Result<(), BrokerError> {
+    let ready = broker.ensure_offsets_topic().await;
+    let brokers = super::metadata::live_brokers(broker);
+    let image = broker.image();
+    // The coordinator of a group is the leader of its `__consumer_offsets` partition.
+    let answer = |key_type: i8, key: &str| -> Result<(i32, String, i32), BrokerError> {
         if key_type != KEY_TYPE_GROUP {
             return Err(BrokerError::TransactionsUnsupported);
         }
         ready
             .as_ref()
-            .map(|_| ())
-            .map_err(|e| BrokerError::InvalidRequest(e.to_string()))
+            .map_err(|e| BrokerError::InvalidRequest(e.to_string()))?;
+        let p = broker.groups.partition_for(key);
+        let leader = image
+            .topic(crate::group::coordinator::OFFSETS_TOPIC)
+            .and_then(|t| image.partition(t.topic_id(), p))
+            .map(|s| s.leader)
+            .unwrap_or(-1);
+        brokers
+            .iter()
+            .find(|b| b.0 == leader)
+            .map(|b| (b.0, b.1.clone(), b.2))
+            .ok_or_else(|| BrokerError::InvalidRequest(format!("partition {p} of the offsets topic has no live leader")))
     };
-    let host = str_bytes(&broker.advertised_host);
     if version >= 4 {
         for key in request.coordinator_keys {
             let mut c = find_coordinator_response::Coordinator::default();
+            let found = answer(request.key_type, key.as_str());
             c.key = key;
-            match answer(request.key_type) {
-                Ok(()) => {
-                    c.node_id = broker.node_id.0.into();
-                    c.host = host.clone();
-                    c.port = broker.advertised_port;
+            match found {
+                Ok((id, host, port)) => {
+                    c.node_id = id.into();
+                    c.host = str_bytes(&host);
+                    c.port = port;
                 }
                 Err(e) => {
                     c.error_code = coordinator_code(&e);
@@ -83,11 +96,11 @@ pub async fn find_coordinator(
             response.coordinators.push(c);
         }
     } else {
-        match answer(request.key_type) {
-            Ok(()) => {
-                response.node_id = broker.node_id.0.into();
-                response.host = host;
-                response.port = broker.advertised_port;
+        match answer(request.key_type, request.key.as_str()) {
+            Ok((id, host, port)) => {
+                response.node_id = id.into();
+                response.host = str_bytes(&host);
+                response.port = port;
                 // Kafka sends `Errors.NONE.message()` here.
                 if version >= 1 {
                     response.error_message = Some(str_bytes("NONE"));
@@ -630,7 +643,7 @@ pub async fn consumer_group_heartbeat(
     request: ConsumerGroupHeartbeatRequest,
     _version: i16,
 ) -> ConsumerGroupHeartbeatResponse {
-    let _ = broker.ensure_offsets_topic();
+    let _ = broker.ensure_offsets_topic().await;
     let req = ConsumerHeartbeat {
         member_id: request.member_id.to_string(),
         member_epoch: request.member_epoch,

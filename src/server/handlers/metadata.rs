@@ -18,16 +18,60 @@ use crate::server::{Broker, BrokerError, authz};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Metadata, VersionRange::new(0, 13))];
 
-pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
+/// The live (unfenced) brokers at the endpoint named like the listener clients use here.
+pub(crate) fn live_brokers(broker: &Broker) -> Vec<(i32, String, i32, Option<String>)> {
+    let image = broker.image();
+    let listener = broker
+        .config
+        .client_listeners()
+        .first()
+        .map(|l| l.name.clone())
+        .unwrap_or_default();
+    let mut out: Vec<(i32, String, i32, Option<String>)> = image
+        .brokers()
+        .values()
+        .filter(|b| !b.fenced)
+        .filter_map(|b| {
+            let ep = b
+                .endpoints
+                .iter()
+                .find(|e| e.name == listener)
+                .or_else(|| b.endpoints.first())?;
+            Some((b.broker_id, ep.host.clone(), ep.port as i32, b.rack.clone()))
+        })
+        .collect();
+    if !out.iter().any(|b| b.0 == broker.node_id.0) {
+        // Not registered (or fenced) yet: clients still need this node to talk to.
+        out.push((
+            broker.node_id.0,
+            broker.advertised_host.clone(),
+            broker.advertised_port,
+            broker.config.broker_rack.clone(),
+        ));
+        out.sort_by_key(|b| b.0);
+    }
+    out
+}
+
+pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> MetadataResponse {
     let mut response = MetadataResponse::default();
-    let mut b = MetadataResponseBroker::default();
-    b.node_id = broker.node_id.0.into();
-    b.host = str_bytes(&broker.advertised_host);
-    b.port = broker.advertised_port;
-    b.rack = broker.config.broker_rack.as_deref().map(str_bytes);
-    response.brokers = vec![b];
+    response.brokers = live_brokers(broker)
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            let mut b = MetadataResponseBroker::default();
+            b.node_id = id.into();
+            b.host = str_bytes(&host);
+            b.port = port;
+            b.rack = rack.as_deref().map(str_bytes);
+            b
+        })
+        .collect();
     response.cluster_id = Some(str_bytes(&broker.image().cluster_id));
-    response.controller_id = broker.node_id.0.into();
+    response.controller_id = broker
+        .controller
+        .active_controller()
+        .unwrap_or(-1)
+        .into();
     if (8..=10).contains(&version) {
         response.cluster_authorized_operations = authz::if_requested(
             request.include_cluster_authorized_operations,
@@ -58,7 +102,7 @@ pub fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> Metada
                     // As KRaft Kafka's AutoTopicCreationManager: the request that starts the
                     // creation is answered UNKNOWN_TOPIC_OR_PARTITION with no partitions; the
                     // client's next Metadata sees the topic.
-                    None => match broker.topic_or_auto_create(&name, allow_auto_create) {
+                    None => match broker.topic_or_auto_create(&name, allow_auto_create).await {
                         Ok(_) => error_entry(
                             Some(name),
                             Uuid::nil(),
@@ -108,18 +152,29 @@ fn topic_entry(broker: &Broker, meta: &TopicMeta) -> MetadataResponseTopic {
     t.name = Some(TopicName(str_bytes(&meta.name)));
     t.topic_id = Uuid::from_bytes(meta.topic_id().0);
     t.is_internal = is_internal_topic(&meta.name);
+    let image = broker.image();
+    let parts = image.partitions(meta.topic_id());
     t.partitions = (0..meta.partitions)
         .map(|p| {
             let mut e = MetadataResponsePartition::default();
             e.partition_index = p;
-            match broker.partition(&meta.name, p) {
-                Ok(partition) => {
-                    e.leader_id = broker.node_id.0.into();
-                    e.leader_epoch = partition.leader_epoch().0;
-                    e.replica_nodes = vec![broker.node_id.0.into()];
-                    e.isr_nodes = vec![broker.node_id.0.into()];
+            match parts.and_then(|ps| ps.get(&p)) {
+                Some(state) => {
+                    e.leader_id = state.leader.into();
+                    e.leader_epoch = state.leader_epoch;
+                    e.replica_nodes = state.replicas.iter().map(|r| (*r).into()).collect();
+                    e.isr_nodes = state.isr.iter().map(|r| (*r).into()).collect();
+                    e.offline_replicas = state
+                        .replicas
+                        .iter()
+                        .filter(|r| image.broker(**r).is_none_or(|b| b.fenced))
+                        .map(|r| (*r).into())
+                        .collect();
+                    if state.leader < 0 {
+                        e.error_code = code::LEADER_NOT_AVAILABLE;
+                    }
                 }
-                Err(_) => {
+                None => {
                     e.error_code = code::LEADER_NOT_AVAILABLE;
                     e.leader_id = (-1).into();
                 }

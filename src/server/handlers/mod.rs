@@ -22,7 +22,9 @@ pub mod metadata;
 pub mod produce;
 pub mod producer_id;
 pub mod quorum;
+pub mod replica_fetch;
 pub mod topics;
+pub mod controller_apis;
 
 use std::sync::Arc;
 
@@ -83,6 +85,25 @@ pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
     }
 }
 
+/// What the controller listener serves: ApiVersions, the controller's own APIs, and the admin
+/// requests brokers forward to the active controller.
+pub fn controller_version_table() -> ApiVersionTable {
+    let forwarded = [
+        (ApiKey::CreateTopics, VersionRange::new(2, 7)),
+        (ApiKey::DeleteTopics, VersionRange::new(1, 6)),
+        (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
+        (ApiKey::IncrementalAlterConfigs, VersionRange::new(0, 1)),
+    ];
+    ApiVersionTable::new(
+        api_versions::VERSIONS
+            .iter()
+            .chain(controller_apis::VERSIONS)
+            .chain(quorum::VERSIONS)
+            .copied()
+            .chain(forwarded),
+    )
+}
+
 pub async fn handle(
     broker: &Arc<Broker>,
     state: &mut ConnectionState,
@@ -95,9 +116,28 @@ pub async fn handle(
         state.client_id = id.to_string();
     }
     let v = frame.version;
+    if matches!(
+        frame.api_key,
+        ApiKey::JoinGroup
+            | ApiKey::SyncGroup
+            | ApiKey::Heartbeat
+            | ApiKey::LeaveGroup
+            | ApiKey::OffsetCommit
+            | ApiKey::OffsetFetch
+            | ApiKey::DescribeGroups
+            | ApiKey::DeleteGroups
+            | ApiKey::OffsetDelete
+            | ApiKey::ConsumerGroupDescribe
+    ) {
+        // Group state lives in `__consumer_offsets`: make it exist (and its partitions led
+        // here be served) before the coordinator answers, as a client may skip FindCoordinator.
+        if let Err(e) = broker.ensure_offsets_topic().await {
+            tracing::debug!(error = %e, "the offsets topic is not available");
+        }
+    }
     Some(match frame.request {
         Request::ApiVersions(r) => Response::ApiVersions(api_versions::handle(broker, r, v)),
-        Request::Metadata(r) => Response::Metadata(metadata::handle(broker, r, v)),
+        Request::Metadata(r) => Response::Metadata(metadata::handle(broker, r, v).await),
         Request::Produce(r) => return produce::handle(broker, r, v).await.map(Response::Produce),
         Request::ProduceLegacy(r) => Response::ProduceLegacy(produce::handle_legacy(r)),
         Request::Fetch(r) => Response::Fetch(fetch::handle(broker, r, v).await),
@@ -105,15 +145,33 @@ pub async fn handle(
         Request::OffsetForLeaderEpoch(r) => {
             Response::OffsetForLeaderEpoch(leader_epoch::handle(broker, r, v))
         }
-        Request::CreateTopics(r) => Response::CreateTopics(topics::create_topics(broker, r, v)),
-        Request::DeleteTopics(r) => Response::DeleteTopics(topics::delete_topics(broker, r, v)),
-        Request::CreatePartitions(r) => {
-            Response::CreatePartitions(topics::create_partitions(broker, r, v))
+        Request::CreateTopics(r) => {
+            Response::CreateTopics(topics::create_topics(broker, r, v).await)
         }
-        Request::InitProducerId(r) => Response::InitProducerId(producer_id::handle(broker, r, v)),
+        Request::DeleteTopics(r) => {
+            Response::DeleteTopics(topics::delete_topics(broker, r, v).await)
+        }
+        Request::CreatePartitions(r) => {
+            Response::CreatePartitions(topics::create_partitions(broker, r, v).await)
+        }
+        Request::InitProducerId(r) => {
+            Response::InitProducerId(producer_id::handle(broker, r, v).await)
+        }
+        Request::BrokerRegistration(r) => {
+            Response::BrokerRegistration(controller_apis::broker_registration(broker, r).await)
+        }
+        Request::BrokerHeartbeat(r) => {
+            Response::BrokerHeartbeat(controller_apis::broker_heartbeat(broker, r).await)
+        }
+        Request::AlterPartition(r) => {
+            Response::AlterPartition(controller_apis::alter_partition(broker, r, v).await)
+        }
+        Request::AllocateProducerIds(r) => {
+            Response::AllocateProducerIds(controller_apis::allocate_producer_ids(broker, r).await)
+        }
         Request::DescribeConfigs(r) => Response::DescribeConfigs(configs::describe(broker, r, v)),
         Request::IncrementalAlterConfigs(r) => {
-            Response::IncrementalAlterConfigs(configs::incremental_alter(broker, r, v))
+            Response::IncrementalAlterConfigs(configs::incremental_alter(broker, r, v).await)
         }
         Request::DescribeCluster(r) => Response::DescribeCluster(cluster::handle(broker, r, v)),
         Request::DescribeTopicPartitions(r) => {

@@ -43,6 +43,7 @@ pub async fn handle(
         } else {
             broker
                 .topic_or_auto_create(&topic.name, true)
+                .await
                 .map(|t| t.name.clone())
                 .map_err(failure)
         };
@@ -55,7 +56,7 @@ pub async fn handle(
                     Err(failure(BrokerError::InvalidRequiredAcks(acks)))
                 }
                 Err(f) => Err(f.clone()),
-                Ok(name) => append(broker, name, p.index, p.records, version)
+                Ok(name) => append(broker, name, p.index, p.records, version, acks, request.timeout_ms)
                     .await
                     .map_err(failure),
             };
@@ -96,6 +97,8 @@ async fn append(
     partition: i32,
     records: Option<Bytes>,
     version: i16,
+    acks: i16,
+    timeout_ms: i32,
 ) -> Result<crate::log::AppendResult, BrokerError> {
     let partition = broker.partition(topic, partition)?;
     let records = records
@@ -105,7 +108,15 @@ async fn append(
     let log_append_time =
         || partition.log().settings().message_timestamp_type == TimestampType::LogAppendTime;
     let records = normalize(records, version, log_append_time)?;
-    Ok(partition.append(records).await?)
+    let acks = if acks == -1 {
+        crate::replication::Acks::All {
+            min_insync: partition.log().settings().min_insync_replicas,
+            timeout_ms: i64::from(timeout_ms.max(0)),
+        }
+    } else {
+        crate::replication::Acks::Leader
+    };
+    Ok(partition.append(records, acks).await?)
 }
 
 /// zstd needs Produce v7 or later (Kafka answers UNSUPPORTED_COMPRESSION_TYPE).

@@ -11,7 +11,7 @@ use crate::server::{Broker, BrokerError};
 pub const VERSIONS: &[(ApiKey, VersionRange)] =
     &[(ApiKey::InitProducerId, VersionRange::new(0, 5))];
 
-pub fn handle(
+pub async fn handle(
     broker: &Broker,
     request: InitProducerIdRequest,
     _version: i16,
@@ -19,7 +19,7 @@ pub fn handle(
     let mut response = InitProducerIdResponse::default();
     let result = match request.transactional_id.filter(|t| !t.0.is_empty()) {
         Some(_) => Err(BrokerError::TransactionsUnsupported),
-        None => broker.next_producer_id(),
+        None => broker.next_producer_id().await,
     };
     match result {
         Ok(id) => {

@@ -1,8 +1,10 @@
 //! CreateTopics, DeleteTopics, CreatePartitions.
 //!
-//! Contract: each topic in a request succeeds or fails on its own. With one broker a replication
-//! factor above 1 is INVALID_REPLICATION_FACTOR and a manual assignment must name only this node.
-//! Topic configs are validated against Kafka's names and types before anything is created.
+//! Contract: each topic in a request succeeds or fails on its own, decided by the active
+//! controller (a broker forwards there): a replication factor above the unfenced brokers is
+//! INVALID_REPLICATION_FACTOR, a manual assignment must name registered brokers, each once, with
+//! equal list lengths (INVALID_REPLICA_ASSIGNMENT). Topic configs are validated against Kafka's
+//! names and types before anything is created.
 //! CreateTopics v0-1 and DeleteTopics v0 (removed in Kafka 4) decode into the same requests
 //! (`protocol::legacy`); their responses are the same results with fewer fields written.
 
@@ -19,6 +21,7 @@ use crate::protocol::msg::{
 };
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::error_code;
+use crate::controller::TopicSpec;
 use crate::server::{Broker, BrokerError};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
@@ -27,7 +30,7 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
     (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
 ];
 
-pub fn create_topics(
+pub async fn create_topics(
     broker: &Broker,
     request: CreateTopicsRequest,
     _version: i16,
@@ -52,17 +55,26 @@ pub fn create_topics(
                 "topic '{name}' appears more than once in the request"
             )))
         } else {
-            plan(broker, &t).and_then(|(partitions, configs)| {
-                broker
-                    .create_topic(&name, partitions, configs, request.validate_only)
-                    .map(|meta| (meta, partitions))
-            })
+            match plan(broker, &t) {
+                Ok(spec) => {
+                    let rf = spec
+                        .assignments
+                        .first()
+                        .map(|a| a.len() as i32)
+                        .unwrap_or(spec.replication_factor);
+                    broker
+                        .create_topic(&name, spec, request.validate_only)
+                        .await
+                        .map(|meta| (meta, rf))
+                }
+                Err(e) => Err(e),
+            }
         };
         match result {
-            Ok((meta, partitions)) => {
+            Ok((meta, rf)) => {
                 out.topic_id = Uuid::from_bytes(meta.topic_id().0);
-                out.num_partitions = partitions;
-                out.replication_factor = 1;
+                out.num_partitions = meta.partitions;
+                out.replication_factor = rf as i16;
                 out.configs = Some(
                     broker
                         .config
@@ -92,59 +104,60 @@ pub fn create_topics(
     response
 }
 
-/// The partition count and configs of a CreateTopics entry, checked against this one-node cluster.
+/// A CreateTopics entry as the controller's topic spec: defaults filled in, an explicit
+/// assignment checked for numbering (the controller checks the brokers).
 fn plan(
     broker: &Broker,
     t: &crate::protocol::msg::create_topics_request::CreatableTopic,
-) -> Result<(i32, BTreeMap<String, String>), BrokerError> {
-    let node = broker.node_id.0;
-    let partitions = if t.assignments.is_empty() {
-        let rf = if t.replication_factor == -1 {
-            broker.config.default_replication_factor
-        } else {
-            t.replication_factor
-        };
-        if rf != 1 {
-            return Err(BrokerError::InvalidReplicationFactor(rf as i32));
-        }
-        if t.num_partitions == -1 {
-            broker.config.num_partitions
-        } else {
-            t.num_partitions
-        }
-    } else {
-        if t.num_partitions != -1 || t.replication_factor != -1 {
-            return Err(BrokerError::InvalidRequest(
-                "both numPartitions or replicationFactor and replicasAssignments were set".into(),
-            ));
-        }
-        let mut indexes: Vec<i32> = t.assignments.iter().map(|a| a.partition_index).collect();
-        indexes.sort_unstable();
-        if indexes.iter().enumerate().any(|(i, p)| *p != i as i32) {
-            return Err(BrokerError::InvalidReplicaAssignment(
-                "partitions must be numbered 0..n without gaps".into(),
-            ));
-        }
-        if t.assignments
-            .iter()
-            .any(|a| a.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node])
-        {
-            return Err(BrokerError::InvalidReplicaAssignment(format!(
-                "the only broker is node {node}"
-            )));
-        }
-        t.assignments.len() as i32
-    };
+) -> Result<TopicSpec, BrokerError> {
     let mut configs = BTreeMap::new();
     for c in &t.configs {
         if let Some(v) = &c.value {
             configs.insert(c.name.to_string(), v.to_string());
         }
     }
-    Ok((partitions, configs))
+    if t.assignments.is_empty() {
+        let rf = if t.replication_factor == -1 {
+            broker.config.default_replication_factor
+        } else {
+            t.replication_factor
+        };
+        let partitions = if t.num_partitions == -1 {
+            broker.config.num_partitions
+        } else {
+            t.num_partitions
+        };
+        return Ok(TopicSpec {
+            partitions,
+            replication_factor: rf as i32,
+            assignments: Vec::new(),
+            configs,
+        });
+    }
+    if t.num_partitions != -1 || t.replication_factor != -1 {
+        return Err(BrokerError::InvalidRequest(
+            "both numPartitions or replicationFactor and replicasAssignments were set".into(),
+        ));
+    }
+    let mut sorted: Vec<_> = t.assignments.iter().collect();
+    sorted.sort_by_key(|a| a.partition_index);
+    if sorted.iter().enumerate().any(|(i, a)| a.partition_index != i as i32) {
+        return Err(BrokerError::InvalidReplicaAssignment(
+            "partitions must be numbered 0..n without gaps".into(),
+        ));
+    }
+    Ok(TopicSpec {
+        partitions: sorted.len() as i32,
+        replication_factor: sorted.first().map(|a| a.broker_ids.len() as i32).unwrap_or(0),
+        assignments: sorted
+            .iter()
+            .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
+            .collect(),
+        configs,
+    })
 }
 
-pub fn delete_topics(
+pub async fn delete_topics(
     broker: &Broker,
     request: DeleteTopicsRequest,
     version: i16,
@@ -174,7 +187,10 @@ pub fn delete_topics(
                 .map(|m| m.name.clone())
                 .ok_or(BrokerError::UnknownTopicId),
         };
-        let result = resolved.and_then(|n| broker.delete_topic(&n));
+        let result = match resolved {
+            Ok(n) => broker.delete_topic(&n).await,
+            Err(e) => Err(e),
+        };
         out.name = name;
         out.topic_id = id;
         match result {
@@ -192,27 +208,23 @@ pub fn delete_topics(
     response
 }
 
-pub fn create_partitions(
+pub async fn create_partitions(
     broker: &Broker,
     request: CreatePartitionsRequest,
     _version: i16,
 ) -> CreatePartitionsResponse {
     let mut response = CreatePartitionsResponse::default();
-    let node = broker.node_id.0;
     for t in request.topics {
         let mut out = CreatePartitionsTopicResult::default();
         out.name = t.name.clone();
-        let bad_assignment = t.assignments.as_ref().is_some_and(|a| {
-            a.iter()
-                .any(|x| x.broker_ids.iter().map(|b| b.0).collect::<Vec<_>>() != vec![node])
-        });
-        let result = if bad_assignment {
-            Err(BrokerError::InvalidReplicaAssignment(format!(
-                "the only broker is node {node}"
-            )))
-        } else {
-            broker.create_partitions(&t.name.0, t.count, request.validate_only)
-        };
+        let assignments: Vec<Vec<i32>> = t
+            .assignments
+            .as_ref()
+            .map(|a| a.iter().map(|x| x.broker_ids.iter().map(|b| b.0).collect()).collect())
+            .unwrap_or_default();
+        let result = broker
+            .create_partitions(&t.name.0, t.count, assignments, request.validate_only)
+            .await;
         if let Err(e) = result {
             out.error_code = error_code(&e);
             out.error_message = error_message(&e);

@@ -1,0 +1,215 @@
+//! A 3-node in-process cluster (`gregor::embedded::EmbeddedCluster`) through rdkafka: KRaft-style
+//! settings, a replicated topic, acks=all produce and consume, and a leader killed mid-stream
+//! with every acknowledged record still readable, once, at its acknowledged offset.
+
+mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::*;
+use gregor::embedded::EmbeddedCluster;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::BaseConsumer;
+use rdkafka::producer::FutureProducer;
+
+const READY: Duration = Duration::from_secs(30);
+/// Short sessions so that a killed node is fenced (and its leaderships move) in seconds.
+const FAST: &[(&str, &str)] = &[
+    ("broker.session.timeout.ms", "3000"),
+    ("broker.heartbeat.interval.ms", "300"),
+    ("replica.lag.time.max.ms", "4000"),
+    ("replica.fetch.wait.max.ms", "200"),
+    ("offsets.topic.num.partitions", "3"),
+    ("offsets.topic.replication.factor", "3"),
+    ("min.insync.replicas", "2"),
+];
+
+fn client(bootstrap: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", bootstrap)
+        .set("broker.address.family", "v4");
+    c
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !f() {
+        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The leader, replicas and ISR of a partition in node `id`'s image.
+fn partition_state(c: &EmbeddedCluster, id: i32, topic: &str, p: i32) -> Option<(i32, Vec<i32>, Vec<i32>)> {
+    let img = c.broker(id)?.image();
+    let t = img.topic(topic)?;
+    let s = img.partition(t.topic_id(), p)?;
+    Some((s.leader, s.replicas.clone(), s.isr.clone()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_replicate_and_survive_a_leader_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+        .await
+        .expect("cluster");
+    let bootstrap = cluster.bootstrap();
+    let topic = "replicated";
+
+    // Create 6 partitions, RF 3, through any node (forwarded to the active controller).
+    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
+    let res = admin
+        .create_topics(
+            &[NewTopic::new(topic, 6, TopicReplication::Fixed(3))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    for r in res {
+        r.expect("created");
+    }
+    // Every node sees the same placement: 3 replicas each, leaders spread over all brokers, and
+    // the ISR fills up as followers catch up.
+    wait_for("full ISRs on every node", READY, || {
+        cluster.running().iter().all(|id| {
+            (0..6).all(|p| {
+                partition_state(&cluster, *id, topic, p).is_some_and(|(_, r, isr)| r.len() == 3 && isr.len() == 3)
+            })
+        })
+    })
+    .await;
+    let leaders: std::collections::BTreeSet<i32> = (0..6)
+        .filter_map(|p| partition_state(&cluster, 1, topic, p).map(|s| s.0))
+        .collect();
+    assert_eq!(leaders.len(), 3, "leaders spread over the brokers: {leaders:?}");
+
+    let producer: FutureProducer = client(&bootstrap)
+        .set("acks", "all")
+        .set("enable.idempotence", "true")
+        .set("message.timeout.ms", "60000")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap();
+    // acked[(partition, offset)] = value
+    let mut acked: HashMap<(i32, i64), String> = HashMap::new();
+    let first = 2000;
+    for i in 0..first {
+        let v = format!("r{i}");
+        let (p, o) = send(&producer, topic, Some(i % 6), b"k", v.as_bytes()).await;
+        assert!(acked.insert((p, o), v).is_none(), "offset acknowledged twice");
+    }
+
+    // Kill the leader of partition 0 and keep producing: retries land on the new leader.
+    let (victim, _, _) = partition_state(&cluster, 1, topic, 0).unwrap();
+    cluster.kill(victim).await;
+    let survivor = cluster.running()[0];
+    let more = 1000;
+    for i in first..first + more {
+        let v = format!("r{i}");
+        let (p, o) = send(&producer, topic, Some(i % 6), b"k", v.as_bytes()).await;
+        assert!(acked.insert((p, o), v).is_none(), "offset acknowledged twice");
+    }
+    let (new_leader, _, isr) = partition_state(&cluster, survivor, topic, 0).unwrap();
+    assert_ne!(new_leader, victim, "partition 0 moved");
+    assert!(!isr.contains(&victim), "the dead node left the ISR: {isr:?}");
+
+    // Bring it back: it catches up and rejoins every ISR.
+    cluster.restart(victim).await.expect("restart");
+    cluster.wait_ready(READY).await.expect("ready again");
+    wait_for("the restarted node back in every ISR", READY, || {
+        (0..6).all(|p| {
+            partition_state(&cluster, survivor, topic, p).is_some_and(|(_, _, isr)| isr.contains(&victim))
+        })
+    })
+    .await;
+
+    // Every acknowledged record is there, once, at its acknowledged offset.
+    let consumer: BaseConsumer = client(&bootstrap)
+        .set("group.id", "cluster-check")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let got = read_all(&consumer, topic, 6, acked.len());
+    let mut seen: HashMap<(i32, i64), String> = HashMap::new();
+    for g in got {
+        let v = String::from_utf8(g.value.unwrap_or_default()).unwrap();
+        assert!(seen.insert((g.partition, g.offset), v).is_none());
+    }
+    for (k, v) in &acked {
+        assert_eq!(seen.get(k), Some(v), "acknowledged record at {k:?} lost or changed");
+    }
+    // The replicas of every partition hold the same log end once settled.
+    wait_for("equal log ends on all replicas", READY, || {
+        (0..6).all(|p| {
+            let ends: Vec<i64> = cluster
+                .running()
+                .iter()
+                .filter_map(|id| cluster.broker(*id)?.partition(topic, p).ok())
+                .map(|part| part.log().log_end_offset().0)
+                .collect();
+            ends.len() == 3 && ends.windows(2).all(|w| w[0] == w[1])
+        })
+    })
+    .await;
+    cluster.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn acks_all_needs_min_insync_replicas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+        .await
+        .expect("cluster");
+    let bootstrap = cluster.bootstrap();
+    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
+    for r in admin
+        .create_topics(
+            &[NewTopic::new("mir", 1, TopicReplication::Fixed(3))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap()
+    {
+        r.expect("created");
+    }
+    wait_for("full ISR", READY, || {
+        partition_state(&cluster, 1, "mir", 0).is_some_and(|(_, _, isr)| isr.len() == 3)
+    })
+    .await;
+    let (leader, replicas, _) = partition_state(&cluster, 1, "mir", 0).unwrap();
+    // Take both followers down: the ISR shrinks to the leader alone.
+    for r in replicas.iter().filter(|r| **r != leader) {
+        cluster.kill(*r).await;
+    }
+    // With two of three voters gone the quorum cannot commit an ISR change; the leader still
+    // knows its ISR is below min.insync once it shrinks, or times out waiting for the followers.
+    let strict: FutureProducer = client(&bootstrap)
+        .set("acks", "all")
+        .set("message.timeout.ms", "8000")
+        .set("retries", "0")
+        .create()
+        .unwrap();
+    let r = strict
+        .send(
+            rdkafka::producer::FutureRecord::to("mir").key("k").payload("v"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(r.is_err(), "acks=all must not succeed on one in-sync replica: {r:?}");
+    let loose: FutureProducer = client(&bootstrap)
+        .set("acks", "1")
+        .set("message.timeout.ms", "10000")
+        .create()
+        .unwrap();
+    let r = loose
+        .send(
+            rdkafka::producer::FutureRecord::to("mir").key("k").payload("v"),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(r.is_ok(), "acks=1 still works on the leader: {r:?}");
+    cluster.shutdown().await;
+}
