@@ -245,7 +245,8 @@ impl EmbeddedCluster {
 
     /// Waits until every running node is registered and unfenced in every running node's image.
     pub async fn wait_ready(&self, timeout: std::time::Duration) -> Result<(), StartError> {
-        let started = std::time::Instant::now();
+        let step = std::time::Duration::from_millis(50);
+        let mut waited = std::time::Duration::ZERO;
         let running = self.running();
         loop {
             let ready = self.nodes.iter().flatten().all(|h| {
@@ -258,12 +259,13 @@ impl EmbeddedCluster {
             if ready {
                 return Ok(());
             }
-            if started.elapsed() > timeout {
+            if waited > timeout {
                 return Err(StartError::Quorum(format!(
                     "the cluster was not ready within {timeout:?}"
                 )));
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            tokio::time::sleep(step).await;
+            waited += step;
         }
     }
 

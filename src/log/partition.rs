@@ -1478,4 +1478,5 @@ pub fn delete_partition_dir(dir: &Path) -> Result<(), LogError> {
 mod tests;
 
 #[cfg(test)]
+#[path = "partition/follower/tests.rs"]
 mod follower_tests;

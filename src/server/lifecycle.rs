@@ -214,14 +214,14 @@ async fn step(broker: &Broker) -> Result<bool, BrokerError> {
 
 /// Registers and heartbeats until unfenced, then publishes the image (bounded by `timeout`).
 pub async fn join_cluster(broker: &Arc<Broker>, timeout: Duration) -> Result<(), BrokerError> {
-    let started = tokio::time::Instant::now();
+    let started = broker.clock.monotonic_ms();
     loop {
         match step(broker).await {
             Ok(true) => break,
             Ok(false) => {}
             Err(e) => tracing::debug!(error = %e, "joining the cluster"),
         }
-        if started.elapsed() > timeout {
+        if broker.clock.monotonic_ms() - started > timeout.as_millis() as i64 {
             return Err(BrokerError::ControllerUnavailable(format!(
                 "not registered and unfenced within {timeout:?}"
             )));
@@ -236,13 +236,13 @@ pub async fn join_cluster(broker: &Arc<Broker>, timeout: Duration) -> Result<(),
 pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut images = broker.controller.subscribe();
     let heartbeat_every = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(1) as u64);
-    let mut next_heartbeat = tokio::time::Instant::now();
+    let mut beat = tokio::time::interval(Duration::from_millis(STARTING_HEARTBEAT_MS * 4));
+    let mut last_beat_ms = i64::MIN / 2;
     let mut tick = tokio::time::interval(Duration::from_millis(CONTROLLER_TICK_MS));
     let lag_max_ms = broker.config.replica_lag_time_max_ms.max(1);
     let mut isr_check = tokio::time::interval(Duration::from_millis((lag_max_ms as u64 / 2).max(50)));
     let mut hw_checkpoint = tokio::time::interval(Duration::from_millis(HW_CHECKPOINT_INTERVAL_MS));
     loop {
-        let sleep_until = next_heartbeat;
         tokio::select! {
             _ = shutdown.changed() => return,
             changed = images.changed() => {
@@ -251,7 +251,14 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 }
                 broker.publish().await;
             }
-            _ = tokio::time::sleep_until(sleep_until) => {
+            _ = beat.tick() => {
+                let now = broker.clock.monotonic_ms();
+                if broker.registration().unfenced
+                    && now - last_beat_ms < heartbeat_every.as_millis() as i64
+                {
+                    continue;
+                }
+                last_beat_ms = now;
                 let unfenced_before = broker.registration().unfenced;
                 let ok = step(&broker).await;
                 let unfenced = matches!(ok, Ok(true));
@@ -261,8 +268,6 @@ pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
                 if unfenced && !unfenced_before {
                     broker.publish().await;
                 }
-                next_heartbeat = tokio::time::Instant::now()
-                    + if unfenced { heartbeat_every } else { Duration::from_millis(STARTING_HEARTBEAT_MS * 4) };
             }
             _ = tick.tick() => {
                 if let Err(e) = broker.controller.tick().await {
@@ -391,14 +396,15 @@ async fn alter_partition(
 
 /// Moves this broker's leaderships away before it stops (bounded).
 pub async fn controlled_shutdown(broker: &Arc<Broker>) {
-    let started = tokio::time::Instant::now();
+    let started = broker.clock.monotonic_ms();
     let reg = broker.registration();
     if reg.epoch < 0 || broker.controller.voters().len() == 1 {
         return;
     }
     let limit = Duration::from_millis(CONTROLLED_SHUTDOWN_MS_MAX);
-    while started.elapsed() < limit {
-        let left = limit.saturating_sub(started.elapsed());
+    let elapsed = || Duration::from_millis((broker.clock.monotonic_ms() - started).max(0) as u64);
+    while elapsed() < limit {
+        let left = limit.saturating_sub(elapsed());
         let Ok(answer) = tokio::time::timeout(left, heartbeat(broker, reg.epoch, true)).await else {
             break;
         };

@@ -138,11 +138,11 @@ impl ControllerChannel {
         classify: impl Fn(&Resp) -> Answer,
     ) -> Result<Resp, BrokerError> {
         let request_timeout = Duration::from_millis(broker.config.controller_quorum_request_timeout_ms.max(1) as u64);
-        let started = tokio::time::Instant::now();
+        let started = broker.clock.monotonic_ms();
         let deadline = Duration::from_millis(deadline_ms);
         let mut last_error = String::from("no active controller is known");
         loop {
-            if started.elapsed() >= deadline {
+            if broker.clock.monotonic_ms() - started >= deadline.as_millis() as i64 {
                 return Err(BrokerError::ControllerUnavailable(last_error));
             }
             let target = broker.controller.active_controller();
