@@ -154,7 +154,10 @@ impl EmbeddedCluster {
                 "listeners=PLAINTEXT://127.0.0.1:{},CONTROLLER://127.0.0.1:{}",
                 s.client_port, s.controller_port
             ),
-            format!("advertised.listeners=PLAINTEXT://127.0.0.1:{}", s.client_port),
+            format!(
+                "advertised.listeners=PLAINTEXT://127.0.0.1:{}",
+                s.client_port
+            ),
             "controller.listener.names=CONTROLLER".to_string(),
             "inter.broker.listener.name=PLAINTEXT".to_string(),
             format!("controller.quorum.voters={}", voters.join(",")),
@@ -168,7 +171,8 @@ impl EmbeddedCluster {
     fn start_node(
         config: BrokerConfig,
         clock: SharedClock,
-    ) -> Result<impl std::future::Future<Output = Result<BrokerHandle, StartError>>, StartError> {
+    ) -> Result<impl std::future::Future<Output = Result<BrokerHandle, StartError>>, StartError>
+    {
         Ok(server::start(config, clock))
     }
 
@@ -279,4 +283,3 @@ impl EmbeddedCluster {
         }
     }
 }
-

@@ -43,7 +43,12 @@ async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 }
 
 /// The leader, replicas and ISR of a partition in node `id`'s image.
-fn partition_state(c: &EmbeddedCluster, id: i32, topic: &str, p: i32) -> Option<(i32, Vec<i32>, Vec<i32>)> {
+fn partition_state(
+    c: &EmbeddedCluster,
+    id: i32,
+    topic: &str,
+    p: i32,
+) -> Option<(i32, Vec<i32>, Vec<i32>)> {
     let img = c.broker(id)?.image();
     let t = img.topic(topic)?;
     let s = img.partition(t.topic_id(), p)?;
@@ -77,7 +82,8 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     wait_for("full ISRs on every node", READY, || {
         cluster.running().iter().all(|id| {
             (0..6).all(|p| {
-                partition_state(&cluster, *id, topic, p).is_some_and(|(_, r, isr)| r.len() == 3 && isr.len() == 3)
+                partition_state(&cluster, *id, topic, p)
+                    .is_some_and(|(_, r, isr)| r.len() == 3 && isr.len() == 3)
             })
         })
     })
@@ -85,7 +91,11 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     let leaders: std::collections::BTreeSet<i32> = (0..6)
         .filter_map(|p| partition_state(&cluster, 1, topic, p).map(|s| s.0))
         .collect();
-    assert_eq!(leaders.len(), 3, "leaders spread over the brokers: {leaders:?}");
+    assert_eq!(
+        leaders.len(),
+        3,
+        "leaders spread over the brokers: {leaders:?}"
+    );
 
     let producer: FutureProducer = client(&bootstrap)
         .set("acks", "all")
@@ -100,7 +110,10 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     for i in 0..first {
         let v = format!("r{i}");
         let (p, o) = send(&producer, topic, Some(i % 6), b"k", v.as_bytes()).await;
-        assert!(acked.insert((p, o), v).is_none(), "offset acknowledged twice");
+        assert!(
+            acked.insert((p, o), v).is_none(),
+            "offset acknowledged twice"
+        );
     }
 
     // Kill the leader of partition 0 and keep producing: retries land on the new leader.
@@ -111,18 +124,25 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     for i in first..first + more {
         let v = format!("r{i}");
         let (p, o) = send(&producer, topic, Some(i % 6), b"k", v.as_bytes()).await;
-        assert!(acked.insert((p, o), v).is_none(), "offset acknowledged twice");
+        assert!(
+            acked.insert((p, o), v).is_none(),
+            "offset acknowledged twice"
+        );
     }
     let (new_leader, _, isr) = partition_state(&cluster, survivor, topic, 0).unwrap();
     assert_ne!(new_leader, victim, "partition 0 moved");
-    assert!(!isr.contains(&victim), "the dead node left the ISR: {isr:?}");
+    assert!(
+        !isr.contains(&victim),
+        "the dead node left the ISR: {isr:?}"
+    );
 
     // Bring it back: it catches up and rejoins every ISR.
     cluster.restart(victim).await.expect("restart");
     cluster.wait_ready(READY).await.expect("ready again");
     wait_for("the restarted node back in every ISR", READY, || {
         (0..6).all(|p| {
-            partition_state(&cluster, survivor, topic, p).is_some_and(|(_, _, isr)| isr.contains(&victim))
+            partition_state(&cluster, survivor, topic, p)
+                .is_some_and(|(_, _, isr)| isr.contains(&victim))
         })
     })
     .await;
@@ -140,7 +160,11 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         assert!(seen.insert((g.partition, g.offset), v).is_none());
     }
     for (k, v) in &acked {
-        assert_eq!(seen.get(k), Some(v), "acknowledged record at {k:?} lost or changed");
+        assert_eq!(
+            seen.get(k),
+            Some(v),
+            "acknowledged record at {k:?} lost or changed"
+        );
     }
     // The replicas of every partition hold the same log end once settled.
     wait_for("equal log ends on all replicas", READY, || {
@@ -195,11 +219,16 @@ async fn acks_all_needs_min_insync_replicas() {
         .unwrap();
     let r = strict
         .send(
-            rdkafka::producer::FutureRecord::to("mir").key("k").payload("v"),
+            rdkafka::producer::FutureRecord::to("mir")
+                .key("k")
+                .payload("v"),
             Duration::from_secs(10),
         )
         .await;
-    assert!(r.is_err(), "acks=all must not succeed on one in-sync replica: {r:?}");
+    assert!(
+        r.is_err(),
+        "acks=all must not succeed on one in-sync replica: {r:?}"
+    );
     let loose: FutureProducer = client(&bootstrap)
         .set("acks", "1")
         .set("message.timeout.ms", "10000")
@@ -207,7 +236,9 @@ async fn acks_all_needs_min_insync_replicas() {
         .unwrap();
     let r = loose
         .send(
-            rdkafka::producer::FutureRecord::to("mir").key("k").payload("v"),
+            rdkafka::producer::FutureRecord::to("mir")
+                .key("k")
+                .payload("v"),
             Duration::from_secs(10),
         )
         .await;

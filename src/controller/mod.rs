@@ -69,7 +69,11 @@ pub enum ControllerError {
     #[error("broker {0} is not registered")]
     BrokerNotRegistered(i32),
     #[error("broker {broker} has epoch {current}, the request names {given}")]
-    StaleBrokerEpoch { broker: i32, current: i64, given: i64 },
+    StaleBrokerEpoch {
+        broker: i32,
+        current: i64,
+        given: i64,
+    },
     #[error("the requester is not the partition's leader")]
     NotLeaderOrFollower,
     #[error("the request's leader epoch is older than the partition's")]
@@ -241,7 +245,11 @@ pub fn read_legacy_store(path: &Path) -> Result<Option<MetadataImage>, Controlle
 }
 
 /// Kafka's `meta.properties`, so Kafka's tools recognise the directory.
-pub fn write_meta_properties(dir: &Path, cluster_id: &str, node_id: i32) -> Result<(), ControllerError> {
+pub fn write_meta_properties(
+    dir: &Path,
+    cluster_id: &str,
+    node_id: i32,
+) -> Result<(), ControllerError> {
     let text = format!("version=1\ncluster.id={cluster_id}\nnode.id={node_id}\n");
     let path = dir.join("meta.properties");
     std::fs::write(&path, text).map_err(|source| ControllerError::Io { path, source })

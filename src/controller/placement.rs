@@ -86,7 +86,11 @@ pub fn check_assignment(
     if unique.len() != replicas.len() {
         return bad(format!(
             "The manual partition assignment includes the broker {} more than once.",
-            replicas.iter().find(|r| replicas.iter().filter(|x| x == r).count() > 1).copied().unwrap_or(-1)
+            replicas
+                .iter()
+                .find(|r| replicas.iter().filter(|x| x == r).count() > 1)
+                .copied()
+                .unwrap_or(-1)
         ));
     }
     if let Some(missing) = replicas.iter().find(|r| img.broker(**r).is_none()) {
@@ -124,9 +128,7 @@ pub fn elect_leader(
     {
         return *r;
     }
-    if unclean_allowed
-        && let Some(r) = state.replicas.iter().find(|r| usable(img, **r, excluded))
-    {
+    if unclean_allowed && let Some(r) = state.replicas.iter().find(|r| usable(img, **r, excluded)) {
         return *r;
     }
     NO_LEADER
@@ -259,10 +261,16 @@ mod tests {
                 available: 3
             })
         );
-        assert_eq!(place(&brokers, 0, 1, 0, 0), Err(PlacementError::NonPositive));
-        assert_eq!(place(&[], 0, 1, 1, 0).unwrap_err(), PlacementError::ReplicationFactor {
-            requested: 1,
-            available: 0
-        });
+        assert_eq!(
+            place(&brokers, 0, 1, 0, 0),
+            Err(PlacementError::NonPositive)
+        );
+        assert_eq!(
+            place(&[], 0, 1, 1, 0).unwrap_err(),
+            PlacementError::ReplicationFactor {
+                requested: 1,
+                available: 0
+            }
+        );
     }
 }

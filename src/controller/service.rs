@@ -536,7 +536,10 @@ impl Controller {
         if reg.fenced && caught_up && !want_fence {
             let _ops = self.ops.lock().await;
             let img = self.image();
-            if img.broker(broker_id).is_some_and(|b| b.fenced && b.epoch == broker_epoch) {
+            if img
+                .broker(broker_id)
+                .is_some_and(|b| b.fenced && b.epoch == broker_epoch)
+            {
                 let mut records = vec![MetadataRecord::UnfenceBroker(UnfenceBrokerRecord {
                     id: broker_id,
                     epoch: broker_epoch,
@@ -602,7 +605,8 @@ impl Controller {
         if change.leader_epoch < state.leader_epoch {
             return Err(ControllerError::FencedLeaderEpoch);
         }
-        if change.leader_epoch > state.leader_epoch || change.partition_epoch != state.partition_epoch
+        if change.leader_epoch > state.leader_epoch
+            || change.partition_epoch != state.partition_epoch
         {
             return Err(ControllerError::InvalidUpdateVersion);
         }
@@ -617,13 +621,15 @@ impl Controller {
             }
         }
         if change.new_isr != state.isr {
-            self.propose(vec![MetadataRecord::PartitionChange(PartitionChangeRecord {
-                partition_id: change.partition,
-                topic_id: change.topic_id.clone(),
-                isr: Some(change.new_isr.clone()),
-                leader: None,
-                replicas: None,
-            })])
+            self.propose(vec![MetadataRecord::PartitionChange(
+                PartitionChangeRecord {
+                    partition_id: change.partition,
+                    topic_id: change.topic_id.clone(),
+                    isr: Some(change.new_isr.clone()),
+                    leader: None,
+                    replicas: None,
+                },
+            )])
             .await?;
         }
         self.image()
@@ -668,13 +674,19 @@ impl Controller {
     async fn fence(&self, broker: i32, epoch: i64) -> Result<(), ControllerError> {
         let _ops = self.ops.lock().await;
         let img = self.image();
-        if img.broker(broker).is_none_or(|b| b.fenced || b.epoch != epoch) {
+        if img
+            .broker(broker)
+            .is_none_or(|b| b.fenced || b.epoch != epoch)
+        {
             return Ok(());
         }
         let after = state_machine::apply_batch(
             &img,
             &RecordBatch {
-                records: vec![MetadataRecord::FenceBroker(FenceBrokerRecord { id: broker, epoch })],
+                records: vec![MetadataRecord::FenceBroker(FenceBrokerRecord {
+                    id: broker,
+                    epoch,
+                })],
             },
         )
         .map_err(|e| ControllerError::Rejected(e.to_string()))?;
@@ -689,7 +701,10 @@ impl Controller {
             .into_iter()
             .map(MetadataRecord::PartitionChange),
         );
-        tracing::warn!(broker, "broker session expired: fencing it and moving its leaderships");
+        tracing::warn!(
+            broker,
+            "broker session expired: fencing it and moving its leaderships"
+        );
         self.propose(records).await?;
         Ok(())
     }
@@ -701,8 +716,13 @@ impl Controller {
         let _ops = self.ops.lock().await;
         let changes = placement::preferred_leader_changes(&self.image());
         let n = changes.len();
-        self.propose(changes.into_iter().map(MetadataRecord::PartitionChange).collect())
-            .await?;
+        self.propose(
+            changes
+                .into_iter()
+                .map(MetadataRecord::PartitionChange)
+                .collect(),
+        )
+        .await?;
         Ok(n)
     }
 }
@@ -730,7 +750,11 @@ fn partition_records(
                 .copied()
                 .filter(|r| img.broker(*r).is_some_and(|b| !b.fenced))
                 .collect();
-            let isr = if isr.is_empty() { replicas.clone() } else { isr };
+            let isr = if isr.is_empty() {
+                replicas.clone()
+            } else {
+                isr
+            };
             let leader = isr.first().copied().unwrap_or(NO_LEADER);
             MetadataRecord::Partition(PartitionRecord {
                 partition_id: first + i as i32,

@@ -572,7 +572,14 @@ mod tests {
         )
         .unwrap();
         let json = super::super::read_legacy_store(&path).unwrap().unwrap();
-        assert_eq!(json.topic("a").unwrap().configs.get("cleanup.policy").unwrap(), "compact");
+        assert_eq!(
+            json.topic("a")
+                .unwrap()
+                .configs
+                .get("cleanup.policy")
+                .unwrap(),
+            "compact"
+        );
         let batch = RecordBatch {
             records: records_for_image(&json, 1),
         };

@@ -264,7 +264,10 @@ impl GroupCoordinator {
     /// served here once it is replayed (`finish_loading`).
     pub fn take_partition(&self, partition: i32) {
         let mut inner = self.lock();
-        inner.owned.get_or_insert_with(HashSet::new).insert(partition);
+        inner
+            .owned
+            .get_or_insert_with(HashSet::new)
+            .insert(partition);
         inner.loading.insert(partition);
     }
 
@@ -278,7 +281,10 @@ impl GroupCoordinator {
     /// replays them) and answered NOT_COORDINATOR.
     pub fn release_partition(&self, partition: i32) {
         let mut inner = self.lock();
-        inner.owned.get_or_insert_with(HashSet::new).remove(&partition);
+        inner
+            .owned
+            .get_or_insert_with(HashSet::new)
+            .remove(&partition);
         inner.loading.remove(&partition);
         let partitions = self.partitions;
         inner

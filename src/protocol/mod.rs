@@ -19,9 +19,9 @@ pub use codec::{
     Request, RequestFrame, Response, decode_request, decode_response, encode_request,
     encode_response,
 };
+pub use frame::{FRAME_PREFIX_BYTES, frame_body_len};
 /// The message traits, for code that sends requests (`encode_request`, `decode_response`).
 pub use kafka_protocol::protocol::{Decodable, Encodable};
-pub use frame::{FRAME_PREFIX_BYTES, frame_body_len};
 pub use versions::{ApiVersionTable, VersionRange};
 
 /// The message types, re-exported so handlers never name `kafka_protocol` themselves.

@@ -62,7 +62,9 @@ pub enum ReplicationError {
         isr: usize,
         min: i32,
     },
-    #[error("the in-sync replicas of {tp} did not acknowledge offset {offset} within {timeout_ms} ms")]
+    #[error(
+        "the in-sync replicas of {tp} did not acknowledge offset {offset} within {timeout_ms} ms"
+    )]
     AckTimeout {
         tp: TopicPartition,
         offset: i64,
@@ -74,7 +76,9 @@ pub enum ReplicationError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Leader,
-    Follower { leader: i32 },
+    Follower {
+        leader: i32,
+    },
     /// No leader is known (or the image names a broker that is gone).
     Offline,
 }
@@ -229,7 +233,11 @@ impl Partition {
                         *r,
                         FollowerProgress {
                             // An ISR member counts as caught up from now (Kafka's rule).
-                            last_caught_up_ms: if isr.contains(r) { now_ms } else { known.last_caught_up_ms },
+                            last_caught_up_ms: if isr.contains(r) {
+                                now_ms
+                            } else {
+                                known.last_caught_up_ms
+                            },
                             leader_end_at_last_fetch: leo,
                             ..known
                         },
@@ -353,7 +361,12 @@ impl Partition {
             return None;
         }
         st.isr_change_pending = true;
-        let new_isr = st.isr.iter().copied().filter(|r| !lagging.contains(r)).collect();
+        let new_isr = st
+            .isr
+            .iter()
+            .copied()
+            .filter(|r| !lagging.contains(r))
+            .collect();
         Some(IsrProposal {
             tp: self.tp.clone(),
             topic_id: self.topic_id,
@@ -389,7 +402,11 @@ impl Partition {
 
     /// Follower side: appends batches fetched from the leader as they are and takes the
     /// leader's high watermark (bounded by what this replica holds).
-    pub fn append_replicated(&self, records: Bytes, leader_hw: i64) -> Result<(), ReplicationError> {
+    pub fn append_replicated(
+        &self,
+        records: Bytes,
+        leader_hw: i64,
+    ) -> Result<(), ReplicationError> {
         if !records.is_empty() {
             self.log.append_replicated(records)?;
         }
@@ -470,7 +487,11 @@ impl Partition {
 
     /// Appends a client's batches as leader; returns once the append is as durable as the topic
     /// requires and, for acks=all, once every ISR member holds it (the high watermark passed it).
-    pub async fn append(&self, records: Bytes, acks: Acks) -> Result<AppendResult, ReplicationError> {
+    pub async fn append(
+        &self,
+        records: Bytes,
+        acks: Acks,
+    ) -> Result<AppendResult, ReplicationError> {
         let (role, isr_len) = {
             let st = self.state();
             (st.role, st.isr.len())
@@ -712,7 +733,11 @@ impl ReplicaManager {
     ) -> Result<Arc<Partition>, ReplicationError> {
         let log = self.logs.open_log(tp, topic_id, log_settings.clone())?;
         let leo = log.log_end_offset().0;
-        let hw = self.initial_high_watermarks.get(tp).map(|h| (*h).min(leo)).unwrap_or(0);
+        let hw = self
+            .initial_high_watermarks
+            .get(tp)
+            .map(|h| (*h).min(leo))
+            .unwrap_or(0);
         let partition = Arc::new(Partition {
             tp: tp.clone(),
             topic_id,
@@ -739,7 +764,11 @@ impl ReplicaManager {
     }
 
     /// Stops hosting one partition; `delete` also removes its data.
-    pub fn remove_partition(&self, tp: &TopicPartition, delete: bool) -> Result<(), ReplicationError> {
+    pub fn remove_partition(
+        &self,
+        tp: &TopicPartition,
+        delete: bool,
+    ) -> Result<(), ReplicationError> {
         if let Some((_, partition)) = self.partitions.remove(tp) {
             partition.solo.store(false, Ordering::Release);
             {

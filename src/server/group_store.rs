@@ -40,7 +40,10 @@ impl GroupStore for OffsetsTopicStore {
                 .get()
                 .and_then(Weak::upgrade)
                 .ok_or("the broker is shutting down")?;
-            broker.ensure_offsets_topic().await.map_err(|e| e.to_string())?;
+            broker
+                .ensure_offsets_topic()
+                .await
+                .map_err(|e| e.to_string())?;
             let target = broker
                 .partition(OFFSETS_TOPIC, partition)
                 .map_err(|e| e.to_string())?;

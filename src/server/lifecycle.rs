@@ -34,8 +34,8 @@ use crate::controller::{BrokerRegistrationSpec, HeartbeatOutcome, IsrChange, Met
 use crate::group::coordinator::OFFSETS_TOPIC;
 use crate::model::TopicPartition;
 use crate::protocol::msg::{
-    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest,
-    BrokerHeartbeatResponse, BrokerRegistrationRequest, BrokerRegistrationResponse,
+    AlterPartitionRequest, AlterPartitionResponse, BrokerHeartbeatRequest, BrokerHeartbeatResponse,
+    BrokerRegistrationRequest, BrokerRegistrationResponse,
 };
 use crate::protocol::{ApiKey, Uuid};
 use crate::replication::{IsrProposal, Partition, Role};
@@ -56,7 +56,12 @@ fn endpoints(broker: &Broker) -> Vec<BrokerEndpoint> {
         .config
         .advertised_listeners
         .iter()
-        .filter(|l| broker.config.controller_listener().is_none_or(|c| c.name != l.name))
+        .filter(|l| {
+            broker
+                .config
+                .controller_listener()
+                .is_none_or(|c| c.name != l.name)
+        })
         .map(|l| BrokerEndpoint {
             name: l.name.clone(),
             host: match l.host.as_str() {
@@ -114,9 +119,14 @@ async fn register(broker: &Broker) -> Result<i64, BrokerError> {
     req.previous_broker_epoch = broker.registration().epoch;
     let resp: BrokerRegistrationResponse = broker
         .channel
-        .call(broker, ApiKey::BrokerRegistration, 4, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &BrokerRegistrationResponse| {
-            peer::classify(Some(r.error_code))
-        })
+        .call(
+            broker,
+            ApiKey::BrokerRegistration,
+            4,
+            &req,
+            CONTROLLER_CALL_DEADLINE_MS,
+            |r: &BrokerRegistrationResponse| peer::classify(Some(r.error_code)),
+        )
         .await?;
     if resp.error_code != code::NONE {
         return Err(BrokerError::Remote {
@@ -132,7 +142,11 @@ async fn heartbeat(
     epoch: i64,
     want_shutdown: bool,
 ) -> Result<HeartbeatOutcome, BrokerError> {
-    let offset = broker.controller.applied_index().map(|i| i as i64).unwrap_or(-1);
+    let offset = broker
+        .controller
+        .applied_index()
+        .map(|i| i as i64)
+        .unwrap_or(-1);
     if !broker.must_forward() {
         return Ok(broker
             .controller
@@ -147,9 +161,14 @@ async fn heartbeat(
     let deadline_ms = broker.config.broker_session_timeout_ms.max(1) as u64;
     let resp: BrokerHeartbeatResponse = broker
         .channel
-        .call(broker, ApiKey::BrokerHeartbeat, 1, &req, deadline_ms, |r: &BrokerHeartbeatResponse| {
-            peer::classify(Some(r.error_code))
-        })
+        .call(
+            broker,
+            ApiKey::BrokerHeartbeat,
+            1,
+            &req,
+            deadline_ms,
+            |r: &BrokerHeartbeatResponse| peer::classify(Some(r.error_code)),
+        )
         .await?;
     if resp.error_code != code::NONE {
         return Err(BrokerError::Remote {
@@ -235,12 +254,14 @@ pub async fn join_cluster(broker: &Arc<Broker>, timeout: Duration) -> Result<(),
 /// The broker's background life (see the module doc).
 pub async fn run(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut images = broker.controller.subscribe();
-    let heartbeat_every = Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(1) as u64);
+    let heartbeat_every =
+        Duration::from_millis(broker.config.broker_heartbeat_interval_ms.max(1) as u64);
     let mut beat = tokio::time::interval(Duration::from_millis(STARTING_HEARTBEAT_MS * 4));
     let mut last_beat_ms = i64::MIN / 2;
     let mut tick = tokio::time::interval(Duration::from_millis(CONTROLLER_TICK_MS));
     let lag_max_ms = broker.config.replica_lag_time_max_ms.max(1);
-    let mut isr_check = tokio::time::interval(Duration::from_millis((lag_max_ms as u64 / 2).max(50)));
+    let mut isr_check =
+        tokio::time::interval(Duration::from_millis((lag_max_ms as u64 / 2).max(50)));
     let mut hw_checkpoint = tokio::time::interval(Duration::from_millis(HW_CHECKPOINT_INTERVAL_MS));
     loop {
         tokio::select! {
@@ -317,10 +338,7 @@ pub fn spawn_isr_change(broker: &Arc<Broker>, partition: Arc<Partition>, proposa
     });
 }
 
-async fn alter_partition(
-    broker: &Broker,
-    p: &IsrProposal,
-) -> Result<(Vec<i32>, i32), BrokerError> {
+async fn alter_partition(broker: &Broker, p: &IsrProposal) -> Result<(Vec<i32>, i32), BrokerError> {
     let epoch = broker.registration().epoch;
     let topic_id = crate::controller::format_topic_id(p.topic_id);
     if !broker.must_forward() {
@@ -364,13 +382,20 @@ async fn alter_partition(
     req.topics = vec![td];
     let resp: AlterPartitionResponse = broker
         .channel
-        .call(broker, ApiKey::AlterPartition, 3, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &AlterPartitionResponse| {
-            if r.error_code == code::NOT_CONTROLLER {
-                Answer::NotController
-            } else {
-                Answer::Done
-            }
-        })
+        .call(
+            broker,
+            ApiKey::AlterPartition,
+            3,
+            &req,
+            CONTROLLER_CALL_DEADLINE_MS,
+            |r: &AlterPartitionResponse| {
+                if r.error_code == code::NOT_CONTROLLER {
+                    Answer::NotController
+                } else {
+                    Answer::Done
+                }
+            },
+        )
         .await?;
     let part = resp
         .topics
@@ -405,7 +430,8 @@ pub async fn controlled_shutdown(broker: &Arc<Broker>) {
     let elapsed = || Duration::from_millis((broker.clock.monotonic_ms() - started).max(0) as u64);
     while elapsed() < limit {
         let left = limit.saturating_sub(elapsed());
-        let Ok(answer) = tokio::time::timeout(left, heartbeat(broker, reg.epoch, true)).await else {
+        let Ok(answer) = tokio::time::timeout(left, heartbeat(broker, reg.epoch, true)).await
+        else {
             break;
         };
         match answer {
@@ -462,7 +488,9 @@ pub(super) async fn apply_image(
                 now,
             )?;
             match role {
-                Role::Follower { leader } => broker.fetchers.assign(broker, leader, partition.clone()),
+                Role::Follower { leader } => {
+                    broker.fetchers.assign(broker, leader, partition.clone())
+                }
                 _ => broker.fetchers.unassign(&tp),
             }
             if topic.name == OFFSETS_TOPIC && role != before {

@@ -131,7 +131,8 @@ impl Broker {
     /// apply it.
     pub async fn catch_up_with_controller(&self) {
         let mut rx = self.controller.subscribe();
-        let _ = tokio::time::timeout(Duration::from_millis(IMAGE_CATCH_UP_MS / 10), rx.changed()).await;
+        let _ =
+            tokio::time::timeout(Duration::from_millis(IMAGE_CATCH_UP_MS / 10), rx.changed()).await;
         self.publish().await;
     }
 
@@ -172,7 +173,10 @@ impl Broker {
             return self.forward_create_topic(name, spec, validate_only).await;
         }
         let _ops = self.topic_ops.lock().await;
-        let meta = self.controller.create_topic(name, spec, validate_only).await?;
+        let meta = self
+            .controller
+            .create_topic(name, spec, validate_only)
+            .await?;
         if !validate_only {
             self.publish().await;
             tracing::info!(topic = name, partitions = meta.partitions, "created topic");
@@ -225,9 +229,16 @@ impl Broker {
         req.validate_only = validate_only;
         let resp: crate::protocol::msg::CreateTopicsResponse = self
             .channel
-            .call(self, ApiKey::CreateTopics, 7, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::CreateTopicsResponse| {
-                peer::classify(r.topics.first().map(|t| t.error_code))
-            })
+            .call(
+                self,
+                ApiKey::CreateTopics,
+                7,
+                &req,
+                CONTROLLER_CALL_DEADLINE_MS,
+                |r: &crate::protocol::msg::CreateTopicsResponse| {
+                    peer::classify(r.topics.first().map(|t| t.error_code))
+                },
+            )
             .await?;
         let t = resp
             .topics
@@ -322,16 +333,27 @@ impl Broker {
             req.timeout_ms = CONTROLLER_CALL_DEADLINE_MS as i32;
             let resp: crate::protocol::msg::DeleteTopicsResponse = self
                 .channel
-                .call(self, ApiKey::DeleteTopics, 6, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::DeleteTopicsResponse| {
-                    peer::classify(r.responses.first().map(|t| t.error_code))
-                })
+                .call(
+                    self,
+                    ApiKey::DeleteTopics,
+                    6,
+                    &req,
+                    CONTROLLER_CALL_DEADLINE_MS,
+                    |r: &crate::protocol::msg::DeleteTopicsResponse| {
+                        peer::classify(r.responses.first().map(|t| t.error_code))
+                    },
+                )
                 .await?;
             if let Some(t) = resp.responses.first()
                 && t.error_code != error_code::code::NONE
             {
                 return Err(BrokerError::Remote {
                     code: t.error_code,
-                    message: t.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                    message: t
+                        .error_message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default(),
                 });
             }
             self.await_image(|img| img.topic(name).is_none().then_some(()))
@@ -379,21 +401,36 @@ impl Broker {
             req.validate_only = validate_only;
             let resp: crate::protocol::msg::CreatePartitionsResponse = self
                 .channel
-                .call(self, ApiKey::CreatePartitions, 3, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::CreatePartitionsResponse| {
-                    peer::classify(r.results.first().map(|t| t.error_code))
-                })
+                .call(
+                    self,
+                    ApiKey::CreatePartitions,
+                    3,
+                    &req,
+                    CONTROLLER_CALL_DEADLINE_MS,
+                    |r: &crate::protocol::msg::CreatePartitionsResponse| {
+                        peer::classify(r.results.first().map(|t| t.error_code))
+                    },
+                )
                 .await?;
             if let Some(t) = resp.results.first()
                 && t.error_code != error_code::code::NONE
             {
                 return Err(BrokerError::Remote {
                     code: t.error_code,
-                    message: t.error_message.as_ref().map(|m| m.to_string()).unwrap_or_default(),
+                    message: t
+                        .error_message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_default(),
                 });
             }
             if !validate_only {
-                self.await_image(|img| img.topic(name).filter(|t| t.partitions >= count).map(|_| ()))
-                    .await;
+                self.await_image(|img| {
+                    img.topic(name)
+                        .filter(|t| t.partitions >= count)
+                        .map(|_| ())
+                })
+                .await;
                 self.publish().await;
             }
             return Ok(());
@@ -484,7 +521,9 @@ impl Broker {
                 OFFSETS_TOPIC_SEGMENT_BYTES.to_string(),
             ),
         ]);
-        let live = crate::controller::placement::usable_brokers(&self.image()).len().max(1);
+        let live = crate::controller::placement::usable_brokers(&self.image())
+            .len()
+            .max(1);
         let rf = (self.config.offsets_topic_replication_factor.max(1) as usize).min(live) as i32;
         let spec = TopicSpec {
             partitions: self.groups.offsets_partitions(),
@@ -495,7 +534,8 @@ impl Broker {
         match self.create_topic(OFFSETS_TOPIC, spec, false).await {
             Ok(_) => Ok(()),
             Err(e) if error_code::error_code(&e) == error_code::code::TOPIC_ALREADY_EXISTS => {
-                self.await_image(|img| img.topic(OFFSETS_TOPIC).map(|_| ())).await;
+                self.await_image(|img| img.topic(OFFSETS_TOPIC).map(|_| ()))
+                    .await;
                 self.publish().await;
                 Ok(())
             }
@@ -519,9 +559,16 @@ impl Broker {
                 req.broker_epoch = epoch;
                 let resp: crate::protocol::msg::AllocateProducerIdsResponse = self
                     .channel
-                    .call(self, ApiKey::AllocateProducerIds, 0, &req, CONTROLLER_CALL_DEADLINE_MS, |r: &crate::protocol::msg::AllocateProducerIdsResponse| {
-                        peer::classify(Some(r.error_code))
-                    })
+                    .call(
+                        self,
+                        ApiKey::AllocateProducerIds,
+                        0,
+                        &req,
+                        CONTROLLER_CALL_DEADLINE_MS,
+                        |r: &crate::protocol::msg::AllocateProducerIdsResponse| {
+                            peer::classify(Some(r.error_code))
+                        },
+                    )
                     .await?;
                 if resp.error_code != error_code::code::NONE {
                     return Err(BrokerError::Remote {

@@ -58,7 +58,11 @@ pub struct PeerConn {
 }
 
 impl PeerConn {
-    pub async fn connect(addr: &str, timeout: Duration, client_id: &str) -> Result<PeerConn, PeerError> {
+    pub async fn connect(
+        addr: &str,
+        timeout: Duration,
+        client_id: &str,
+    ) -> Result<PeerConn, PeerError> {
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| PeerError::Timeout(timeout))?
@@ -137,7 +141,8 @@ impl ControllerChannel {
         deadline_ms: u64,
         classify: impl Fn(&Resp) -> Answer,
     ) -> Result<Resp, BrokerError> {
-        let request_timeout = Duration::from_millis(broker.config.controller_quorum_request_timeout_ms.max(1) as u64);
+        let request_timeout =
+            Duration::from_millis(broker.config.controller_quorum_request_timeout_ms.max(1) as u64);
         let started = broker.clock.monotonic_ms();
         let deadline = Duration::from_millis(deadline_ms);
         let mut last_error = String::from("no active controller is known");
@@ -154,7 +159,10 @@ impl ControllerChannel {
                         .get(&(id as u64))
                         .cloned()
                         .unwrap_or_default();
-                    match self.exchange(id, &addr, api_key, version, request, request_timeout).await {
+                    match self
+                        .exchange(id, &addr, api_key, version, request, request_timeout)
+                        .await
+                    {
                         Ok(resp) => {
                             if classify(&resp) == Answer::Done {
                                 return Ok(resp);
@@ -166,9 +174,7 @@ impl ControllerChannel {
                 }
                 Some(_) => {
                     return Err(BrokerError::Controller(
-                        crate::controller::ControllerError::NotController {
-                            leader: target,
-                        },
+                        crate::controller::ControllerError::NotController { leader: target },
                     ));
                 }
                 None => {}

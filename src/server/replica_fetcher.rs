@@ -141,7 +141,10 @@ impl ReplicaFetchers {
 fn leader_address(broker: &Broker, leader: i32) -> Option<String> {
     let img = broker.image();
     let reg = img.broker(leader)?;
-    let wanted = broker.config.inter_broker_listener().map(|l| l.name.clone());
+    let wanted = broker
+        .config
+        .inter_broker_listener()
+        .map(|l| l.name.clone());
     let ep = reg
         .endpoints
         .iter()
@@ -182,7 +185,8 @@ async fn run(
             }
             continue;
         }
-        let socket_timeout = Duration::from_millis(b.config.replica_socket_timeout_ms.max(1) as u64);
+        let socket_timeout =
+            Duration::from_millis(b.config.replica_socket_timeout_ms.max(1) as u64);
         if conn.is_none() {
             let Some(addr) = leader_address(&b, leader) else {
                 drop(b);
@@ -275,10 +279,9 @@ fn handle_response(broker: &Broker, assigned: &[Arc<Partition>], response: Fetch
     let mut backoff = false;
     for t in response.responses {
         for pd in t.partitions {
-            let Some(p) = assigned
-                .iter()
-                .find(|p| p.topic_id.0 == *t.topic_id.as_bytes() && p.tp.partition == pd.partition_index)
-            else {
+            let Some(p) = assigned.iter().find(|p| {
+                p.topic_id.0 == *t.topic_id.as_bytes() && p.tp.partition == pd.partition_index
+            }) else {
                 continue;
             };
             if let Err(e) = apply_partition(broker, p, pd) {

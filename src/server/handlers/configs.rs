@@ -321,7 +321,9 @@ async fn alter_resource(
                 };
                 apply_ops(&topic.configs, ops, is_list, effective)
             };
-            broker.alter_topic_configs(name, change, validate_only).await
+            broker
+                .alter_topic_configs(name, change, validate_only)
+                .await
         }
         RESOURCE_GROUP => {
             for (n, _, _) in ops {
@@ -334,7 +336,9 @@ async fn alter_resource(
             // No group config is a LIST.
             let change =
                 |current: &BTreeMap<String, String>| apply_ops(current, ops, |_| false, |_| None);
-            broker.alter_group_configs(name, change, validate_only).await
+            broker
+                .alter_group_configs(name, change, validate_only)
+                .await
         }
         RESOURCE_BROKER => Err(BrokerError::InvalidRequest(
             "dynamic broker configs are not supported yet: Gregor's broker properties are static"

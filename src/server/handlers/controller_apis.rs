@@ -102,12 +102,14 @@ pub async fn alter_partition(
     for t in request.topics {
         let mut tr = alter_partition_response::TopicData::default();
         tr.topic_id = t.topic_id;
-        let topic_id = crate::controller::format_topic_id(crate::model::TopicId(
-            *t.topic_id.as_bytes(),
-        ));
+        let topic_id =
+            crate::controller::format_topic_id(crate::model::TopicId(*t.topic_id.as_bytes()));
         for p in t.partitions {
             let new_isr: Vec<i32> = if version >= 3 {
-                p.new_isr_with_epochs.iter().map(|b| b.broker_id.0).collect()
+                p.new_isr_with_epochs
+                    .iter()
+                    .map(|b| b.broker_id.0)
+                    .collect()
             } else {
                 p.new_isr.iter().map(|b| b.0).collect()
             };

@@ -73,7 +73,11 @@ pub async fn find_coordinator(
             .iter()
             .find(|b| b.0 == leader)
             .map(|b| (b.0, b.1.clone(), b.2))
-            .ok_or_else(|| BrokerError::InvalidRequest(format!("partition {p} of the offsets topic has no live leader")))
+            .ok_or_else(|| {
+                BrokerError::InvalidRequest(format!(
+                    "partition {p} of the offsets topic has no live leader"
+                ))
+            })
     };
     if version >= 4 {
         for key in request.coordinator_keys {

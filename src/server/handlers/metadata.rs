@@ -67,11 +67,7 @@ pub async fn handle(broker: &Broker, request: MetadataRequest, version: i16) -> 
         })
         .collect();
     response.cluster_id = Some(str_bytes(&broker.image().cluster_id));
-    response.controller_id = broker
-        .controller
-        .active_controller()
-        .unwrap_or(-1)
-        .into();
+    response.controller_id = broker.controller.active_controller().unwrap_or(-1).into();
     if (8..=10).contains(&version) {
         response.cluster_authorized_operations = authz::if_requested(
             request.include_cluster_authorized_operations,

@@ -12,6 +12,7 @@ pub mod api_versions;
 pub mod cluster;
 pub mod config_resources;
 pub mod configs;
+pub mod controller_apis;
 pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod groups;
@@ -24,7 +25,6 @@ pub mod producer_id;
 pub mod quorum;
 pub mod replica_fetch;
 pub mod topics;
-pub mod controller_apis;
 
 use std::sync::Arc;
 

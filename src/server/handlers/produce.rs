@@ -56,9 +56,17 @@ pub async fn handle(
                     Err(failure(BrokerError::InvalidRequiredAcks(acks)))
                 }
                 Err(f) => Err(f.clone()),
-                Ok(name) => append(broker, name, p.index, p.records, version, acks, request.timeout_ms)
-                    .await
-                    .map_err(failure),
+                Ok(name) => append(
+                    broker,
+                    name,
+                    p.index,
+                    p.records,
+                    version,
+                    acks,
+                    request.timeout_ms,
+                )
+                .await
+                .map_err(failure),
             };
             let mut pr = PartitionProduceResponse::default();
             pr.index = p.index;

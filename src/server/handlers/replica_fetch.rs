@@ -79,7 +79,10 @@ pub async fn handle(broker: &Arc<Broker>, replica: i32, request: FetchRequest) -
                 p.register_waiter(notify.clone());
             }
         }
-        let results: Vec<PartitionData> = wanted.iter().map(|w| read_one(w, request.max_bytes)).collect();
+        let results: Vec<PartitionData> = wanted
+            .iter()
+            .map(|w| read_one(w, request.max_bytes))
+            .collect();
         let bytes: usize = results
             .iter()
             .map(|r| r.records.as_ref().map_or(0, Bytes::len))

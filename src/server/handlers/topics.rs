@@ -11,6 +11,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use super::{error_message, str_bytes};
+use crate::controller::TopicSpec;
 use crate::model::TopicId;
 use crate::protocol::msg::create_partitions_response::CreatePartitionsTopicResult;
 use crate::protocol::msg::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
@@ -21,7 +22,6 @@ use crate::protocol::msg::{
 };
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::error_code;
-use crate::controller::TopicSpec;
 use crate::server::{Broker, BrokerError};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[
@@ -141,14 +141,21 @@ fn plan(
     }
     let mut sorted: Vec<_> = t.assignments.iter().collect();
     sorted.sort_by_key(|a| a.partition_index);
-    if sorted.iter().enumerate().any(|(i, a)| a.partition_index != i as i32) {
+    if sorted
+        .iter()
+        .enumerate()
+        .any(|(i, a)| a.partition_index != i as i32)
+    {
         return Err(BrokerError::InvalidReplicaAssignment(
             "partitions must be numbered 0..n without gaps".into(),
         ));
     }
     Ok(TopicSpec {
         partitions: sorted.len() as i32,
-        replication_factor: sorted.first().map(|a| a.broker_ids.len() as i32).unwrap_or(0),
+        replication_factor: sorted
+            .first()
+            .map(|a| a.broker_ids.len() as i32)
+            .unwrap_or(0),
         assignments: sorted
             .iter()
             .map(|a| a.broker_ids.iter().map(|b| b.0).collect())
@@ -220,7 +227,11 @@ pub async fn create_partitions(
         let assignments: Vec<Vec<i32>> = t
             .assignments
             .as_ref()
-            .map(|a| a.iter().map(|x| x.broker_ids.iter().map(|b| b.0).collect()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|x| x.broker_ids.iter().map(|b| b.0).collect())
+                    .collect()
+            })
             .unwrap_or_default();
         let result = broker
             .create_partitions(&t.name.0, t.count, assignments, request.validate_only)
