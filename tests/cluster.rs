@@ -56,8 +56,8 @@ fn partition_state(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-#[ignore = "fails today: an acks=all idempotent send times out (60 s); issue 9 is open on it"]
 async fn three_nodes_replicate_and_survive_a_leader_kill() {
+    init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await
@@ -108,6 +108,9 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     let mut acked: HashMap<(i32, i64), String> = HashMap::new();
     let first = 2000;
     for i in 0..first {
+        if i % 500 == 0 {
+            eprintln!("sent {i}");
+        }
         let v = format!("r{i}");
         let (p, o) = send(&producer, topic, Some(i % 6), b"k", v.as_bytes()).await;
         assert!(
@@ -184,6 +187,7 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acks_all_needs_min_insync_replicas() {
+    init_tracing();
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await

@@ -59,7 +59,7 @@ pub enum ProtocolError {
         correlation_id: i32,
         reason: String,
     },
-    #[error("cannot encode {api_key:?} v{version} response: {reason}")]
+    #[error("cannot encode a {api_key:?} v{version} message: {reason}")]
     Encode {
         api_key: ApiKey,
         version: i16,

@@ -165,6 +165,9 @@ async fn run(
     mut stop: watch::Receiver<bool>,
 ) {
     let mut conn: Option<PeerConn> = None;
+    // Whether the last exchange failed: the first failure after a success is a warning, the
+    // repeats are debug lines (a dead leader is retried every backoff until the image moves on).
+    let mut failing = false;
     loop {
         if *stop.borrow() {
             return;
@@ -217,6 +220,7 @@ async fn run(
         };
         match result {
             Ok(response) => {
+                failing = false;
                 let backoff_needed = handle_response(&b, &assigned, response);
                 if backoff_needed {
                     drop(b);
@@ -224,7 +228,12 @@ async fn run(
                 }
             }
             Err(e) => {
-                tracing::debug!(leader, error = %e, "replica fetch failed");
+                if failing {
+                    tracing::debug!(leader, error = %e, "replica fetch failed");
+                } else {
+                    tracing::warn!(leader, error = %e, "replica fetch failed");
+                }
+                failing = true;
                 conn = None;
                 drop(b);
                 tokio::time::sleep(backoff).await;
@@ -250,8 +259,8 @@ fn build_request(broker: &Broker, assigned: &[Arc<Partition>]) -> FetchRequest {
     let mut rs = ReplicaState::default();
     rs.replica_id = broker.node_id.0.into();
     rs.replica_epoch = broker.registration().epoch;
+    // v15 names the follower in ReplicaState only (the top-level replica_id is v0-14).
     req.replica_state = rs;
-    req.replica_id = broker.node_id.0.into();
     req.max_wait_ms = broker.config.replica_fetch_wait_max_ms;
     req.min_bytes = broker.config.replica_fetch_min_bytes;
     req.max_bytes = broker.config.replica_fetch_response_max_bytes;

@@ -18,6 +18,15 @@ pub mod reader;
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// Logs to the test's output at `RUST_LOG` (default `warn`); later calls do nothing.
+pub fn init_tracing() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 pub struct TestBroker {
     pub broker: Option<EmbeddedBroker>,
     pub dir: tempfile::TempDir,
@@ -29,11 +38,7 @@ impl TestBroker {
     }
 
     pub async fn start_with(properties: &[(&str, &str)]) -> TestBroker {
-        let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .with_test_writer()
-            .try_init();
+        init_tracing();
         let dir = tempfile::tempdir().expect("temp dir");
         let broker = EmbeddedBroker::start_in(dir.path(), properties)
             .await
