@@ -38,13 +38,16 @@ fn tune_allocator() {
     }
 }
 
+/// Without RUST_LOG: Gregor's own lines from info, openraft's (chatty at info) from warn.
+const DEFAULT_LOG_FILTER: &str = "info,openraft=warn";
+
 fn main() -> ExitCode {
     tune_allocator();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -185,18 +185,22 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     cluster.shutdown().await;
 }
 
+/// Two of a partition's three replicas down (on a five-node cluster, so the controller quorum
+/// survives): acks=all is refused with NOT_ENOUGH_REPLICAS, acks=1 still works, and one replica
+/// coming back restores acks=all.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acks_all_needs_min_insync_replicas() {
     init_tracing();
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+    let mut cluster = EmbeddedCluster::start(5, dir.path(), FAST, READY)
         .await
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
     let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
+    let assignment: &[&[i32]] = &[&[1, 2, 3]];
     for r in admin
         .create_topics(
-            &[NewTopic::new("mir", 1, TopicReplication::Fixed(3))],
+            &[NewTopic::new("mir", 1, TopicReplication::Variable(assignment))],
             &AdminOptions::new(),
         )
         .await
@@ -205,47 +209,112 @@ async fn acks_all_needs_min_insync_replicas() {
         r.expect("created");
     }
     wait_for("full ISR", READY, || {
-        partition_state(&cluster, 1, "mir", 0).is_some_and(|(_, _, isr)| isr.len() == 3)
+        partition_state(&cluster, 4, "mir", 0).is_some_and(|(_, _, isr)| isr.len() == 3)
     })
     .await;
-    let (leader, replicas, _) = partition_state(&cluster, 1, "mir", 0).unwrap();
-    // Take both followers down: the ISR shrinks to the leader alone.
-    for r in replicas.iter().filter(|r| **r != leader) {
+    let (leader, replicas, _) = partition_state(&cluster, 4, "mir", 0).unwrap();
+    assert_eq!(replicas, vec![1, 2, 3], "the explicit assignment");
+    let followers: Vec<i32> = replicas.iter().copied().filter(|r| *r != leader).collect();
+    for r in &followers {
         cluster.kill(*r).await;
     }
-    // With two of three voters gone the quorum cannot commit an ISR change; the leader still
-    // knows its ISR is below min.insync once it shrinks, or times out waiting for the followers.
+    // The controller fences both after broker.session.timeout.ms and takes them out of the ISR.
+    wait_for("the ISR down to the leader", READY, || {
+        partition_state(&cluster, leader, "mir", 0).is_some_and(|(l, _, isr)| {
+            l == leader && isr == vec![leader]
+        })
+    })
+    .await;
     let strict: FutureProducer = client(&bootstrap)
         .set("acks", "all")
-        .set("message.timeout.ms", "8000")
+        .set("enable.idempotence", "false")
         .set("retries", "0")
+        .set("message.timeout.ms", "10000")
         .create()
         .unwrap();
-    let r = strict
-        .send(
-            rdkafka::producer::FutureRecord::to("mir")
-                .key("k")
-                .payload("v"),
-            Duration::from_secs(10),
-        )
-        .await;
-    assert!(
-        r.is_err(),
-        "acks=all must not succeed on one in-sync replica: {r:?}"
-    );
+    let record = || {
+        rdkafka::producer::FutureRecord::to("mir")
+            .key("k")
+            .payload("v")
+            .partition(0)
+    };
+    match strict.send(record(), Duration::from_secs(15)).await {
+        Err((rdkafka::error::KafkaError::MessageProduction(code), _)) => assert_eq!(
+            code,
+            rdkafka::types::RDKafkaErrorCode::NotEnoughReplicas,
+            "acks=all below min.insync.replicas"
+        ),
+        other => panic!("acks=all must fail with NOT_ENOUGH_REPLICAS: {other:?}"),
+    }
     let loose: FutureProducer = client(&bootstrap)
         .set("acks", "1")
         .set("message.timeout.ms", "10000")
         .create()
         .unwrap();
-    let r = loose
-        .send(
-            rdkafka::producer::FutureRecord::to("mir")
-                .key("k")
-                .payload("v"),
-            Duration::from_secs(10),
-        )
-        .await;
+    let r = loose.send(record(), Duration::from_secs(15)).await;
     assert!(r.is_ok(), "acks=1 still works on the leader: {r:?}");
+
+    // One follower back: it catches up, rejoins the ISR, and acks=all works again.
+    cluster.restart(followers[0]).await.expect("restart");
+    wait_for("the ISR back to two", READY, || {
+        partition_state(&cluster, leader, "mir", 0).is_some_and(|(_, _, isr)| isr.len() == 2)
+    })
+    .await;
+    let r = strict.send(record(), Duration::from_secs(15)).await;
+    assert!(r.is_ok(), "acks=all with two in-sync replicas: {r:?}");
+    cluster.shutdown().await;
+}
+
+/// The active controller killed: the other voters elect a new one, which creates topics, and
+/// the old one catches up from them when it returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn controller_failover() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+        .await
+        .expect("cluster");
+    let bootstrap = cluster.bootstrap();
+    let old = cluster.active_controller().expect("an active controller");
+    cluster.kill(old).await;
+    wait_for("a new active controller", READY, || {
+        cluster.active_controller().is_some_and(|c| c != old)
+    })
+    .await;
+    let new = cluster.active_controller().unwrap();
+    eprintln!("controller {old} killed; {new} took over");
+    // Until its session expires the dead node still counts as a live broker (as in Kafka), and
+    // placement could give it replicas.
+    wait_for("the dead node fenced", READY, || {
+        cluster
+            .broker(new)
+            .is_some_and(|b| b.image().broker(old).is_some_and(|r| r.fenced))
+    })
+    .await;
+    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
+    let started = std::time::Instant::now();
+    for r in admin
+        .create_topics(
+            &[NewTopic::new("after-failover", 3, TopicReplication::Fixed(2))],
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
+        )
+        .await
+        .unwrap()
+    {
+        r.expect("created by the new controller");
+    }
+    eprintln!("topic created {:?} after asking", started.elapsed());
+    let producer: FutureProducer = client(&bootstrap).set("acks", "all").create().unwrap();
+    for p in 0..3 {
+        send(&producer, "after-failover", Some(p), b"k", b"v").await;
+    }
+    cluster.restart(old).await.expect("restart");
+    cluster.wait_ready(READY).await.expect("ready again");
+    wait_for("the old controller caught up", READY, || {
+        cluster
+            .broker(old)
+            .is_some_and(|b| b.image().topic("after-failover").is_some())
+    })
+    .await;
     cluster.shutdown().await;
 }

@@ -11,14 +11,14 @@
 //! failing test leaves no process behind.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::OpenOptions;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::process::{BrokerProcess, broker_binary, free_port};
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::config::ClientConfig;
@@ -32,147 +32,12 @@ use rdkafka::{Offset, TopicPartitionList};
 const TOPIC: &str = "crash";
 const PARTITIONS: i32 = 3;
 const CYCLES: usize = 3;
-/// How long a broker may take to start accepting connections.
-const START_WAIT: Duration = Duration::from_secs(30);
 /// How long reading everything back may take.
 const READ_WAIT: Duration = Duration::from_secs(60);
 /// How long the producer may take to reach its kill point.
 const PRODUCE_WAIT: Duration = Duration::from_secs(90);
 /// librdkafka gives up on an unacknowledged record after this (the broker is dead by then).
 const MESSAGE_TIMEOUT_MS: &str = "5000";
-
-fn broker_binary() -> PathBuf {
-    match std::env::var_os("GREGOR_BIN") {
-        Some(p) if !p.is_empty() => PathBuf::from(p),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_gregor")),
-    }
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().expect("local addr").port()
-}
-
-/// A `gregor` child process; killed (SIGKILL) and reaped on drop if still running.
-struct BrokerProcess {
-    child: Option<Child>,
-    port: u16,
-    log_path: PathBuf,
-}
-
-impl BrokerProcess {
-    fn start(port: u16, data_dir: &Path, log_path: PathBuf) -> BrokerProcess {
-        let bin = broker_binary();
-        let log = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .expect("broker log file");
-        let mut cmd = Command::new(&bin);
-        cmd.arg("--override")
-            .arg(format!("listeners=PLAINTEXT://127.0.0.1:{port}"))
-            .arg("--override")
-            .arg(format!("log.dirs={}", data_dir.display()))
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log);
-        // The binary reads KAFKA_* variables as configuration: do not let the caller's leak in.
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("KAFKA_") {
-                cmd.env_remove(k);
-            }
-        }
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-        let mut broker = BrokerProcess {
-            child: Some(child),
-            port,
-            log_path,
-        };
-        broker.wait_accepting();
-        broker
-    }
-
-    fn wait_accepting(&mut self) {
-        let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
-        let deadline = Instant::now() + START_WAIT;
-        loop {
-            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
-                panic!(
-                    "broker exited during start-up with {status}\n{}",
-                    self.log_tail()
-                );
-            }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_ok() {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "broker not accepting on {addr} after {START_WAIT:?}\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn child_mut(&mut self) -> &mut Child {
-        self.child.as_mut().expect("broker running")
-    }
-
-    fn bootstrap(&self) -> String {
-        format!("127.0.0.1:{}", self.port)
-    }
-
-    /// SIGKILL (what `Child::kill` sends on Unix), then reap.
-    fn kill9(&mut self) {
-        let mut child = self.child.take().expect("broker running");
-        child.kill().expect("SIGKILL");
-        child.wait().expect("reap");
-    }
-
-    /// SIGTERM, then wait at most `within` for the exit.
-    fn terminate(&mut self, within: Duration) -> ExitStatus {
-        let pid = self.child_mut().id() as libc::pid_t;
-        // SAFETY: `pid` is our own child, not yet reaped, so it cannot have been reused.
-        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
-        assert_eq!(rc, 0, "kill(SIGTERM)");
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child_mut().try_wait().expect("try_wait") {
-                self.child = None;
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "broker still running {within:?} after SIGTERM\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let start = lines.len().saturating_sub(30);
-        format!(
-            "--- {} (last 30 lines) ---\n{}",
-            self.log_path.display(),
-            lines[start..].join("\n")
-        )
-    }
-}
-
-impl Drop for BrokerProcess {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
 
 fn client_config(bootstrap: &str) -> ClientConfig {
     let mut c = ClientConfig::new();

@@ -228,7 +228,13 @@ impl Quorum {
             .iter()
             .map(|(id, addr)| (*id, BasicNode::new(addr)))
             .collect();
-        match quorum.raft.initialize(members).await {
+        // A restart finds its log or vote on disk: initialising again would only be refused.
+        let formed = quorum.raft.is_initialized().await.unwrap_or(false);
+        match if formed {
+            Ok(())
+        } else {
+            quorum.raft.initialize(members).await
+        } {
             Ok(()) => {}
             // Already formed (a restart, or a peer's initialisation reached us first).
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => {}

@@ -289,12 +289,15 @@ impl Partition {
     }
 
     /// A follower fetched at `fetch_offset` (its log end): update its progress and the high
-    /// watermark. Returns an ISR expansion to propose when it has caught up.
+    /// watermark. Returns an ISR expansion to propose when it has caught up and is
+    /// `isr_eligible` (registered and unfenced in the image, as Kafka's leader checks before
+    /// asking: the controller would refuse a fenced broker anyway).
     pub fn record_follower_fetch(
         &self,
         replica: i32,
         fetch_offset: i64,
         now_ms: i64,
+        isr_eligible: bool,
     ) -> Option<IsrProposal> {
         let leo = self.log.log_end_offset().0;
         let proposal = {
@@ -318,7 +321,8 @@ impl Partition {
                 .last()
                 .map(|(_, o)| o.0)
                 .unwrap_or(0);
-            let joins = !st.isr.contains(&replica)
+            let joins = isr_eligible
+                && !st.isr.contains(&replica)
                 && !st.isr_change_pending
                 && fetch_offset >= hw.max(epoch_start);
             if joins {

@@ -57,11 +57,13 @@ pub async fn handle(broker: &Arc<Broker>, replica: i32, request: FetchRequest) -
         }
     }
     let now = broker.clock.monotonic_ms();
+    let eligible = image.broker(replica).is_some_and(|b| !b.fenced);
     // Progress first: the follower's fetch offset is its log end.
     for w in &wanted {
         let Some(p) = &w.found else { continue };
         if p.is_leader() && !diverges(p, w) {
-            if let Some(proposal) = p.record_follower_fetch(replica, w.fetch_offset, now) {
+            if let Some(proposal) = p.record_follower_fetch(replica, w.fetch_offset, now, eligible)
+            {
                 tracing::info!(partition = %p.tp, isr = ?proposal.new_isr, "expanding the ISR");
                 super::super::lifecycle::spawn_isr_change(broker, p.clone(), proposal);
             }
