@@ -237,17 +237,11 @@ impl ContainerCluster {
         let (repository, tag) = image
             .rsplit_once(':')
             .unwrap_or_else(|| panic!("image {image:?} is name:tag"));
-        // Names unique to this run, so parallel or leftover runs never collide.
-        let run = format!(
-            "gregor-cc-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis())
-                .unwrap_or_default()
-        );
-        let network = run.clone();
         let ports = free_host_ports(count);
+        // Names unique to this run (a free port is not in use by another run), so parallel or
+        // leftover runs never collide.
+        let run = format!("gregor-cc-{}-{}", std::process::id(), ports[0]);
+        let network = run.clone();
         let names: Vec<String> = (1..=count).map(|id| format!("{run}-{id}")).collect();
         let voters = names
             .iter()
