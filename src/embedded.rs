@@ -185,6 +185,27 @@ impl EmbeddedCluster {
             .join(",")
     }
 
+    /// Node `id`'s client address (`host:port`), running or not.
+    pub fn client_address(&self, id: i32) -> Option<String> {
+        let s = &self.specs[self.index(id)?];
+        Some(format!("127.0.0.1:{}", s.client_port))
+    }
+
+    /// Cuts node `id` off from every other node, both ways (its clients still reach it): see
+    /// `gregor::links`. Lasts until `heal` (or the node's restart).
+    pub fn isolate(&self, id: i32) {
+        if let Some(b) = self.broker(id) {
+            b.links.cut();
+        }
+    }
+
+    /// Restores node `id`'s links to the other nodes.
+    pub fn heal(&self, id: i32) {
+        if let Some(b) = self.broker(id) {
+            b.links.heal();
+        }
+    }
+
     /// The ids of the nodes that are running.
     pub fn running(&self) -> Vec<i32> {
         self.specs

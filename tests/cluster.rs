@@ -12,7 +12,7 @@ use gregor::embedded::EmbeddedCluster;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::BaseConsumer;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
 const READY: Duration = Duration::from_secs(30);
@@ -200,7 +200,11 @@ async fn acks_all_needs_min_insync_replicas() {
     let assignment: &[&[i32]] = &[&[1, 2, 3]];
     for r in admin
         .create_topics(
-            &[NewTopic::new("mir", 1, TopicReplication::Variable(assignment))],
+            &[NewTopic::new(
+                "mir",
+                1,
+                TopicReplication::Variable(assignment),
+            )],
             &AdminOptions::new(),
         )
         .await
@@ -220,9 +224,8 @@ async fn acks_all_needs_min_insync_replicas() {
     }
     // The controller fences both after broker.session.timeout.ms and takes them out of the ISR.
     wait_for("the ISR down to the leader", READY, || {
-        partition_state(&cluster, leader, "mir", 0).is_some_and(|(l, _, isr)| {
-            l == leader && isr == vec![leader]
-        })
+        partition_state(&cluster, leader, "mir", 0)
+            .is_some_and(|(l, _, isr)| l == leader && isr == vec![leader])
     })
     .await;
     let strict: FutureProducer = client(&bootstrap)
@@ -295,7 +298,11 @@ async fn controller_failover() {
     let started = std::time::Instant::now();
     for r in admin
         .create_topics(
-            &[NewTopic::new("after-failover", 3, TopicReplication::Fixed(2))],
+            &[NewTopic::new(
+                "after-failover",
+                3,
+                TopicReplication::Fixed(2),
+            )],
             &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
         )
         .await
@@ -316,5 +323,180 @@ async fn controller_failover() {
             .is_some_and(|b| b.image().topic("after-failover").is_some())
     })
     .await;
+    cluster.shutdown().await;
+}
+
+/// A leader cut off from its peers (`EmbeddedCluster::isolate`; its clients still reach it):
+/// acks=all writes sent to it are appended there but never acknowledged; the majority fences
+/// it, elects a new leader and acknowledges writes; once healed, the old leader truncates the
+/// records only it had, rejoins the ISR, and every replica holds the same bytes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
+    init_tracing();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+        .await
+        .expect("cluster");
+    let topic = "cut";
+    let admin: AdminClient<DefaultClientContext> = client(&cluster.bootstrap()).create().unwrap();
+    for r in admin
+        .create_topics(
+            &[NewTopic::new(topic, 1, TopicReplication::Fixed(3))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap()
+    {
+        r.expect("created");
+    }
+    wait_for("full ISR", READY, || {
+        partition_state(&cluster, 1, topic, 0).is_some_and(|(_, _, isr)| isr.len() == 3)
+    })
+    .await;
+    let (leader, _, _) = partition_state(&cluster, 1, topic, 0).unwrap();
+    let others: Vec<i32> = cluster
+        .running()
+        .into_iter()
+        .filter(|i| *i != leader)
+        .collect();
+    let majority = others
+        .iter()
+        .filter_map(|i| cluster.client_address(*i))
+        .collect::<Vec<_>>()
+        .join(",");
+    let strict = |bootstrap: &str, timeout_ms: &str| -> FutureProducer {
+        client(bootstrap)
+            .set("acks", "all")
+            .set("enable.idempotence", "false")
+            .set("retries", "0")
+            .set("message.timeout.ms", timeout_ms)
+            .create()
+            .unwrap()
+    };
+    fn record<'a>(topic: &'a str, v: &'a str) -> rdkafka::producer::FutureRecord<'a, str, str> {
+        rdkafka::producer::FutureRecord::to(topic)
+            .key("k")
+            .payload(v)
+            .partition(0)
+    }
+    let everyone = strict(&cluster.bootstrap(), "30000");
+    let mut acked: HashMap<i64, String> = HashMap::new();
+    for i in 0..50 {
+        let v = format!("before-{i}");
+        let d = everyone
+            .send(record(topic, &v), Duration::from_secs(30))
+            .await
+            .expect("acked");
+        acked.insert(d.offset, v);
+    }
+
+    // Cut the leader off. Writes sent to it alone are appended there, never acknowledged.
+    let end_before = cluster
+        .broker(leader)
+        .unwrap()
+        .partition(topic, 0)
+        .unwrap()
+        .log()
+        .log_end_offset()
+        .0;
+    cluster.isolate(leader);
+    let to_isolated = strict(&cluster.client_address(leader).unwrap(), "6000");
+    let lost: Vec<String> = (0..10).map(|i| format!("isolated-{i}")).collect();
+    // Enqueued at once (send_result), so they are in flight together.
+    let sends: Vec<_> = lost
+        .iter()
+        .map(|v| {
+            to_isolated
+                .send_result(record(topic, v))
+                .map_err(|(e, _)| e)
+                .expect("enqueued")
+        })
+        .collect();
+    for (v, delivery) in lost.iter().zip(sends) {
+        let r = delivery.await.expect("delivery reported");
+        assert!(
+            r.is_err(),
+            "the isolated leader acknowledged {v} with acks=all: {r:?}"
+        );
+    }
+    let end_isolated = cluster
+        .broker(leader)
+        .unwrap()
+        .partition(topic, 0)
+        .unwrap()
+        .log()
+        .log_end_offset()
+        .0;
+    assert!(
+        end_isolated > end_before,
+        "the isolated leader appended the writes it could not replicate ({end_before} -> {end_isolated})"
+    );
+
+    // The majority moves on: a new leader, and acks=all works there.
+    wait_for("a new leader on the majority side", READY, || {
+        others.iter().all(|id| {
+            partition_state(&cluster, *id, topic, 0)
+                .is_some_and(|(l, _, isr)| l != leader && l >= 0 && !isr.contains(&leader))
+        })
+    })
+    .await;
+    let majority_producer = strict(&majority, "30000");
+    for i in 0..50 {
+        let v = format!("after-{i}");
+        let d = majority_producer
+            .send(record(topic, &v), Duration::from_secs(30))
+            .await
+            .expect("acked by the new leader");
+        assert!(
+            acked.insert(d.offset, v).is_none(),
+            "offset acknowledged twice"
+        );
+    }
+
+    // Heal: the old leader follows, truncates what only it had, and rejoins the ISR.
+    cluster.heal(leader);
+    wait_for("the old leader back in the ISR", READY, || {
+        others.iter().all(|id| {
+            partition_state(&cluster, *id, topic, 0).is_some_and(|(_, _, isr)| isr.len() == 3)
+        })
+    })
+    .await;
+    wait_for("identical replicas", READY, || {
+        let logs: Vec<Vec<u8>> = cluster
+            .running()
+            .iter()
+            .map(|id| partition_log_bytes(cluster.data_dir(*id).unwrap(), topic, 0))
+            .collect();
+        logs.windows(2).all(|w| w[0] == w[1])
+    })
+    .await;
+    let consumer: BaseConsumer = client(&cluster.bootstrap())
+        .set("group.id", "cut-check")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let (_, high) = consumer
+        .fetch_watermarks(topic, 0, Duration::from_secs(10))
+        .expect("watermarks");
+    let got = read_all(&consumer, topic, 1, high as usize);
+    assert_eq!(got.len() as i64, high, "read the whole partition");
+    let values: HashMap<i64, String> = got
+        .into_iter()
+        .map(|g| {
+            (
+                g.offset,
+                String::from_utf8(g.value.unwrap_or_default()).unwrap(),
+            )
+        })
+        .collect();
+    for (o, v) in &acked {
+        assert_eq!(values.get(o), Some(v), "acknowledged record at offset {o}");
+    }
+    for v in &lost {
+        assert!(
+            !values.values().any(|x| x == v),
+            "{v}, never acknowledged, survived on the healed cluster"
+        );
+    }
     cluster.shutdown().await;
 }

@@ -18,13 +18,13 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::process::{BrokerProcess, free_port_on};
-use common::{init_tracing, read_all};
+use common::{init_tracing, partition_log_bytes, read_all};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::{ClientContext, DefaultClientContext};
@@ -83,7 +83,9 @@ impl ProcessCluster {
             let mut overrides = vec![
                 format!("node.id={id}"),
                 "process.roles=broker,controller".into(),
-                format!("listeners=PLAINTEXT://{ip}:{client_port},CONTROLLER://{ip}:{controller_port}"),
+                format!(
+                    "listeners=PLAINTEXT://{ip}:{client_port},CONTROLLER://{ip}:{controller_port}"
+                ),
                 format!("advertised.listeners=PLAINTEXT://{ip}:{client_port}"),
                 "controller.listener.names=CONTROLLER".into(),
                 "inter.broker.listener.name=PLAINTEXT".into(),
@@ -297,23 +299,6 @@ fn send(producer: &ThreadedProducer<Recorder>, topic: &str, i: usize) {
     }
 }
 
-/// The bytes of every `.log` segment of `topic-partition` under `data_dir`, in offset order.
-fn log_bytes(data_dir: &Path, topic: &str, partition: i32) -> Vec<u8> {
-    let dir = data_dir.join(format!("{topic}-{partition}"));
-    let mut segments: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "log"))
-                .collect()
-        })
-        .unwrap_or_default();
-    segments.sort();
-    segments
-        .iter()
-        .flat_map(|p| std::fs::read(p).unwrap_or_default())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill9_loses_no_acknowledged_write() {
     init_tracing();
@@ -327,7 +312,11 @@ async fn leader_kill9_loses_no_acknowledged_write() {
         *l >= 0 && r.len() == 3 && isr.len() == 3
     });
     let leaders: std::collections::BTreeSet<i32> = before.values().map(|s| s.0).collect();
-    assert_eq!(leaders.len(), 3, "leaders spread over the brokers: {before:?}");
+    assert_eq!(
+        leaders.len(),
+        3,
+        "leaders spread over the brokers: {before:?}"
+    );
 
     let deliveries = Arc::new(Deliveries::default());
     let producer: ThreadedProducer<Recorder> = client(&bootstrap)
@@ -358,7 +347,11 @@ async fn leader_kill9_loses_no_acknowledged_write() {
         .expect("every record delivered or failed within 180 s");
     let killed_at = killed_at.expect("the kill happened mid-stream");
     let failed = deliveries.failed.lock().unwrap().clone();
-    assert!(failed.is_empty(), "deliveries failed: {:?}", &failed[..failed.len().min(5)]);
+    assert!(
+        failed.is_empty(),
+        "deliveries failed: {:?}",
+        &failed[..failed.len().min(5)]
+    );
     let acked = deliveries.acked.lock().unwrap().clone();
     assert_eq!(acked.len(), RECORDS, "the client completes every record");
     // Partition 0's first record sent after the kill cannot have been acknowledged by the
@@ -374,18 +367,27 @@ async fn leader_kill9_loses_no_acknowledged_write() {
     );
 
     // The node comes back, truncates whatever it had that the new leader has not, and rejoins.
-    let after = wait_placement(&cluster, topic, "leaders moved off the dead node", |(l, _, _)| {
-        *l >= 0 && *l != victim
-    });
-    assert!(after.values().all(|s| !s.2.contains(&victim)), "dead node left the ISRs: {after:?}");
+    let after = wait_placement(
+        &cluster,
+        topic,
+        "leaders moved off the dead node",
+        |(l, _, _)| *l >= 0 && *l != victim,
+    );
+    assert!(
+        after.values().all(|s| !s.2.contains(&victim)),
+        "dead node left the ISRs: {after:?}"
+    );
     {
         let node = cluster.node(victim);
         node.process.respawn();
         node.process.wait_accepting();
     }
-    wait_placement(&cluster, topic, "the restarted node back in every ISR", |(_, _, isr)| {
-        isr.len() == 3
-    });
+    wait_placement(
+        &cluster,
+        topic,
+        "the restarted node back in every ISR",
+        |(_, _, isr)| isr.len() == 3,
+    );
 
     // Every acknowledged record, once, at its acknowledged offset, in send order per partition.
     let consumer: BaseConsumer = client(&bootstrap)
@@ -398,7 +400,10 @@ async fn leader_kill9_loses_no_acknowledged_write() {
     let mut at: HashMap<(i32, i64), usize> = HashMap::new();
     for g in &got {
         let i = index_of(g.value.as_deref().unwrap_or_default());
-        assert!(at.insert((g.partition, g.offset), i).is_none(), "offset read twice");
+        assert!(
+            at.insert((g.partition, g.offset), i).is_none(),
+            "offset read twice"
+        );
     }
     let mut by_partition: BTreeMap<i32, Vec<(i64, usize)>> = BTreeMap::new();
     for (i, (p, o, _)) in &acked {
@@ -424,7 +429,7 @@ async fn leader_kill9_loses_no_acknowledged_write() {
             let logs: Vec<Vec<u8>> = cluster
                 .nodes
                 .iter()
-                .map(|n| log_bytes(&n.data_dir, topic, p))
+                .map(|n| partition_log_bytes(&n.data_dir, topic, p))
                 .collect();
             if logs.windows(2).all(|w| w[0] == w[1]) && !logs[0].is_empty() {
                 break;
@@ -446,7 +451,9 @@ async fn rolling_restart_under_load() {
     let mut cluster = ProcessCluster::start(3, FAST);
     let bootstrap = cluster.bootstrap();
     create_topic(&bootstrap, topic).await;
-    wait_placement(&cluster, topic, "full ISRs", |(l, _, isr)| *l >= 0 && isr.len() == 3);
+    wait_placement(&cluster, topic, "full ISRs", |(l, _, isr)| {
+        *l >= 0 && isr.len() == 3
+    });
 
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let deliveries = Arc::new(Deliveries::default());

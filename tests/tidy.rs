@@ -20,12 +20,12 @@ use std::path::{Path, PathBuf};
 /// Top-level module -> the crate modules it may use (None: anything).
 fn allowed(module: &str) -> Option<Option<&'static [&'static str]>> {
     Some(match module {
-        "config" | "model" | "clock" => Some(&[]),
+        "config" | "model" | "clock" | "links" => Some(&[]),
         "protocol" => Some(&["model"]),
         "log" => Some(&["model", "config", "clock"]),
         "replication" => Some(&["log", "model", "config", "clock", "controller"]),
         "group" | "txn" => Some(&["model", "clock"]),
-        "controller" => Some(&["model", "config", "clock"]),
+        "controller" => Some(&["model", "config", "clock", "links"]),
         "server" | "embedded" | "lib" | "main" => None,
         _ => return None,
     })

@@ -32,6 +32,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::raft_store::{NodeId, TypeConfig};
+use crate::links::PeerLinks;
 
 /// The largest RPC frame sent or accepted between controllers.
 pub const CONTROLLER_FRAME_BYTES_MAX: usize = 16 * 1024 * 1024;
@@ -121,14 +122,16 @@ pub struct Network {
     id: NodeId,
     timeouts: RpcTimeouts,
     peers: Arc<Mutex<HashMap<NodeId, SharedConn>>>,
+    links: Arc<PeerLinks>,
 }
 
 impl Network {
-    pub fn new(id: NodeId, timeouts: RpcTimeouts) -> Network {
+    pub fn new(id: NodeId, timeouts: RpcTimeouts, links: Arc<PeerLinks>) -> Network {
         Network {
             id,
             timeouts,
             peers: Arc::default(),
+            links,
         }
     }
 }
@@ -150,6 +153,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
             addr: node.addr.clone(),
             timeouts: self.timeouts,
             conn,
+            links: self.links.clone(),
         }
     }
 }
@@ -162,6 +166,7 @@ pub struct PeerClient {
     addr: String,
     timeouts: RpcTimeouts,
     conn: SharedConn,
+    links: Arc<PeerLinks>,
 }
 
 impl PeerClient {
@@ -169,6 +174,10 @@ impl PeerClient {
         let mut guard = tokio::time::timeout(limit, self.conn.lock())
             .await
             .map_err(|_| CallError::Timeout(limit))?;
+        if let Err(e) = self.links.check() {
+            *guard = None;
+            return Err(CallError::Unreachable(e));
+        }
         let exchange = async {
             if guard.is_none() {
                 let stream = TcpStream::connect(&self.addr)
@@ -193,6 +202,11 @@ impl PeerClient {
             Ok(r) => r,
             Err(_) => Err(CallError::Timeout(limit)),
         };
+        // Cut while the exchange was in flight: the answer never arrived.
+        let result = result.and_then(|r| {
+            self.links.check().map_err(CallError::Unreachable)?;
+            Ok(r)
+        });
         if result.is_err() {
             // The stream may hold half a frame either way: start clean next time.
             *guard = None;
@@ -278,7 +292,12 @@ impl RaftNetwork<TypeConfig> for PeerClient {
 
 /// Accepts controller connections on `listener` and answers their RPCs from `raft`, until the
 /// returned future is dropped (its connection tasks go with it).
-pub async fn serve(listener: TcpListener, raft: Raft<TypeConfig>, timeouts: RpcTimeouts) {
+pub async fn serve(
+    listener: TcpListener,
+    raft: Raft<TypeConfig>,
+    timeouts: RpcTimeouts,
+    links: Arc<PeerLinks>,
+) {
     let mut conns = JoinSet::new();
     loop {
         while conns.try_join_next().is_some() {}
@@ -286,8 +305,9 @@ pub async fn serve(listener: TcpListener, raft: Raft<TypeConfig>, timeouts: RpcT
             Ok((stream, peer)) => {
                 let _ = stream.set_nodelay(true);
                 let raft = raft.clone();
+                let links = links.clone();
                 conns.spawn(async move {
-                    if let Err(e) = serve_connection(stream, raft, timeouts).await {
+                    if let Err(e) = serve_connection(stream, raft, timeouts, links).await {
                         tracing::debug!(%peer, error = %e, "controller connection closed");
                     }
                 });
@@ -306,6 +326,7 @@ pub async fn serve_connection(
     mut stream: TcpStream,
     raft: Raft<TypeConfig>,
     timeouts: RpcTimeouts,
+    links: Arc<PeerLinks>,
 ) -> Result<(), FrameError> {
     let bound = timeouts.request_timeout;
     let timed_out = || FrameError::Io(std::io::ErrorKind::TimedOut.into());
@@ -320,6 +341,9 @@ pub async fn serve_connection(
         let req: RpcRequest = tokio::time::timeout(bound, read_body(&mut stream, len))
             .await
             .map_err(|_| timed_out())??;
+        if links.is_cut() {
+            return Ok(()); // dropped on the floor, as a cut cable would
+        }
         let reply = match req {
             RpcRequest::AppendEntries(r) => RpcReply::AppendEntries(raft.append_entries(r).await),
             RpcRequest::Vote(r) => RpcReply::Vote(raft.vote(r).await),
@@ -327,6 +351,9 @@ pub async fn serve_connection(
                 RpcReply::InstallSnapshot(raft.install_snapshot(r).await)
             }
         };
+        if links.is_cut() {
+            return Ok(()); // cut while the request was in hand: the reply is lost
+        }
         tokio::time::timeout(bound, write_frame(&mut stream, &reply))
             .await
             .map_err(|_| timed_out())??;

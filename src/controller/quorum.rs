@@ -29,6 +29,7 @@ use super::raft_store::{
     LogStore, METADATA_DIR_NAME, NodeId, Published, RaftStoreError, StateMachineStore, TypeConfig,
 };
 use super::records::{MetadataRecord, RecordBatch};
+use crate::links::PeerLinks;
 
 /// Kafka's default `controller.quorum.request.timeout.ms`.
 pub const REQUEST_TIMEOUT_MS_DEFAULT: u64 = 2000;
@@ -104,6 +105,8 @@ pub struct QuorumConfig {
     pub election_timeout_ms: u64,
     pub fetch_timeout_ms: u64,
     pub snapshot_interval_entries: u64,
+    /// Fault injection: while cut, Raft traffic with the peers fails both ways.
+    pub links: Arc<PeerLinks>,
 }
 
 impl QuorumConfig {
@@ -120,6 +123,7 @@ impl QuorumConfig {
             election_timeout_ms: ELECTION_TIMEOUT_MS_DEFAULT,
             fetch_timeout_ms: FETCH_TIMEOUT_MS_DEFAULT,
             snapshot_interval_entries: SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
+            links: Arc::default(),
         }
     }
 
@@ -154,6 +158,7 @@ pub struct Quorum {
     server: Option<JoinHandle<()>>,
     timeouts: RpcTimeouts,
     propose_timeout: Duration,
+    links: Arc<PeerLinks>,
 }
 
 impl Quorum {
@@ -188,8 +193,9 @@ impl Quorum {
     ) -> impl std::future::Future<Output = ()> + Send + 'static {
         let raft = self.raft.clone();
         let timeouts = self.timeouts;
+        let links = self.links.clone();
         async move {
-            if let Err(e) = super::network::serve_connection(stream, raft, timeouts).await {
+            if let Err(e) = super::network::serve_connection(stream, raft, timeouts, links).await {
                 tracing::debug!(error = %e, "controller peer connection closed");
             }
         }
@@ -210,11 +216,12 @@ impl Quorum {
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             fetch_timeout: Duration::from_millis(config.fetch_timeout_ms),
         };
-        let network = Network::new(config.node_id, timeouts);
+        let network = Network::new(config.node_id, timeouts, config.links.clone());
         let raft = Raft::new(config.node_id, raft_config, network, log, sm)
             .await
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
-        let server = listener.map(|l| tokio::spawn(serve(l, raft.clone(), timeouts)));
+        let server =
+            listener.map(|l| tokio::spawn(serve(l, raft.clone(), timeouts, config.links.clone())));
         let quorum = Quorum {
             id: config.node_id,
             raft,
@@ -222,6 +229,7 @@ impl Quorum {
             server,
             timeouts,
             propose_timeout: timeouts.request_timeout,
+            links: config.links.clone(),
         };
         let members: BTreeMap<NodeId, BasicNode> = config
             .voters

@@ -54,6 +54,8 @@ pub struct ControllerSettings {
     pub broker_session_timeout_ms: i64,
     /// The broker default of `unclean.leader.election.enable`.
     pub unclean_leader_election_default: bool,
+    /// Fault injection shared with the broker (Raft traffic fails while cut).
+    pub links: std::sync::Arc<crate::links::PeerLinks>,
 }
 
 /// A new topic's shape.
@@ -146,6 +148,7 @@ impl Controller {
         qc.request_timeout_ms = settings.request_timeout_ms;
         qc.election_timeout_ms = settings.election_timeout_ms;
         qc.fetch_timeout_ms = settings.fetch_timeout_ms;
+        qc.links = settings.links.clone();
         let quorum = Quorum::start_shared(qc).await.map_err(quorum_err)?;
         Ok(Controller {
             settings,

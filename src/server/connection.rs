@@ -107,12 +107,20 @@ pub async fn serve_on(
             }
         }
         let out = match decode_request(frame.freeze(), versions) {
+            Ok(request) if broker.links.is_cut() && (controller || is_replica_fetch(&request)) => {
+                tracing::debug!(%peer, api_key = ?request.api_key, "peer request dropped: links cut");
+                break;
+            }
             Ok(request) => {
                 let (api_key, version, correlation_id) =
                     (request.api_key, request.version, request.correlation_id);
+                let from_peer = controller || is_replica_fetch(&request);
                 let handled = super::ON_CONTROLLER_LISTENER
                     .scope(controller, handlers::handle(&broker, &mut state, request))
                     .await;
+                if from_peer && broker.links.is_cut() {
+                    break; // cut while the request was in hand (a parked replica fetch)
+                }
                 match handled {
                     Some(response) => match encode_segments(correlation_id, version, &response) {
                         Ok(segments) => segments,
@@ -152,6 +160,17 @@ pub async fn serve_on(
     }
     let _ = writer.flush().await;
     let _ = writer.shutdown().await;
+}
+
+/// A follower's Fetch (a replica id in the request): inter-node traffic, even on a client
+/// listener.
+fn is_replica_fetch(frame: &crate::protocol::RequestFrame) -> bool {
+    match &frame.request {
+        crate::protocol::Request::Fetch(r) => {
+            r.replica_id.0 >= 0 || r.replica_state.replica_id.0 >= 0
+        }
+        _ => false,
+    }
 }
 
 /// Encodes a response frame as segments: a Fetch response with its records shared, not copied;

@@ -80,6 +80,9 @@ pub async fn serve_controller(
                         continue;
                     }
                 };
+                if broker.links.is_cut() {
+                    continue; // fault injection: the peers cannot reach this node
+                }
                 let _ = stream.set_nodelay(true);
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();

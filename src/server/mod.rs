@@ -31,6 +31,7 @@ use crate::clock::SharedClock;
 use crate::config::{BrokerConfig, TopicSettings};
 use crate::controller::{Controller, ControllerSettings, MetadataImage, TopicMeta, TopicSpec};
 use crate::group::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
+use crate::links::PeerLinks;
 use crate::log::LogManager;
 use crate::model::{NodeId, TopicPartition};
 use crate::protocol::{ApiKey, ApiVersionTable};
@@ -98,6 +99,8 @@ pub struct Broker {
     pub advertised_port: i32,
     /// Hex of this process's 16-byte incarnation id (BrokerRegistration).
     pub incarnation_id: String,
+    /// Fault injection: while cut, every exchange with the other nodes fails (`crate::links`).
+    pub links: Arc<PeerLinks>,
     registration: Mutex<Registration>,
     weak_self: std::sync::OnceLock<std::sync::Weak<Broker>>,
     /// Serialises applying images to the hosted partitions.
@@ -738,6 +741,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
             .map_err(BrokerError::from)?
     };
     let logs = Arc::new(logs);
+    let links: Arc<PeerLinks> = Arc::default();
     let settings = ControllerSettings {
         node_id: config.node_id,
         voters,
@@ -748,6 +752,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         fetch_timeout_ms: config.controller_quorum_fetch_timeout_ms.max(1) as u64,
         broker_session_timeout_ms: config.broker_session_timeout_ms as i64,
         unclean_leader_election_default: config.default_unclean_leader_election_enable,
+        links: links.clone(),
     };
     let controller = Controller::start(settings, clock.clone())
         .await
@@ -798,6 +803,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         incarnation_id: crate::controller::format_topic_id(crate::model::TopicId(
             *uuid::Uuid::new_v4().as_bytes(),
         )),
+        links,
         registration: Mutex::new(Registration {
             epoch: -1,
             unfenced: false,

@@ -13,6 +13,7 @@
 //! the controller are serialised per node; they are rare and short).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -21,6 +22,7 @@ use tokio::net::TcpStream;
 
 use super::Broker;
 use super::error_code::BrokerError;
+use crate::links::PeerLinks;
 use crate::protocol::{ApiKey, Decodable, Encodable, decode_response, encode_request};
 
 /// The largest response frame accepted from a peer (a replica fetch is bounded by
@@ -55,6 +57,7 @@ pub struct PeerConn {
     stream: BufReader<TcpStream>,
     next_correlation_id: i32,
     client_id: String,
+    links: Arc<PeerLinks>,
 }
 
 impl PeerConn {
@@ -62,7 +65,12 @@ impl PeerConn {
         addr: &str,
         timeout: Duration,
         client_id: &str,
+        links: &Arc<PeerLinks>,
     ) -> Result<PeerConn, PeerError> {
+        links.check().map_err(|source| PeerError::Connect {
+            addr: addr.to_string(),
+            source,
+        })?;
         let stream = tokio::time::timeout(timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| PeerError::Timeout(timeout))?
@@ -75,6 +83,7 @@ impl PeerConn {
             stream: BufReader::new(stream),
             next_correlation_id: 1,
             client_id: client_id.to_string(),
+            links: links.clone(),
         })
     }
 
@@ -86,6 +95,7 @@ impl PeerConn {
         request: &Req,
         timeout: Duration,
     ) -> Result<Resp, PeerError> {
+        self.links.check()?;
         let correlation_id = self.next_correlation_id;
         self.next_correlation_id = self.next_correlation_id.wrapping_add(1);
         let frame = encode_request(api_key, version, correlation_id, &self.client_id, request)
@@ -103,6 +113,7 @@ impl PeerConn {
         let body = tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| PeerError::Timeout(timeout))??;
+        self.links.check()?; // cut while in flight: the answer never arrived
         let (got, response) = decode_response::<Resp>(api_key, version, body)
             .map_err(|e| PeerError::Protocol(e.to_string()))?;
         if got != correlation_id {
@@ -160,7 +171,15 @@ impl ControllerChannel {
                         .cloned()
                         .unwrap_or_default();
                     match self
-                        .exchange(id, &addr, api_key, version, request, request_timeout)
+                        .exchange(
+                            &broker.links,
+                            id,
+                            &addr,
+                            api_key,
+                            version,
+                            request,
+                            request_timeout,
+                        )
                         .await
                     {
                         Ok(resp) => {
@@ -183,8 +202,10 @@ impl ControllerChannel {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn exchange<Req: Encodable, Resp: Decodable>(
         &self,
+        links: &Arc<PeerLinks>,
         id: i32,
         addr: &str,
         api_key: ApiKey,
@@ -195,7 +216,7 @@ impl ControllerChannel {
         let mut conns = self.conns.lock().await;
         let mut conn = match conns.remove(&id) {
             Some(c) => c,
-            None => PeerConn::connect(addr, timeout, "gregor-broker").await?,
+            None => PeerConn::connect(addr, timeout, "gregor-broker", links).await?,
         };
         let resp = conn.call(api_key, version, request, timeout).await?;
         conns.insert(id, conn);

@@ -196,7 +196,8 @@ async fn run(
                 tokio::time::sleep(backoff).await;
                 continue;
             };
-            match PeerConn::connect(&addr, socket_timeout, "gregor-replica-fetcher").await {
+            match PeerConn::connect(&addr, socket_timeout, "gregor-replica-fetcher", &b.links).await
+            {
                 Ok(c) => conn = Some(c),
                 Err(e) => {
                     tracing::debug!(leader, %addr, error = %e, "replica fetcher cannot connect");

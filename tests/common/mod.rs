@@ -233,3 +233,21 @@ pub fn encode_batch(
     .expect("encode");
     buf
 }
+
+/// The bytes of every `.log` segment of `topic-partition` under a node's `data_dir`, in offset
+/// order (base offsets are zero-padded, so names sort as offsets do).
+pub fn partition_log_bytes(data_dir: &std::path::Path, topic: &str, partition: i32) -> Vec<u8> {
+    let dir = data_dir.join(format!("{topic}-{partition}"));
+    let mut segments: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "log"))
+                .collect()
+        })
+        .unwrap_or_default();
+    segments.sort();
+    segments
+        .iter()
+        .flat_map(|p| std::fs::read(p).unwrap_or_default())
+        .collect()
+}
