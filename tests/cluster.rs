@@ -88,6 +88,17 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         })
     })
     .await;
+    // DescribeCluster (asked of a node that may not be the controller) names all three brokers
+    // and the active controller.
+    let mut raw = common::raw::RawClient::connect(&cluster.client_address(2).unwrap()).await;
+    let mut req = kafka_protocol::messages::DescribeClusterRequest::default();
+    req.endpoint_type = 1;
+    let described = raw.call(&req, 1).await;
+    assert_eq!(described.error_code, 0);
+    let mut ids: Vec<i32> = described.brokers.iter().map(|b| b.broker_id.0).collect();
+    ids.sort();
+    assert_eq!(ids, vec![1, 2, 3], "DescribeCluster lists every broker");
+    assert_eq!(Some(described.controller_id.0), cluster.active_controller());
     let leaders: std::collections::BTreeSet<i32> = (0..6)
         .filter_map(|p| partition_state(&cluster, 1, topic, p).map(|s| s.0))
         .collect();
@@ -499,4 +510,55 @@ async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
         );
     }
     cluster.shutdown().await;
+}
+
+/// Two client listeners (an INTERNAL/EXTERNAL pair on different addresses): both accept
+/// clients, and Metadata answers each with the endpoints of the listener it was asked on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_listener_advertises_its_own_endpoints() {
+    init_tracing();
+    let internal = format!("127.0.0.1:{}", process::free_port());
+    let external = format!("127.0.0.2:{}", process::free_port_on([127, 0, 0, 2].into()));
+    let listeners = format!("INTERNAL://{internal},EXTERNAL://{external}");
+    let broker = TestBroker::start_with(&[
+        ("listeners", &listeners),
+        ("advertised.listeners", &listeners),
+        (
+            "listener.security.protocol.map",
+            "INTERNAL:PLAINTEXT,EXTERNAL:PLAINTEXT",
+        ),
+        ("inter.broker.listener.name", "INTERNAL"),
+    ])
+    .await;
+    for addr in [&internal, &external] {
+        let c: BaseConsumer = client(addr).create().unwrap();
+        let md = c
+            .fetch_metadata(None, Duration::from_secs(10))
+            .expect("metadata");
+        let brokers: Vec<String> = md
+            .brokers()
+            .iter()
+            .map(|b| format!("{}:{}", b.host(), b.port()))
+            .collect();
+        assert_eq!(brokers, vec![addr.to_string()], "Metadata asked on {addr}");
+    }
+    let producer: FutureProducer = client(&external).create().unwrap();
+    let (p, o) = send(
+        &producer,
+        "two-listeners",
+        Some(0),
+        b"k",
+        b"through EXTERNAL",
+    )
+    .await;
+    let consumer: BaseConsumer = client(&internal)
+        .set("group.id", "two-listeners")
+        .create()
+        .unwrap();
+    let got = read_all(&consumer, "two-listeners", 1, 1);
+    assert_eq!((got[0].partition, got[0].offset), (p, o));
+    assert_eq!(got[0].value.as_deref(), Some(&b"through EXTERNAL"[..]));
+    // Clients first: a client outliving its broker spends seconds on reconnects when dropped.
+    drop((consumer, producer));
+    drop(broker);
 }

@@ -521,14 +521,25 @@ impl Controller {
                 .into_iter()
                 .map(MetadataRecord::PartitionChange)
                 .collect();
-            let leads_nothing = !leads_any(&img, broker_id);
-            if records.is_empty() && leads_nothing && !reg.fenced {
+            // Once its leaderships have moved, fence it in the same batch (as Kafka does when a
+            // controlled shutdown completes): the broker stops heartbeating after this answer,
+            // and unfenced it could rejoin ISRs from its still-running fetchers.
+            let after = state_machine::apply_batch(
+                &img,
+                &RecordBatch {
+                    records: records.clone(),
+                },
+            )
+            .map_err(|e| ControllerError::Rejected(e.to_string()))?;
+            if !leads_any(&after, broker_id) && !reg.fenced {
                 records.push(MetadataRecord::FenceBroker(FenceBrokerRecord {
                     id: broker_id,
                     epoch: broker_epoch,
                 }));
             }
-            self.propose(records).await?;
+            if !records.is_empty() {
+                self.propose(records).await?;
+            }
             let img = self.image();
             return Ok(HeartbeatOutcome {
                 is_caught_up: caught_up,
@@ -618,8 +629,17 @@ impl Controller {
                 "the new ISR must contain the leader".into(),
             ));
         }
+        // KIP-841: a fenced broker, or one in controlled shutdown, may not join an ISR.
+        let shutting_down: Vec<i32> = {
+            let l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
+            l.shutting_down.keys().copied().collect()
+        };
         for r in &change.new_isr {
-            if !state.replicas.contains(r) || img.broker(*r).is_none_or(|b| b.fenced) {
+            let joining = !state.isr.contains(r);
+            if !state.replicas.contains(r)
+                || img.broker(*r).is_none_or(|b| b.fenced)
+                || (joining && shutting_down.contains(r))
+            {
                 return Err(ControllerError::IneligibleReplica(*r));
             }
         }

@@ -44,9 +44,10 @@ pub async fn serve(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<str>,
     shutdown: watch::Receiver<bool>,
 ) {
-    serve_on(broker, stream, peer, shutdown, false).await
+    serve_on(broker, stream, peer, listener, shutdown, false).await
 }
 
 /// Serves one connection of the client listener, or (`controller`) of the controller listener:
@@ -56,6 +57,7 @@ pub async fn serve_on(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
+    listener: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
     controller: bool,
 ) {
@@ -116,7 +118,13 @@ pub async fn serve_on(
                     (request.api_key, request.version, request.correlation_id);
                 let from_peer = controller || is_replica_fetch(&request);
                 let handled = super::ON_CONTROLLER_LISTENER
-                    .scope(controller, handlers::handle(&broker, &mut state, request))
+                    .scope(
+                        controller,
+                        super::LISTENER_NAME.scope(
+                            listener.clone(),
+                            handlers::handle(&broker, &mut state, request),
+                        ),
+                    )
                     .await;
                 if from_peer && broker.links.is_cut() {
                     break; // cut while the request was in hand (a parked replica fetch)

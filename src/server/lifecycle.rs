@@ -457,6 +457,11 @@ pub(super) async fn apply_image(
     let now = broker.clock.monotonic_ms();
     let mut wanted: HashSet<TopicPartition> = HashSet::new();
     let logs = broker.replicas.log_manager();
+    if !st.meta_written && !img.cluster_id.is_empty() {
+        // Kafka's tools (and operators) read the cluster and node id of a log dir here.
+        crate::controller::write_meta_properties(logs.log_dir(), &img.cluster_id, me)?;
+        st.meta_written = true;
+    }
     for topic in img.topics() {
         let settings = match broker.config.topic_settings(&topic.configs) {
             Ok(s) => s,

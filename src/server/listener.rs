@@ -16,6 +16,7 @@ use super::connection;
 pub async fn serve(
     broker: Arc<Broker>,
     listener: TcpListener,
+    name: Arc<str>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let connections_max = broker
@@ -43,8 +44,9 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
+                let name = name.clone();
                 tasks.spawn(async move {
-                    connection::serve(broker, stream, peer, shutdown).await;
+                    connection::serve(broker, stream, peer, name, shutdown).await;
                     drop(permit);
                 });
                 while tasks.try_join_next().is_some() {}
@@ -99,7 +101,10 @@ pub async fn serve_controller(
                     if first[PEEK_BYTES - 1] == b'{' {
                         broker.controller.serve_peer(stream).await;
                     } else {
-                        connection::serve_on(broker, stream, peer, shutdown, true).await;
+                        let name = Arc::from(
+                            broker.config.controller_listener().map_or("CONTROLLER", |l| l.name.as_str()),
+                        );
+                        connection::serve_on(broker, stream, peer, name, shutdown, true).await;
                     }
                 });
                 while tasks.try_join_next().is_some() {}

@@ -61,6 +61,21 @@ tokio::task_local! {
     /// runs on this node's controller and is never forwarded again (a node that is no longer
     /// active answers NOT_CONTROLLER and the sender retries elsewhere).
     pub static ON_CONTROLLER_LISTENER: bool;
+    /// The name of the listener the request in hand came in on (Metadata and FindCoordinator
+    /// answer with every broker's endpoint of that listener, as Kafka does).
+    pub static LISTENER_NAME: Arc<str>;
+}
+
+/// The listener the request in hand came in on, else the first client listener.
+pub(crate) fn request_listener_name(broker: &Broker) -> Arc<str> {
+    LISTENER_NAME.try_with(|n| n.clone()).unwrap_or_else(|_| {
+        broker
+            .config
+            .client_listeners()
+            .first()
+            .map(|l| Arc::from(l.name.as_str()))
+            .unwrap_or_else(|| Arc::from(""))
+    })
 }
 
 fn on_controller_listener() -> bool {
@@ -118,6 +133,8 @@ struct PublishState {
     known_topics: std::collections::HashSet<crate::model::TopicId>,
     /// Stray logs (of topics the image does not know) were removed once caught up.
     strays_checked: bool,
+    /// `meta.properties` was written with the cluster id (once it is known).
+    meta_written: bool,
 }
 
 impl Broker {
@@ -696,16 +713,26 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         .first()
         .cloned()
         .ok_or(StartError::NoLogDir)?;
+    // Every client listener (PLAINTEXT, an INTERNAL/EXTERNAL pair, ...); the first is the one
+    // `local_addr` reports and the one an ephemeral advertised port is taken from.
+    let mut client_listeners = Vec::new();
+    for l in config.client_listeners() {
+        client_listeners.push((Arc::<str>::from(l.name.as_str()), bind(&l.address()).await?));
+    }
     let listener_cfg = config
         .client_listeners()
         .first()
         .map(|l| (*l).clone())
         .ok_or(StartError::NoListener)?;
-    let listener = bind(&listener_cfg.address()).await?;
-    let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
-        addr: listener_cfg.address(),
-        source,
-    })?;
+    let local_addr = client_listeners
+        .first()
+        .ok_or(StartError::NoListener)?
+        .1
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: listener_cfg.address(),
+            source,
+        })?;
     // The controller listener: Kafka's CONTROLLER listener, else (a single node without quorum
     // settings) a private loopback port of its own.
     let controller_listener = match config.controller_listener() {
@@ -829,11 +856,17 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
             .map_err(|e| StartError::Quorum(e.to_string()))?;
     }
     let lifecycle_task = tokio::spawn(lifecycle::run(broker.clone(), shutdown_rx.clone()));
-    let accept = tokio::spawn(listener::serve(
-        broker.clone(),
-        listener,
-        shutdown_rx.clone(),
-    ));
+    let mut tasks: Vec<JoinHandle<()>> = client_listeners
+        .into_iter()
+        .map(|(name, l)| {
+            tokio::spawn(listener::serve(
+                broker.clone(),
+                l,
+                name,
+                shutdown_rx.clone(),
+            ))
+        })
+        .collect();
     let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx));
     tracing::info!(%local_addr, %controller_addr, node_id = node_id.0, "Gregor is serving");
     Ok(BrokerHandle {
@@ -841,7 +874,10 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         local_addr,
         controller_addr: Some(controller_addr),
         shutdown_tx,
-        tasks: vec![accept, housekeeping, lifecycle_task, controller_accept],
+        tasks: {
+            tasks.extend([housekeeping, lifecycle_task, controller_accept]);
+            tasks
+        },
     })
 }
 

@@ -1,5 +1,7 @@
-//! DescribeCluster: this broker as the whole cluster, and as its controller; the cluster's
-//! authorized operations (`server::authz`) when the client asks for them.
+//! DescribeCluster: the live brokers at the endpoints of the listener asked (as Metadata), the
+//! active controller as the controller when it is a live broker (else, as Kafka's KRaft
+//! brokers answer, some live broker), and the cluster's authorized operations
+//! (`server::authz`) when the client asks for them.
 //!
 //! Contract: as Kafka's `AuthHelper.computeDescribeClusterResponse` on a broker listener: an
 //! endpoint type other than "brokers" is an error (INVALID_REQUEST at v0, else
@@ -39,17 +41,28 @@ pub fn handle(
         return response;
     }
     response.cluster_id = str_bytes(&broker.image().cluster_id);
-    response.controller_id = broker.node_id.0.into();
+    let live = super::metadata::live_brokers(broker);
+    let active = broker.controller.active_controller();
+    response.controller_id = active
+        .filter(|c| live.iter().any(|b| b.0 == *c))
+        .or_else(|| live.first().map(|b| b.0))
+        .unwrap_or(broker.node_id.0)
+        .into();
     response.endpoint_type = ENDPOINT_TYPE_BROKERS;
     response.cluster_authorized_operations = authz::if_requested(
         request.include_cluster_authorized_operations,
         authz::cluster_operations,
     );
-    let mut b = DescribeClusterBroker::default();
-    b.broker_id = broker.node_id.0.into();
-    b.host = str_bytes(&broker.advertised_host);
-    b.port = broker.advertised_port;
-    b.rack = broker.config.broker_rack.as_deref().map(str_bytes);
-    response.brokers = vec![b];
+    response.brokers = live
+        .into_iter()
+        .map(|(id, host, port, rack)| {
+            let mut b = DescribeClusterBroker::default();
+            b.broker_id = id.into();
+            b.host = str_bytes(&host);
+            b.port = port;
+            b.rack = rack.as_deref().map(str_bytes);
+            b
+        })
+        .collect();
     response
 }

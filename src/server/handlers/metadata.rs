@@ -21,12 +21,7 @@ pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Metadata, VersionRang
 /// The live (unfenced) brokers at the endpoint named like the listener clients use here.
 pub(crate) fn live_brokers(broker: &Broker) -> Vec<(i32, String, i32, Option<String>)> {
     let image = broker.image();
-    let listener = broker
-        .config
-        .client_listeners()
-        .first()
-        .map(|l| l.name.clone())
-        .unwrap_or_default();
+    let listener = crate::server::request_listener_name(broker);
     let mut out: Vec<(i32, String, i32, Option<String>)> = image
         .brokers()
         .values()
@@ -35,7 +30,7 @@ pub(crate) fn live_brokers(broker: &Broker) -> Vec<(i32, String, i32, Option<Str
             let ep = b
                 .endpoints
                 .iter()
-                .find(|e| e.name == listener)
+                .find(|e| *e.name == *listener)
                 .or_else(|| b.endpoints.first())?;
             Some((b.broker_id, ep.host.clone(), ep.port as i32, b.rack.clone()))
         })
