@@ -13,11 +13,6 @@
 //!   has to be known before it starts, so the host ports are chosen here (free ports, found by
 //!   binding port 0) and mapped explicitly; inside the container the listener binds 9094.
 //!
-//! Ignored for now (`cargo test --release --test container_cluster -- --ignored --nocapture`
-//! runs it): Gregor binds only the first non-controller listener and answers Metadata with that
-//! listener's endpoints, so the EXTERNAL listener is never served and the cluster is never seen
-//! from the host.
-//!
 //! * No Docker engine reachable: prints `SKIPPED: no Docker engine reachable: ...` and passes.
 //! * The image is `gregor:test` (or `$GREGOR_TEST_IMAGE`, `name:tag`), shared with
 //!   tests/container.rs: reused when present; when missing, or when
@@ -82,8 +77,6 @@ const FAILOVER_WAIT: Duration = Duration::from_secs(45);
 const UNLISTED_WAIT: Duration = Duration::from_secs(20);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "Gregor serves only the first non-controller listener (src/server/mod.rs, start), so \
-            EXTERNAL is never bound; run with --ignored once every listener is served"]
 async fn three_containers_replicate_and_survive_a_stopped_leader() {
     let started = Instant::now();
     if let Err(why) = docker_answers() {

@@ -234,7 +234,16 @@ async fn step(broker: &Broker) -> Result<bool, BrokerError> {
 /// Registers and heartbeats until unfenced, then publishes the image (bounded by `timeout`).
 pub async fn join_cluster(broker: &Arc<Broker>, timeout: Duration) -> Result<(), BrokerError> {
     let started = broker.clock.monotonic_ms();
+    // Where joining stands: the cluster id known, then the registration's epoch.
+    let progress = || {
+        (
+            broker.image().cluster_id.is_empty(),
+            broker.registration().epoch,
+        )
+    };
+    let mut images = broker.controller.subscribe();
     loop {
+        let before = progress();
         match step(broker).await {
             Ok(true) => break,
             Ok(false) => {}
@@ -245,7 +254,15 @@ pub async fn join_cluster(broker: &Arc<Broker>, timeout: Duration) -> Result<(),
                 "not registered and unfenced within {timeout:?}"
             )));
         }
-        tokio::time::sleep(Duration::from_millis(STARTING_HEARTBEAT_MS)).await;
+        // A step that moved on (bootstrapped, registered) is followed at once, and a wait for
+        // the metadata (unfencing needs this node to have applied its registration) ends when
+        // the image moves: a single node starts without sleeping.
+        if progress() == before {
+            let pace = Duration::from_millis(STARTING_HEARTBEAT_MS);
+            if let Ok(Err(_)) = tokio::time::timeout(pace, images.changed()).await {
+                tokio::time::sleep(pace).await; // the quorum is gone: keep the pace
+            }
+        }
     }
     broker.publish().await;
     Ok(())
