@@ -15,6 +15,9 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
+/// One cluster at a time: several on 2 cores starve each other's heartbeats within the short
+/// sessions these tests use, and a fencing that the test did not cause would be noise.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const READY: Duration = Duration::from_secs(30);
 /// Short sessions so that a killed node is fenced (and its leaderships move) in seconds.
 const FAST: &[(&str, &str)] = &[
@@ -58,6 +61,7 @@ fn partition_state(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_replicate_and_survive_a_leader_kill() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await
@@ -202,6 +206,7 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acks_all_needs_min_insync_replicas() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = EmbeddedCluster::start(5, dir.path(), FAST, READY)
         .await
@@ -284,6 +289,7 @@ async fn acks_all_needs_min_insync_replicas() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn controller_failover() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await
@@ -344,6 +350,7 @@ async fn controller_failover() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await
@@ -517,6 +524,7 @@ async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_listener_advertises_its_own_endpoints() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let internal = format!("127.0.0.1:{}", process::free_port());
     let external = format!("127.0.0.2:{}", process::free_port_on([127, 0, 0, 2].into()));
     let listeners = format!("INTERNAL://{internal},EXTERNAL://{external}");

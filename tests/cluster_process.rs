@@ -43,6 +43,9 @@ const FAST: &[(&str, &str)] = &[
     ("min.insync.replicas", "2"),
 ];
 /// Start-up, readiness and settling bounds.
+/// One cluster at a time: several on 2 cores starve each other's heartbeats within the short
+/// sessions these tests use, and a fencing that the test did not cause would be noise.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 const READY_WAIT: Duration = Duration::from_secs(60);
 const PARTITIONS: i32 = 6;
 
@@ -302,6 +305,7 @@ fn send(producer: &ThreadedProducer<Recorder>, topic: &str, i: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill9_loses_no_acknowledged_write() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     const RECORDS: usize = 100_000;
     const KILL_AT: usize = RECORDS / 3;
     let topic = "kill9";
@@ -447,6 +451,7 @@ async fn leader_kill9_loses_no_acknowledged_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_under_load() {
     init_tracing();
+    let _serial = SERIAL.lock().await;
     let topic = "rolling";
     let mut cluster = ProcessCluster::start(3, FAST);
     let bootstrap = cluster.bootstrap();
