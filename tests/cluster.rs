@@ -37,6 +37,15 @@ fn client(bootstrap: &str) -> ClientConfig {
     c
 }
 
+/// Creates `topic` through any node (forwarded to the active controller); panics unless created.
+async fn create_topic(bootstrap: &str, topic: NewTopic<'_>) {
+    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
+    for r in admin.create_topics(&[topic], &options).await.unwrap() {
+        r.expect("topic created");
+    }
+}
+
 async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
     let started = std::time::Instant::now();
     while !f() {
@@ -70,17 +79,11 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     let topic = "replicated";
 
     // Create 6 partitions, RF 3, through any node (forwarded to the active controller).
-    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
-    let res = admin
-        .create_topics(
-            &[NewTopic::new(topic, 6, TopicReplication::Fixed(3))],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    for r in res {
-        r.expect("created");
-    }
+    create_topic(
+        &bootstrap,
+        NewTopic::new(topic, 6, TopicReplication::Fixed(3)),
+    )
+    .await;
     // Every node sees the same placement: 3 replicas each, leaders spread over all brokers, and
     // the ISR fills up as followers catch up.
     wait_for("full ISRs on every node", READY, || {
@@ -212,22 +215,12 @@ async fn acks_all_needs_min_insync_replicas() {
         .await
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
-    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
     let assignment: &[&[i32]] = &[&[1, 2, 3]];
-    for r in admin
-        .create_topics(
-            &[NewTopic::new(
-                "mir",
-                1,
-                TopicReplication::Variable(assignment),
-            )],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap()
-    {
-        r.expect("created");
-    }
+    create_topic(
+        &bootstrap,
+        NewTopic::new("mir", 1, TopicReplication::Variable(assignment)),
+    )
+    .await;
     wait_for("full ISR", READY, || {
         partition_state(&cluster, 4, "mir", 0).is_some_and(|(_, _, isr)| isr.len() == 3)
     })
@@ -311,22 +304,12 @@ async fn controller_failover() {
             .is_some_and(|b| b.image().broker(old).is_some_and(|r| r.fenced))
     })
     .await;
-    let admin: AdminClient<DefaultClientContext> = client(&bootstrap).create().unwrap();
     let started = std::time::Instant::now();
-    for r in admin
-        .create_topics(
-            &[NewTopic::new(
-                "after-failover",
-                3,
-                TopicReplication::Fixed(2),
-            )],
-            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(20))),
-        )
-        .await
-        .unwrap()
-    {
-        r.expect("created by the new controller");
-    }
+    create_topic(
+        &bootstrap,
+        NewTopic::new("after-failover", 3, TopicReplication::Fixed(2)),
+    )
+    .await;
     eprintln!("topic created {:?} after asking", started.elapsed());
     let producer: FutureProducer = client(&bootstrap).set("acks", "all").create().unwrap();
     for p in 0..3 {
@@ -356,17 +339,11 @@ async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
         .await
         .expect("cluster");
     let topic = "cut";
-    let admin: AdminClient<DefaultClientContext> = client(&cluster.bootstrap()).create().unwrap();
-    for r in admin
-        .create_topics(
-            &[NewTopic::new(topic, 1, TopicReplication::Fixed(3))],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap()
-    {
-        r.expect("created");
-    }
+    create_topic(
+        &cluster.bootstrap(),
+        NewTopic::new(topic, 1, TopicReplication::Fixed(3)),
+    )
+    .await;
     wait_for("full ISR", READY, || {
         partition_state(&cluster, 1, topic, 0).is_some_and(|(_, _, isr)| isr.len() == 3)
     })
