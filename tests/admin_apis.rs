@@ -433,7 +433,7 @@ fn describe_quorum(topic: &str, partitions: &[i32]) -> DescribeQuorumRequest {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn describe_quorum_is_this_node_alone() {
+async fn describe_quorum_of_one_node() {
     let broker = TestBroker::start().await;
     let mut raw = RawClient::connect(&broker.bootstrap()).await;
     let port: u16 = broker
@@ -449,19 +449,15 @@ async fn describe_quorum_is_this_node_alone() {
         assert_eq!(resp.topics.len(), 1);
         assert_eq!(resp.topics[0].topic_name.as_str(), "__cluster_metadata");
         let p = &resp.topics[0].partitions[0];
-        assert_eq!(
-            (
-                p.partition_index,
-                p.error_code,
-                p.leader_id.0,
-                p.leader_epoch,
-                p.high_watermark
-            ),
-            (0, 0, 1, 1, 0)
-        );
+        assert_eq!((p.partition_index, p.error_code, p.leader_id.0), (0, 0, 1));
+        // A quorum of one: the Raft term is the epoch; the metadata log holds at least the
+        // bootstrap records, all committed.
+        assert!(p.leader_epoch >= 1, "epoch {}", p.leader_epoch);
+        assert!(p.high_watermark > 0, "high watermark {}", p.high_watermark);
         assert_eq!(p.current_voters.len(), 1);
         let v = &p.current_voters[0];
-        assert_eq!((v.replica_id.0, v.log_end_offset), (1, 0));
+        assert_eq!(v.replica_id.0, 1);
+        assert!(v.log_end_offset >= p.high_watermark);
         if version >= 1 {
             assert!(v.last_fetch_timestamp > 0 && v.last_caught_up_timestamp > 0);
         }

@@ -114,6 +114,79 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         3,
         "leaders spread over the brokers: {leaders:?}"
     );
+    // KIP-951: Produce v10+ and Fetch v16+ sent to a follower name the partition's leader, its
+    // epoch and its endpoint, so a client re-routes without a Metadata round trip.
+    let p = (0..6)
+        .find(|p| partition_state(&cluster, 2, topic, *p).is_some_and(|s| s.0 != 2))
+        .unwrap();
+    let (leader, _, _) = partition_state(&cluster, 2, topic, p).unwrap();
+    let epoch = {
+        let img = cluster.broker(2).unwrap().image();
+        img.partition(img.topic(topic).unwrap().topic_id(), p)
+            .unwrap()
+            .leader_epoch
+    };
+    let leader_address = cluster.client_address(leader).unwrap();
+    let endpoint_of = |host: &str, port: i32| format!("{host}:{port}");
+    {
+        use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+        let mut pd = PartitionProduceData::default();
+        pd.index = p;
+        pd.records = Some(
+            encode_batch(kafka_protocol::records::Compression::None, &[1], false).freeze(),
+        );
+        let mut td = TopicProduceData::default();
+        td.name = kafka_protocol::messages::TopicName(topic.to_string().into());
+        td.partition_data = vec![pd];
+        let mut req = kafka_protocol::messages::ProduceRequest::default();
+        req.acks = 1;
+        req.timeout_ms = 5000;
+        req.topic_data = vec![td];
+        let resp = raw.call(&req, 11).await;
+        let part = &resp.responses[0].partition_responses[0];
+        assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
+        assert_eq!(
+            (part.current_leader.leader_id.0, part.current_leader.leader_epoch),
+            (leader, epoch),
+            "Produce names the current leader"
+        );
+        let eps: Vec<(i32, String)> = resp
+            .node_endpoints
+            .iter()
+            .map(|e| (e.node_id.0, endpoint_of(e.host.as_str(), e.port)))
+            .collect();
+        assert_eq!(eps, vec![(leader, leader_address.clone())]);
+    }
+    {
+        use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+        let mut fp = FetchPartition::default();
+        fp.partition = p;
+        fp.partition_max_bytes = 1 << 20;
+        let mut ft = FetchTopic::default();
+        ft.topic_id = uuid::Uuid::from_bytes(
+            cluster.broker(2).unwrap().image().topic(topic).unwrap().topic_id().0,
+        );
+        ft.partitions = vec![fp];
+        let mut req = kafka_protocol::messages::FetchRequest::default();
+        req.replica_state.replica_id = (-1).into();
+        req.max_wait_ms = 0;
+        req.max_bytes = 1 << 20;
+        req.topics = vec![ft];
+        let resp = raw.call(&req, 16).await;
+        let part = &resp.responses[0].partitions[0];
+        assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
+        assert_eq!(
+            (part.current_leader.leader_id.0, part.current_leader.leader_epoch),
+            (leader, epoch),
+            "Fetch names the current leader"
+        );
+        let eps: Vec<(i32, String)> = resp
+            .node_endpoints
+            .iter()
+            .map(|e| (e.node_id.0, endpoint_of(e.host.as_str(), e.port)))
+            .collect();
+        assert_eq!(eps, vec![(leader, leader_address.clone())]);
+    }
 
     let producer: FutureProducer = client(&bootstrap)
         .set("acks", "all")
@@ -289,6 +362,26 @@ async fn controller_failover() {
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
     let old = cluster.active_controller().expect("an active controller");
+    // DescribeQuorum, asked of a node that is not the leader (it forwards), names the leader and
+    // three voters, each caught up to the high watermark.
+    let other = cluster.running().into_iter().find(|id| *id != old).unwrap();
+    let started = std::time::Instant::now();
+    let before = loop {
+        let d = describe_quorum(&cluster, other).await;
+        assert_eq!(d.leader_id.0, old, "the quorum's leader");
+        let mut voters: Vec<i32> = d.current_voters.iter().map(|v| v.replica_id.0).collect();
+        voters.sort();
+        assert_eq!(voters, vec![1, 2, 3]);
+        let caught_up = d
+            .current_voters
+            .iter()
+            .all(|v| v.log_end_offset >= d.high_watermark && v.last_caught_up_timestamp > 0);
+        if caught_up {
+            break d;
+        }
+        assert!(started.elapsed() < READY, "voters never caught up: {d:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     cluster.kill(old).await;
     wait_for("a new active controller", READY, || {
         cluster.active_controller().is_some_and(|c| c != old)
@@ -296,6 +389,10 @@ async fn controller_failover() {
     .await;
     let new = cluster.active_controller().unwrap();
     eprintln!("controller {old} killed; {new} took over");
+    let after = describe_quorum(&cluster, new).await;
+    assert_eq!(after.leader_id.0, new);
+    assert!(after.leader_epoch > before.leader_epoch, "a new term");
+    assert!(after.high_watermark >= before.high_watermark);
     // Until its session expires the dead node still counts as a live broker (as in Kafka), and
     // placement could give it replicas.
     wait_for("the dead node fenced", READY, || {
@@ -324,6 +421,28 @@ async fn controller_failover() {
     })
     .await;
     cluster.shutdown().await;
+}
+
+/// DescribeQuorum (v2) asked of node `id`: the metadata partition's answer, error-free.
+async fn describe_quorum(
+    c: &EmbeddedCluster,
+    id: i32,
+) -> kafka_protocol::messages::describe_quorum_response::PartitionData {
+    use kafka_protocol::messages::describe_quorum_request::{PartitionData, TopicData};
+    let mut raw = common::raw::RawClient::connect(&c.client_address(id).unwrap()).await;
+    let mut p = PartitionData::default();
+    p.partition_index = 0;
+    let mut t = TopicData::default();
+    t.topic_name = kafka_protocol::messages::TopicName("__cluster_metadata".to_string().into());
+    t.partitions = vec![p];
+    let mut req = kafka_protocol::messages::DescribeQuorumRequest::default();
+    req.topics = vec![t];
+    let resp = raw.call(&req, 2).await;
+    assert_eq!(resp.error_code, 0, "{:?}", resp.error_message);
+    let p = resp.topics[0].partitions[0].clone();
+    assert_eq!(p.error_code, 0, "{:?}", p.error_message);
+    assert_eq!(resp.nodes.len(), p.current_voters.len(), "an endpoint per voter");
+    p
 }
 
 /// A leader cut off from its peers (`EmbeddedCluster::isolate`; its clients still reach it):

@@ -8,13 +8,14 @@
 //! and a follower answers `NotLeader` with the leader it knows (no forwarding). Every node's
 //! `image()` is the image after the entries it has applied, in log order. A proposal that times
 //! out has an unknown outcome (it may still commit), as Kafka's REQUEST_TIMED_OUT.
-//! Not yet wired into the broker's start-up: the broker still uses `Controller`'s JSON store.
+//! `status()` is DescribeQuorum's view: the leader's term, commit point and each voter's progress
+//! as the leader sees it (a follower knows only the leader and its own log).
 //! Lock order: none of its own (see `raft_store`, `network`). Must not import: protocol, server,
 //! group, replication.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
@@ -29,6 +30,7 @@ use super::raft_store::{
     LogStore, METADATA_DIR_NAME, NodeId, Published, RaftStoreError, StateMachineStore, TypeConfig,
 };
 use super::records::{MetadataRecord, RecordBatch};
+use crate::clock::{SharedClock, SystemClock};
 use crate::links::PeerLinks;
 
 /// Kafka's default `controller.quorum.request.timeout.ms`.
@@ -107,6 +109,8 @@ pub struct QuorumConfig {
     pub snapshot_interval_entries: u64,
     /// Fault injection: while cut, Raft traffic with the peers fails both ways.
     pub links: Arc<PeerLinks>,
+    /// Times the voters' progress (`status`).
+    pub clock: SharedClock,
 }
 
 impl QuorumConfig {
@@ -124,6 +128,7 @@ impl QuorumConfig {
             fetch_timeout_ms: FETCH_TIMEOUT_MS_DEFAULT,
             snapshot_interval_entries: SNAPSHOT_INTERVAL_ENTRIES_DEFAULT,
             links: Arc::default(),
+            clock: SystemClock::shared(),
         }
     }
 
@@ -148,6 +153,39 @@ impl QuorumConfig {
     }
 }
 
+/// One voter's replication progress, as this node (when leader) sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VoterStatus {
+    pub id: NodeId,
+    /// The offset after the last entry known to be on the voter; `None` when unknown.
+    pub log_end: Option<u64>,
+    /// How long ago the voter last acknowledged progress, and last was caught up with the
+    /// leader's log; `None` when never seen (or this node is not the leader).
+    pub since_progress: Option<Duration>,
+    pub since_caught_up: Option<Duration>,
+}
+
+/// The quorum as this node knows it (DescribeQuorum).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuorumStatus {
+    pub leader: Option<NodeId>,
+    /// The Raft term, KRaft's leader epoch.
+    pub term: u64,
+    /// The offset after the last committed-and-applied entry (Kafka's high watermark).
+    pub high_watermark: u64,
+    /// Whether this node is the leader (only then is the voters' progress known).
+    pub is_leader: bool,
+    pub voters: Vec<VoterStatus>,
+}
+
+/// When each follower last made progress and was last caught up, on the leader.
+#[derive(Debug, Default)]
+struct Progress {
+    /// id -> (matched index last seen, when it last advanced, when it was last caught up), on
+    /// the clock's monotonic milliseconds.
+    voters: BTreeMap<NodeId, (Option<u64>, i64, Option<i64>)>,
+}
+
 /// One running controller of the quorum.
 pub struct Quorum {
     id: NodeId,
@@ -159,6 +197,10 @@ pub struct Quorum {
     timeouts: RpcTimeouts,
     propose_timeout: Duration,
     links: Arc<PeerLinks>,
+    progress: Arc<Mutex<Progress>>,
+    /// Watches the Raft metrics into `progress`.
+    tracker: JoinHandle<()>,
+    clock: SharedClock,
 }
 
 impl Quorum {
@@ -222,6 +264,12 @@ impl Quorum {
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
         let server =
             listener.map(|l| tokio::spawn(serve(l, raft.clone(), timeouts, config.links.clone())));
+        let progress = Arc::new(Mutex::new(Progress::default()));
+        let tracker = tokio::spawn(track_progress(
+            raft.clone(),
+            progress.clone(),
+            config.clock.clone(),
+        ));
         let quorum = Quorum {
             id: config.node_id,
             raft,
@@ -230,6 +278,9 @@ impl Quorum {
             timeouts,
             propose_timeout: timeouts.request_timeout,
             links: config.links.clone(),
+            progress,
+            tracker,
+            clock: config.clock.clone(),
         };
         let members: BTreeMap<NodeId, BasicNode> = config
             .voters
@@ -250,6 +301,7 @@ impl Quorum {
                 if let Some(s) = &quorum.server {
                     s.abort();
                 }
+                quorum.tracker.abort();
                 let _ = quorum.raft.shutdown().await;
                 return Err(QuorumError::Raft(e.to_string()));
             }
@@ -304,8 +356,53 @@ impl Quorum {
         self.raft.metrics().borrow().current_leader
     }
 
+    /// The quorum as this node sees it now.
+    pub fn status(&self) -> QuorumStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let is_leader = m.current_leader == Some(self.id);
+        let last_log = m.last_log_index;
+        let now = self.clock.monotonic_ms();
+        let ago = |at: i64| Duration::from_millis(u64::try_from(now - at).unwrap_or(0));
+        let progress = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+        let voters = m
+            .membership_config
+            .membership()
+            .voter_ids()
+            .map(|id| {
+                if id == self.id {
+                    return VoterStatus {
+                        id,
+                        log_end: Some(last_log.map_or(0, |i| i + 1)),
+                        since_progress: Some(Duration::ZERO),
+                        since_caught_up: Some(Duration::ZERO),
+                    };
+                }
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(&id).copied().flatten())
+                    .map(|l| l.index);
+                let seen = progress.voters.get(&id).filter(|_| is_leader);
+                VoterStatus {
+                    id,
+                    log_end: matched.map(|i| i + 1).filter(|_| is_leader),
+                    since_progress: seen.map(|(_, at, _)| ago(*at)),
+                    since_caught_up: seen.and_then(|(_, _, c)| c.map(ago)),
+                }
+            })
+            .collect();
+        QuorumStatus {
+            leader: m.current_leader,
+            term: m.current_term,
+            high_watermark: m.last_applied.map_or(0, |l| l.index + 1),
+            is_leader,
+            voters,
+        }
+    }
+
     /// Stops the Raft node and the listener; the disk state is already durable.
     pub async fn shutdown(&self) -> Result<(), QuorumError> {
+        self.tracker.abort();
         if let Some(s) = &self.server {
             s.abort();
         }
@@ -321,6 +418,47 @@ impl Drop for Quorum {
         // Without this the listener task would outlive the node and keep answering peers.
         if let Some(s) = &self.server {
             s.abort();
+        }
+        self.tracker.abort();
+    }
+}
+
+/// Follows the leader's replication metrics: a follower whose matched index moves made progress
+/// then; one whose matched index is the leader's last log entry is caught up then. Openraft
+/// reports a change only when something moves, so an idle follower that is caught up stays
+/// "caught up" as of the last append it acknowledged.
+async fn track_progress(
+    raft: Raft<TypeConfig>,
+    progress: Arc<Mutex<Progress>>,
+    clock: SharedClock,
+) {
+    let mut rx = raft.metrics();
+    loop {
+        {
+            let m = rx.borrow_and_update();
+            let now = clock.monotonic_ms();
+            let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            match &m.replication {
+                None => p.voters.clear(),
+                Some(r) => {
+                    for (id, matched) in r.iter() {
+                        let matched = matched.map(|l| l.index);
+                        let caught_up = matched.is_some() && matched == m.last_log_index;
+                        let e = p.voters.entry(*id).or_insert((matched, now, None));
+                        if e.0 != matched {
+                            e.0 = matched;
+                            e.1 = now;
+                        }
+                        if caught_up {
+                            e.1 = now;
+                            e.2 = Some(now);
+                        }
+                    }
+                }
+            }
+        }
+        if rx.changed().await.is_err() {
+            return;
         }
     }
 }

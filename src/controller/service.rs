@@ -149,6 +149,7 @@ impl Controller {
         qc.election_timeout_ms = settings.election_timeout_ms;
         qc.fetch_timeout_ms = settings.fetch_timeout_ms;
         qc.links = settings.links.clone();
+        qc.clock = clock.clone();
         let quorum = Quorum::start_shared(qc).await.map_err(quorum_err)?;
         Ok(Controller {
             settings,

@@ -6,6 +6,7 @@
 //! parks on the partitions' notifiers until an append or `max_wait_ms`; the wait is a tokio timer,
 //! so tests can pause time. From v13 topics are named by id.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,14 +14,16 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 
 use crate::model::{Offset, TopicId, TopicPartition};
-use crate::protocol::msg::fetch_response::{FetchableTopicResponse, PartitionData};
+use crate::protocol::msg::fetch_response::{
+    FetchableTopicResponse, LeaderIdAndEpoch, NodeEndpoint, PartitionData,
+};
 use crate::protocol::msg::{FetchRequest, FetchResponse, TopicName};
 use crate::protocol::{ApiKey, Uuid, VersionRange};
 use crate::server::error_code::{code, error_code};
 use crate::server::fetch_session::{SessionMode, SessionPartition, Wanted};
 use crate::server::{Broker, BrokerError};
 
-use super::str_bytes;
+use super::{leader_hint, str_bytes};
 
 pub const VERSIONS: &[(ApiKey, VersionRange)] = &[(ApiKey::Fetch, VersionRange::new(4, 18))];
 
@@ -181,6 +184,8 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         included.push(r);
     }
     included.extend(unresolved);
+    let hints = version >= leader_hint::FETCH_VERSION_MIN;
+    let mut hinted_leaders = BTreeSet::new();
     for r in included {
         let same_topic = response
             .responses
@@ -208,10 +213,22 @@ pub async fn handle(broker: &Arc<Broker>, request: FetchRequest, version: i16) -
         pd.last_stable_offset = r.high_watermark;
         pd.log_start_offset = r.log_start_offset;
         pd.records = Some(r.records);
+        if hints && leader_hint::wants_hint(r.error_code) {
+            if let Some((leader, epoch)) =
+                leader_hint::current_leader(broker, &r.tp.topic, r.tp.partition)
+            {
+                let mut l = LeaderIdAndEpoch::default();
+                l.leader_id = leader.into();
+                l.leader_epoch = epoch;
+                pd.current_leader = l;
+                hinted_leaders.insert(leader);
+            }
+        }
         if let Some(t) = response.responses.last_mut() {
             t.partitions.push(pd);
         }
     }
+    response.node_endpoints = crate::node_endpoints!(broker, &hinted_leaders, NodeEndpoint);
     response
 }
 

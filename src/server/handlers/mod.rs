@@ -17,6 +17,7 @@ pub mod describe_topic_partitions;
 pub mod fetch;
 pub mod groups;
 pub mod leader_epoch;
+pub mod leader_hint;
 pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;
@@ -181,7 +182,7 @@ pub async fn handle(
             Response::ListConfigResources(config_resources::handle(broker, r, v))
         }
         Request::DescribeLogDirs(r) => Response::DescribeLogDirs(log_dirs::handle(broker, r, v)),
-        Request::DescribeQuorum(r) => Response::DescribeQuorum(quorum::handle(broker, r, v)),
+        Request::DescribeQuorum(r) => Response::DescribeQuorum(quorum::handle(broker, r, v).await),
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)
         }

@@ -5,14 +5,18 @@
 //! -1, 0 or 1; acks=0 gets no response. Record bytes are passed to the log as the client sent
 //! them: no decompression, no per-record work.
 
+use std::collections::BTreeSet;
+
 use bytes::{Bytes, BytesMut};
 
-use super::str_bytes;
+use super::{leader_hint, str_bytes};
 use crate::config::TimestampType;
 use crate::log::{BatchIter, batch};
 use crate::model::TopicId;
 use crate::protocol::codec::{LegacyProduce, LegacyProduceResponse};
-use crate::protocol::msg::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use crate::protocol::msg::produce_response::{
+    LeaderIdAndEpoch, NodeEndpoint, PartitionProduceResponse, TopicProduceResponse,
+};
 use crate::protocol::msg::{ProduceRequest, ProduceResponse};
 use crate::protocol::records::max_timestamp_record;
 use crate::protocol::{ApiKey, VersionRange};
@@ -31,6 +35,8 @@ pub async fn handle(
 ) -> Option<ProduceResponse> {
     let acks = request.acks;
     let mut response = ProduceResponse::default();
+    let hints = version >= leader_hint::PRODUCE_VERSION_MIN;
+    let mut hinted_leaders = BTreeSet::new();
     for topic in request.topic_data {
         // A topic that cannot be resolved fails each of its partitions with the same code.
         let resolved: Result<String, (i16, String)> = if version >= TOPIC_ID_VERSION_MIN {
@@ -86,12 +92,26 @@ pub async fn handle(
                     pr.log_append_time_ms = -1;
                     pr.log_start_offset = -1;
                     pr.error_message = Some(str_bytes(&message));
+                    if hints && leader_hint::wants_hint(error_code) {
+                        if let Ok(name) = &resolved {
+                            if let Some((leader, epoch)) =
+                                leader_hint::current_leader(broker, name, p.index)
+                            {
+                                let mut l = LeaderIdAndEpoch::default();
+                                l.leader_id = leader.into();
+                                l.leader_epoch = epoch;
+                                pr.current_leader = l;
+                                hinted_leaders.insert(leader);
+                            }
+                        }
+                    }
                 }
             }
             out.partition_responses.push(pr);
         }
         response.responses.push(out);
     }
+    response.node_endpoints = crate::node_endpoints!(broker, &hinted_leaders, NodeEndpoint);
     (acks != 0).then_some(response)
 }
 
