@@ -970,16 +970,21 @@ def s_static_member_expiry():
                     got.add(m.value())
         check(got == {b"s%d" % i for i in range(30)}, "the static members read %d of the 30 records" % len(got))
         # One member may have read everything before the others joined: keep polling until the
-        # group is Stable with all three.
+        # group is Stable with all three and each has taken its assignment. The group is Stable
+        # as soon as the SyncGroup answers are sent; a member whose assignment event is still
+        # queued must be polled before close(): librdkafka 2.16 serves that event inside
+        # close(), and its assign() call then waits forever on the terminated group.
         from confluent_kafka import ConsumerGroupState
 
         deadline = time.time() + 30
         while True:
             desc = admin().describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
             ids = sorted(m.group_instance_id or "" for m in desc.members)
-            if desc.state == ConsumerGroupState.STABLE and len(ids) == 3 and all(ids):
+            assigned = [len(c.assignment()) for c in cs]
+            if desc.state == ConsumerGroupState.STABLE and len(ids) == 3 and all(ids) and all(assigned):
                 break
-            check(time.time() < deadline, "before closing: state %s, %d members, instance ids %s" % (desc.state, len(ids), ids))
+            check(time.time() < deadline, "before closing: state %s, %d members, instance ids %s, assigned %s"
+                  % (desc.state, len(ids), ids, assigned))
             for c in cs:
                 c.poll(0.2)
     finally:
