@@ -85,7 +85,12 @@ fn partition_state(
     let img = c.broker(id)?.image();
     let t = img.topic(topic)?;
     let s = img.partition(t.topic_id(), p)?;
-    Some((s.leader, s.replicas.clone(), s.isr.clone(), s.is_reassigning()))
+    Some((
+        s.leader,
+        s.replicas.clone(),
+        s.isr.clone(),
+        s.is_reassigning(),
+    ))
 }
 
 /// (leader, replicas) of partition 0 of `topic` in a Metadata answer to rdkafka.
@@ -239,7 +244,14 @@ async fn topic_with_records(
         .create()
         .unwrap();
     for i in 0..records {
-        send(&producer, topic, Some(0), b"k", format!("{prefix}{i}").as_bytes()).await;
+        send(
+            &producer,
+            topic,
+            Some(0),
+            b"k",
+            format!("{prefix}{i}").as_bytes(),
+        )
+        .await;
     }
 }
 
@@ -283,11 +295,12 @@ async fn elect_leaders_preferred_moves_leadership_back() {
 
     let consumer: BaseConsumer = client(&cluster.bootstrap()).create().unwrap();
     let (leader, _) = metadata_partition0(&consumer, topic).expect("metadata");
-    assert_ne!(leader, p, "without rebalancing, leadership stays where it moved");
+    assert_ne!(
+        leader, p,
+        "without rebalancing, leadership stays where it moved"
+    );
 
-    let target = cluster
-        .client_address(not_controller(&cluster))
-        .unwrap();
+    let target = cluster.client_address(not_controller(&cluster)).unwrap();
     let first = elect(&target, 2, 0, Some(&[(topic, &[0])])).await;
     assert_eq!(first.error_code, NONE, "{first:?}");
     assert_eq!(elect_code(&first, topic, 0), Some(NONE), "{first:?}");
@@ -297,13 +310,34 @@ async fn elect_leaders_preferred_moves_leadership_back() {
     .await;
 
     let again = elect(&target, 2, 0, Some(&[(topic, &[0])])).await;
-    assert_eq!(elect_code(&again, topic, 0), Some(ELECTION_NOT_NEEDED), "{again:?}");
+    assert_eq!(
+        elect_code(&again, topic, 0),
+        Some(ELECTION_NOT_NEEDED),
+        "{again:?}"
+    );
     let v0 = elect(&target, 0, 0, Some(&[(topic, &[0])])).await;
-    assert_eq!(elect_code(&v0, topic, 0), Some(ELECTION_NOT_NEEDED), "{v0:?}");
+    assert_eq!(
+        elect_code(&v0, topic, 0),
+        Some(ELECTION_NOT_NEEDED),
+        "{v0:?}"
+    );
     let unclean = elect(&target, 1, 1, Some(&[(topic, &[0])])).await;
-    assert_eq!(elect_code(&unclean, topic, 0), Some(ELECTION_NOT_NEEDED), "{unclean:?}");
-    let unknown = elect(&target, 2, 0, Some(&[(topic, &[7]), ("no-such-topic", &[0])])).await;
-    assert_eq!(elect_code(&unknown, topic, 7), Some(UNKNOWN_TOPIC_OR_PARTITION));
+    assert_eq!(
+        elect_code(&unclean, topic, 0),
+        Some(ELECTION_NOT_NEEDED),
+        "{unclean:?}"
+    );
+    let unknown = elect(
+        &target,
+        2,
+        0,
+        Some(&[(topic, &[7]), ("no-such-topic", &[0])]),
+    )
+    .await;
+    assert_eq!(
+        elect_code(&unknown, topic, 7),
+        Some(UNKNOWN_TOPIC_OR_PARTITION)
+    );
     assert_eq!(
         elect_code(&unknown, "no-such-topic", 0),
         Some(UNKNOWN_TOPIC_OR_PARTITION)
@@ -353,7 +387,7 @@ async fn reassignment_moves_a_partition_with_its_records() {
     init_tracing();
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+    let cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
         .await
         .expect("cluster");
     // `added` is cut off below: it must not be the controller.
@@ -401,7 +435,13 @@ async fn reassignment_moves_a_partition_with_its_records() {
         ],
         "{bad:?}"
     );
-    let rf = reassign(&via_added, 1, false, &[("moving", 0, Some(&[removed, stay, added]))]).await;
+    let rf = reassign(
+        &via_added,
+        1,
+        false,
+        &[("moving", 0, Some(&[removed, stay, added]))],
+    )
+    .await;
     assert_eq!(
         reassign_codes(&rf),
         vec![("moving".to_string(), 0, INVALID_REPLICATION_FACTOR)],
@@ -418,13 +458,27 @@ async fn reassignment_moves_a_partition_with_its_records() {
     // A reassignment onto a node that is cut off stays in progress, is listed, and cancels.
     cluster.isolate(added);
     let start = reassign(&via_stay, 0, true, &[("stuck", 0, Some(&[stay, added]))]).await;
-    assert_eq!(reassign_codes(&start), vec![("stuck".to_string(), 0, NONE)], "{start:?}");
+    assert_eq!(
+        reassign_codes(&start),
+        vec![("stuck".to_string(), 0, NONE)],
+        "{start:?}"
+    );
     assert_eq!(
         list(&via_stay).await,
-        vec![("stuck".to_string(), 0, vec![stay, added, removed], vec![added], vec![removed])]
+        vec![(
+            "stuck".to_string(),
+            0,
+            vec![stay, added, removed],
+            vec![added],
+            vec![removed]
+        )]
     );
     let cancel = reassign(&via_stay, 0, true, &[("stuck", 0, None)]).await;
-    assert_eq!(reassign_codes(&cancel), vec![("stuck".to_string(), 0, NONE)], "{cancel:?}");
+    assert_eq!(
+        reassign_codes(&cancel),
+        vec![("stuck".to_string(), 0, NONE)],
+        "{cancel:?}"
+    );
     assert!(list(&via_stay).await.is_empty());
     assert_eq!(
         partition_state(&cluster, stay, "stuck", 0).map(|s| (s.1, s.3)),
@@ -436,7 +490,11 @@ async fn reassignment_moves_a_partition_with_its_records() {
 
     // (c) The move.
     let moved = reassign(&via_added, 1, false, &[("moving", 0, Some(&[stay, added]))]).await;
-    assert_eq!(reassign_codes(&moved), vec![("moving".to_string(), 0, NONE)], "{moved:?}");
+    assert_eq!(
+        reassign_codes(&moved),
+        vec![("moving".to_string(), 0, NONE)],
+        "{moved:?}"
+    );
     let ongoing = list(&via_added).await;
     assert!(
         ongoing.is_empty()
@@ -457,7 +515,10 @@ async fn reassignment_moves_a_partition_with_its_records() {
         })
     })
     .await;
-    assert!(list(&via_added).await.is_empty(), "nothing in progress after");
+    assert!(
+        list(&via_added).await.is_empty(),
+        "nothing in progress after"
+    );
     let consumer: BaseConsumer = client(&cluster.bootstrap())
         .set("group.id", "reassignment-check")
         .set("enable.auto.commit", "false")
@@ -483,7 +544,10 @@ async fn reassignment_moves_a_partition_with_its_records() {
         );
     }
     let gone = cluster.data_dir(removed).unwrap().join("moving-0");
-    wait_for("the removed replica's directory to go", READY, || !gone.exists()).await;
+    wait_for("the removed replica's directory to go", READY, || {
+        !gone.exists()
+    })
+    .await;
     assert!(
         cluster
             .broker(removed)
@@ -496,6 +560,9 @@ async fn reassignment_moves_a_partition_with_its_records() {
         .map(|g| String::from_utf8(g.value.clone().unwrap_or_default()).unwrap())
         .collect();
     let expected: Vec<String> = (0..records).map(|i| format!("m{i}")).collect();
-    assert_eq!(values, expected, "every record, in order, from the new replicas");
+    assert_eq!(
+        values, expected,
+        "every record, in order, from the new replicas"
+    );
     cluster.shutdown().await;
 }

@@ -373,7 +373,10 @@ pub fn elect(
 /// `auto.leader.rebalance.enable`'s pass: preferred elections for the brokers whose imbalance
 /// ratio (preferred partitions led by another broker / preferred partitions) is above
 /// `percentage` / 100.
-pub fn imbalanced_leader_changes(img: &MetadataImage, percentage: i32) -> Vec<PartitionChangeRecord> {
+pub fn imbalanced_leader_changes(
+    img: &MetadataImage,
+    percentage: i32,
+) -> Vec<PartitionChangeRecord> {
     use std::collections::BTreeMap;
     // broker -> (preferred partitions, of which led elsewhere as (topic id, partition, state))
     let mut by_broker: BTreeMap<i32, (usize, Vec<(String, i32, &PartitionState)>)> =
@@ -461,7 +464,10 @@ pub fn reassign(
 
 /// The completed reassignment, once every adding replica is in the ISR; `None` while it must
 /// wait (or when none is ongoing).
-pub fn complete_reassignment(img: &MetadataImage, state: &PartitionState) -> Option<PartitionState> {
+pub fn complete_reassignment(
+    img: &MetadataImage,
+    state: &PartitionState,
+) -> Option<PartitionState> {
     if !state.is_reassigning() || state.adding_replicas.iter().any(|r| !state.isr.contains(r)) {
         return None;
     }
@@ -536,7 +542,10 @@ pub fn cancel_reassignment(
     if !next.isr.contains(&next.leader) {
         next.leader = elect_leader(img, &next, &next.isr, None, false);
     }
-    let bump = state.adding_replicas.iter().any(|r| state.replicas.contains(r));
+    let bump = state
+        .adding_replicas
+        .iter()
+        .any(|r| state.replicas.contains(r));
     change_between(topic_id, partition, state, &next, bump)
         .ok_or(ElectionError::NoReassignmentInProgress)
 }
@@ -605,12 +614,12 @@ mod tests {
         let img = image(
             &[(1, false), (2, false), (3, true)],
             &[
-                (&[1, 2], &[1, 2], 2), // preferred in sync, not leading: moves
-                (&[1, 2], &[1, 2], 1), // already preferred
-                (&[1, 2], &[2], 2),    // preferred out of the ISR
-                (&[3, 2], &[3, 2], 2), // preferred fenced
+                (&[1, 2], &[1, 2], 2),      // preferred in sync, not leading: moves
+                (&[1, 2], &[1, 2], 1),      // already preferred
+                (&[1, 2], &[2], 2),         // preferred out of the ISR
+                (&[3, 2], &[3, 2], 2),      // preferred fenced
                 (&[3, 2], &[2], NO_LEADER), // leaderless: a clean candidate leads
-                (&[3], &[3], NO_LEADER), // nobody usable
+                (&[3], &[3], NO_LEADER),    // nobody usable
             ],
         );
         let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Preferred);
@@ -631,16 +640,19 @@ mod tests {
         let img = image(
             &[(1, true), (2, false), (3, true)],
             &[
-                (&[1, 2], &[1, 2], 1),          // has a leader
-                (&[1, 2], &[1], NO_LEADER),     // only an out-of-ISR replica is live
-                (&[1, 2], &[1, 2], NO_LEADER),  // a clean candidate exists
-                (&[1, 3], &[1], NO_LEADER),     // nobody live
+                (&[1, 2], &[1, 2], 1),         // has a leader
+                (&[1, 2], &[1], NO_LEADER),    // only an out-of-ISR replica is live
+                (&[1, 2], &[1, 2], NO_LEADER), // a clean candidate exists
+                (&[1, 3], &[1], NO_LEADER),    // nobody live
             ],
         );
         let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Unclean);
         assert_eq!(e(0), Err(ElectionError::NotNeeded));
         let unclean = e(1).unwrap();
-        assert_eq!((unclean.leader, unclean.isr.clone()), (Some(2), Some(vec![2])));
+        assert_eq!(
+            (unclean.leader, unclean.isr.clone()),
+            (Some(2), Some(vec![2]))
+        );
         let clean = e(2).unwrap();
         assert_eq!((clean.leader, clean.isr), (Some(2), None));
         assert_eq!(e(3), Err(ElectionError::EligibleLeadersNotAvailable));
@@ -684,11 +696,19 @@ mod tests {
         assert_eq!(s1.replicas, vec![2, 3, 1]);
         assert_eq!(s1.adding_replicas, vec![3]);
         assert_eq!(s1.removing_replicas, vec![1]);
-        assert_eq!((s1.leader, s1.isr.clone()), (1, vec![1, 2]), "ISR and leader stay");
+        assert_eq!(
+            (s1.leader, s1.isr.clone()),
+            (1, vec![1, 2]),
+            "ISR and leader stay"
+        );
         assert!(s1.is_reassigning());
         assert_eq!(s1.original_replicas(), vec![2, 1]);
         assert_eq!(s1.target_replicas(), vec![2, 3]);
-        assert_eq!(reassignment_completion(&img, T, 0, &s1), None, "3 is not in sync yet");
+        assert_eq!(
+            reassignment_completion(&img, T, 0, &s1),
+            None,
+            "3 is not in sync yet"
+        );
         // The leader adds 3 to the ISR: that completes it.
         let joined = PartitionState {
             isr: vec![1, 2, 3],
@@ -697,7 +717,11 @@ mod tests {
         let done = reassignment_completion(&img, T, 0, &joined).unwrap();
         assert_eq!(done.replicas, Some(vec![2, 3]));
         assert_eq!(done.isr, Some(vec![2, 3]));
-        assert_eq!(done.leader, Some(2), "the removed leader hands over to the first target");
+        assert_eq!(
+            done.leader,
+            Some(2),
+            "the removed leader hands over to the first target"
+        );
         assert_eq!(done.adding_replicas, Some(vec![]));
         assert_eq!(done.removing_replicas, Some(vec![]));
         let img = apply(&img, done);
@@ -731,18 +755,30 @@ mod tests {
             cancel_reassignment(&img, T, 0, &s0),
             Err(ElectionError::NoReassignmentInProgress)
         );
-        let img = apply(&img, reassign(&img, T, 0, &s0, &[2, 3], false).unwrap().unwrap());
+        let img = apply(
+            &img,
+            reassign(&img, T, 0, &s0, &[2, 3], false).unwrap().unwrap(),
+        );
         let s1 = state(&img, 0);
         let img = apply(&img, cancel_reassignment(&img, T, 0, &s1).unwrap());
         let s2 = state(&img, 0);
-        assert_eq!((s2.replicas.clone(), s2.isr.clone(), s2.leader), (vec![2, 1], vec![1, 2], 1));
+        assert_eq!(
+            (s2.replicas.clone(), s2.isr.clone(), s2.leader),
+            (vec![2, 1], vec![1, 2], 1)
+        );
         assert!(!s2.is_reassigning());
         // A reassignment to somewhere else replaces one in progress; the original stays the base.
         let img2 = image(LIVE3, &[(&[1, 2], &[1, 2], 1)]);
         let a = state(&img2, 0);
-        let img2 = apply(&img2, reassign(&img2, T, 0, &a, &[2, 3], false).unwrap().unwrap());
+        let img2 = apply(
+            &img2,
+            reassign(&img2, T, 0, &a, &[2, 3], false).unwrap().unwrap(),
+        );
         let b = state(&img2, 0);
-        let img2 = apply(&img2, reassign(&img2, T, 0, &b, &[3, 1], false).unwrap().unwrap());
+        let img2 = apply(
+            &img2,
+            reassign(&img2, T, 0, &b, &[3, 1], false).unwrap().unwrap(),
+        );
         let c = state(&img2, 0);
         assert_eq!(c.replicas, vec![3, 1, 2]);
         assert_eq!(c.adding_replicas, vec![3]);

@@ -736,7 +736,10 @@ impl Controller {
         if rebalance {
             let moved = self.rebalance_leaders().await?;
             if moved > 0 {
-                tracing::info!(partitions = moved, "moved leaderships back to preferred replicas");
+                tracing::info!(
+                    partitions = moved,
+                    "moved leaderships back to preferred replicas"
+                );
             }
         }
         Ok(())
@@ -832,9 +835,8 @@ impl Controller {
         let mut results = Vec::with_capacity(wanted.len());
         let mut records = Vec::new();
         for (topic, p) in wanted {
-            let outcome = partition_of(&img, &topic, p).and_then(|(id, state)| {
-                Ok(placement::elect(&img, &id, p, state, election)?)
-            });
+            let outcome = partition_of(&img, &topic, p)
+                .and_then(|(id, state)| Ok(placement::elect(&img, &id, p, state, election)?));
             match outcome {
                 Ok(change) => {
                     records.push(MetadataRecord::PartitionChange(change));
@@ -908,12 +910,12 @@ fn partition_of<'a>(
     let meta = img
         .topic(topic)
         .ok_or_else(|| ControllerError::UnknownTopic(topic.to_string()))?;
-    let state = img
-        .partition(meta.topic_id(), partition)
-        .ok_or_else(|| ControllerError::UnknownPartition {
+    let state = img.partition(meta.topic_id(), partition).ok_or_else(|| {
+        ControllerError::UnknownPartition {
             topic: topic.to_string(),
             partition,
-        })?;
+        }
+    })?;
     Ok((meta.id.clone(), state))
 }
 

@@ -87,7 +87,19 @@ fn by_topic<T>(
 pub async fn elect_leaders(
     broker: &Broker,
     request: ElectLeadersRequest,
-    _version: i16,
+    version: i16,
+) -> ElectLeadersResponse {
+    let mut response = elect_leaders_any_version(broker, request).await;
+    if version == 0 {
+        // v0 has no top-level code (the crate refuses to encode one); the partitions carry it.
+        response.error_code = code::NONE;
+    }
+    response
+}
+
+async fn elect_leaders_any_version(
+    broker: &Broker,
+    request: ElectLeadersRequest,
 ) -> ElectLeadersResponse {
     let asked: Option<Vec<(String, i32)>> = request.topic_partitions.as_ref().map(|tps| {
         tps.iter()
@@ -110,13 +122,15 @@ pub async fn elect_leaders(
     }
     // v0 has no election type: it is always PREFERRED (the field decodes as 0).
     let Some(election) = ElectionType::from_kafka(request.election_type) else {
-        let e = BrokerError::InvalidRequest(format!(
-            "unknown election type {}",
-            request.election_type
-        ));
+        let e =
+            BrokerError::InvalidRequest(format!("unknown election type {}", request.election_type));
         return elect_failure(&e, asked.as_deref());
     };
-    match broker.controller.elect_leaders(election, asked.clone()).await {
+    match broker
+        .controller
+        .elect_leaders(election, asked.clone())
+        .await
+    {
         Ok(outcomes) => {
             broker.publish().await;
             let mut response = ElectLeadersResponse::default();
