@@ -378,9 +378,9 @@ pub fn imbalanced_leader_changes(
     percentage: i32,
 ) -> Vec<PartitionChangeRecord> {
     use std::collections::BTreeMap;
-    // broker -> (preferred partitions, of which led elsewhere as (topic id, partition, state))
-    let mut by_broker: BTreeMap<i32, (usize, Vec<(String, i32, &PartitionState)>)> =
-        BTreeMap::new();
+    /// A broker's preferred partitions: how many, and those led elsewhere.
+    type Preferred<'a> = (usize, Vec<(String, i32, &'a PartitionState)>);
+    let mut by_broker: BTreeMap<i32, Preferred<'_>> = BTreeMap::new();
     for topic in img.topics() {
         let Some(parts) = img.partitions(topic.topic_id()) else {
             continue;

@@ -692,7 +692,7 @@ impl Controller {
         self.image()
             .partition(id, change.partition)
             .cloned()
-            .ok_or_else(|| ControllerError::UnknownTopic(change.topic_id))
+            .ok_or(ControllerError::UnknownTopic(change.topic_id))
     }
 
     /// Periodic work on the active controller: bootstrap, fencing of brokers whose session
