@@ -20,6 +20,7 @@
 //!   cannot and a leader exists; a leaderless partition takes any clean candidate); UNCLEAN acts
 //!   only on a leaderless partition, electing a clean candidate if there is one, else the first
 //!   unfenced replica with the ISR reset to it (ELIGIBLE_LEADERS_NOT_AVAILABLE when none is).
+//!   Brokers in controlled shutdown are never elected (KIP-841).
 //! - `imbalanced_leader_changes` is `auto.leader.rebalance.enable`'s periodic pass: for every
 //!   broker whose share of preferred partitions led elsewhere exceeds
 //!   `leader.imbalance.per.broker.percentage`, the preferred elections that can be made. (Kafka's
@@ -327,14 +328,22 @@ fn change_between(
     (!unchanged).then_some(record)
 }
 
-/// ElectLeaders for one partition: the change to propose, or why there is none.
+/// ElectLeaders for one partition: the change to propose, or why there is none. Brokers in
+/// `unavailable` (in controlled shutdown, KIP-841) are never elected.
 pub fn elect(
     img: &MetadataImage,
     topic_id: &str,
     partition: i32,
     state: &PartitionState,
     election: ElectionType,
+    unavailable: &[i32],
 ) -> Result<PartitionChangeRecord, ElectionError> {
+    let ok = |r: i32| usable(img, r, None) && !unavailable.contains(&r);
+    let clean = state
+        .replicas
+        .iter()
+        .copied()
+        .find(|r| state.isr.contains(r) && ok(*r));
     let mut next = state.clone();
     match election {
         ElectionType::Preferred => {
@@ -342,25 +351,21 @@ pub fn elect(
             if state.leader == preferred && preferred != NO_LEADER {
                 return Err(ElectionError::NotNeeded);
             }
-            if state.isr.contains(&preferred) && usable(img, preferred, None) {
+            if state.isr.contains(&preferred) && ok(preferred) {
                 next.leader = preferred;
             } else if state.leader != NO_LEADER {
                 return Err(ElectionError::PreferredLeaderNotAvailable);
             } else {
-                next.leader = elect_leader(img, state, &state.isr, None, false);
-                if next.leader == NO_LEADER {
-                    return Err(ElectionError::PreferredLeaderNotAvailable);
-                }
+                next.leader = clean.ok_or(ElectionError::PreferredLeaderNotAvailable)?;
             }
         }
         ElectionType::Unclean => {
             if state.leader != NO_LEADER {
                 return Err(ElectionError::NotNeeded);
             }
-            next.leader = elect_leader(img, state, &state.isr, None, true);
-            if next.leader == NO_LEADER {
-                return Err(ElectionError::EligibleLeadersNotAvailable);
-            }
+            next.leader = clean
+                .or_else(|| state.replicas.iter().copied().find(|r| ok(*r)))
+                .ok_or(ElectionError::EligibleLeadersNotAvailable)?;
             if !state.isr.contains(&next.leader) {
                 // Unclean: the new leader's log is the truth now; it is the whole ISR.
                 next.isr = vec![next.leader];
@@ -376,6 +381,7 @@ pub fn elect(
 pub fn imbalanced_leader_changes(
     img: &MetadataImage,
     percentage: i32,
+    unavailable: &[i32],
 ) -> Vec<PartitionChangeRecord> {
     use std::collections::BTreeMap;
     /// A broker's preferred partitions: how many, and those led elsewhere.
@@ -406,7 +412,14 @@ pub fn imbalanced_leader_changes(
             continue;
         }
         for (topic_id, p, state) in imbalanced {
-            if let Ok(change) = elect(img, topic_id, *p, state, ElectionType::Preferred) {
+            if let Ok(change) = elect(
+                img,
+                topic_id,
+                *p,
+                state,
+                ElectionType::Preferred,
+                unavailable,
+            ) {
                 out.push(change);
             }
         }
@@ -622,7 +635,7 @@ mod tests {
                 (&[3], &[3], NO_LEADER),    // nobody usable
             ],
         );
-        let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Preferred);
+        let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Preferred, &[]);
         let moved = e(0).unwrap();
         assert_eq!((moved.leader, moved.isr.clone()), (Some(1), None));
         let after = apply(&img, moved);
@@ -633,6 +646,16 @@ mod tests {
         assert_eq!(e(3), Err(ElectionError::PreferredLeaderNotAvailable));
         assert_eq!(e(4).unwrap().leader, Some(2));
         assert_eq!(e(5), Err(ElectionError::PreferredLeaderNotAvailable));
+        // A preferred replica in controlled shutdown is not elected.
+        assert_eq!(
+            elect(&img, T, 0, &state(&img, 0), ElectionType::Preferred, &[1]),
+            Err(ElectionError::PreferredLeaderNotAvailable)
+        );
+        assert!(
+            imbalanced_leader_changes(&img, 0, &[1])
+                .iter()
+                .all(|c| c.leader != Some(1))
+        );
     }
 
     #[test]
@@ -646,7 +669,7 @@ mod tests {
                 (&[1, 3], &[1], NO_LEADER),    // nobody live
             ],
         );
-        let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Unclean);
+        let e = |p| elect(&img, T, p, &state(&img, p), ElectionType::Unclean, &[]);
         assert_eq!(e(0), Err(ElectionError::NotNeeded));
         let unclean = e(1).unwrap();
         assert_eq!(
@@ -673,7 +696,7 @@ mod tests {
             ],
         );
         let moved = |pct| {
-            let mut v: Vec<i32> = imbalanced_leader_changes(&img, pct)
+            let mut v: Vec<i32> = imbalanced_leader_changes(&img, pct, &[])
                 .into_iter()
                 .map(|c| c.partition_id)
                 .collect();

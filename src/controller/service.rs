@@ -783,6 +783,12 @@ impl Controller {
         Ok(())
     }
 
+    /// Brokers in controlled shutdown: never elected (KIP-841).
+    fn shutting_down(&self) -> Vec<i32> {
+        let l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
+        l.shutting_down.keys().copied().collect()
+    }
+
     /// One leader-imbalance pass (`auto.leader.rebalance.enable`): preferred elections for the
     /// brokers above `leader.imbalance.per.broker.percentage`. Returns how many moved.
     pub async fn rebalance_leaders(&self) -> Result<usize, ControllerError> {
@@ -791,6 +797,7 @@ impl Controller {
         let changes = placement::imbalanced_leader_changes(
             &self.image(),
             self.settings.leader_imbalance_per_broker_percentage,
+            &self.shutting_down(),
         );
         let n = changes.len();
         self.propose(
@@ -813,6 +820,7 @@ impl Controller {
         self.check_active()?;
         let _ops = self.ops.lock().await;
         let img = self.image();
+        let unavailable = self.shutting_down();
         let all = partitions.is_none();
         let wanted: Vec<(String, i32)> = match partitions {
             Some(ps) => {
@@ -835,8 +843,16 @@ impl Controller {
         let mut results = Vec::with_capacity(wanted.len());
         let mut records = Vec::new();
         for (topic, p) in wanted {
-            let outcome = partition_of(&img, &topic, p)
-                .and_then(|(id, state)| Ok(placement::elect(&img, &id, p, state, election)?));
+            let outcome = partition_of(&img, &topic, p).and_then(|(id, state)| {
+                Ok(placement::elect(
+                    &img,
+                    &id,
+                    p,
+                    state,
+                    election,
+                    &unavailable,
+                )?)
+            });
             match outcome {
                 Ok(change) => {
                     records.push(MetadataRecord::PartitionChange(change));
