@@ -566,3 +566,74 @@ async fn reassignment_moves_a_partition_with_its_records() {
     );
     cluster.shutdown().await;
 }
+
+/// ElectLeaders UNCLEAN (on five nodes, so the controller quorum survives two deaths): with both
+/// replicas of a partition dead it answers ELIGIBLE_LEADERS_NOT_AVAILABLE; once the replica that
+/// left the ISR first is back (and, unclean election being off, the partition stays leaderless),
+/// it elects that replica with the ISR reset to it, and its records read back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn elect_leaders_unclean_revives_a_leaderless_partition() {
+    init_tracing();
+    let _serial = SERIAL.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut cluster = EmbeddedCluster::start(5, dir.path(), FAST, READY)
+        .await
+        .expect("cluster");
+    let active = cluster.active_controller();
+    let spare: Vec<i32> = cluster
+        .running()
+        .into_iter()
+        .filter(|id| Some(*id) != active)
+        .collect();
+    let (a, b) = (spare[0], spare[1]);
+    let topic = "unclean";
+    topic_with_records(&cluster, topic, &[a, b], 10, "u").await;
+    let witness = *cluster
+        .running()
+        .iter()
+        .find(|id| **id != a && **id != b)
+        .unwrap();
+    cluster.kill(b).await;
+    wait_for("the ISR down to the leader", READY, || {
+        partition_state(&cluster, witness, topic, 0)
+            .is_some_and(|(l, _, isr, _)| l == a && isr == vec![a])
+    })
+    .await;
+    cluster.kill(a).await;
+    wait_for("the partition to lose its leader", READY, || {
+        partition_state(&cluster, witness, topic, 0).is_some_and(|(l, _, _, _)| l < 0)
+    })
+    .await;
+    let via = cluster.client_address(witness).unwrap();
+    let none = elect(&via, 2, 1, Some(&[(topic, &[0])])).await;
+    assert_eq!(
+        elect_code(&none, topic, 0),
+        Some(83),
+        "no live replica: {none:?}"
+    );
+    let preferred = elect(&via, 2, 0, Some(&[(topic, &[0])])).await;
+    assert_eq!(elect_code(&preferred, topic, 0), Some(80), "{preferred:?}");
+
+    cluster.restart(b).await.expect("restart");
+    cluster.wait_ready(READY).await.expect("ready");
+    assert_eq!(
+        partition_state(&cluster, witness, topic, 0).map(|s| (s.0, s.2)),
+        Some((-1, vec![a])),
+        "a clean election cannot pick the out-of-sync replica"
+    );
+    let unclean = elect(&via, 2, 1, Some(&[(topic, &[0])])).await;
+    assert_eq!(elect_code(&unclean, topic, 0), Some(NONE), "{unclean:?}");
+    wait_for("the revived replica to lead alone", READY, || {
+        partition_state(&cluster, witness, topic, 0)
+            .is_some_and(|(l, _, isr, _)| l == b && isr == vec![b])
+    })
+    .await;
+    let consumer: BaseConsumer = client(&cluster.bootstrap())
+        .set("group.id", "unclean-check")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let got = read_all(&consumer, topic, 1, 10);
+    assert_eq!(got.len(), 10, "the records the revived replica held");
+    cluster.shutdown().await;
+}
