@@ -480,11 +480,11 @@ async fn reassignment_moves_a_partition_with_its_records() {
         "{cancel:?}"
     );
     assert!(list(&via_stay).await.is_empty());
-    assert_eq!(
-        partition_state(&cluster, stay, "stuck", 0).map(|s| (s.1, s.3)),
-        Some((vec![stay, removed], false)),
-        "cancelled: back to the original replicas"
-    );
+    wait_for("cancelled: back to the original replicas", READY, || {
+        partition_state(&cluster, stay, "stuck", 0).map(|s| (s.1, s.3))
+            == Some((vec![stay, removed], false))
+    })
+    .await;
     cluster.heal(added);
     cluster.wait_ready(READY).await.expect("healed");
 
