@@ -1453,6 +1453,11 @@ static BROKER_DEFS: &[BrokerDef] = &[
         int(1, i64::MAX),
         Some("300"),
     ),
+    bp(
+        "leader.imbalance.per.broker.percentage",
+        int(0, 100),
+        Some("10"),
+    ),
     bp("listener.security.protocol.map", Kind::ProtocolMap, None),
     bp(
         "listeners",
@@ -2092,6 +2097,9 @@ pub struct BrokerConfig {
     pub auto_leader_rebalance_enable: bool,
     /// `leader.imbalance.check.interval.seconds`: how often leadership balance is checked.
     pub leader_imbalance_check_interval_seconds: i64,
+    /// `leader.imbalance.per.broker.percentage`: the share (0..=100) of a broker's preferred
+    /// partitions that may be led elsewhere before the periodic check moves them back.
+    pub leader_imbalance_per_broker_percentage: i32,
     /// `controlled.shutdown.enable`: move leadership away before a broker stops.
     pub controlled_shutdown_enable: bool,
     /// Broker `min.insync.replicas`: default of the topic config of that name.
@@ -2192,6 +2200,7 @@ impl Default for BrokerConfig {
             controller_quorum_fetch_timeout_ms: 2_000,
             auto_leader_rebalance_enable: true,
             leader_imbalance_check_interval_seconds: 300,
+            leader_imbalance_per_broker_percentage: 10,
             controlled_shutdown_enable: true,
             default_min_insync_replicas: topic.min_insync_replicas,
             default_unclean_leader_election_enable: topic.unclean_leader_election_enable,
@@ -2521,6 +2530,8 @@ impl BrokerConfig {
         c.auto_leader_rebalance_enable = c.get_bool("auto.leader.rebalance.enable")?;
         c.leader_imbalance_check_interval_seconds =
             c.get_int("leader.imbalance.check.interval.seconds")?;
+        c.leader_imbalance_per_broker_percentage =
+            c.get_int("leader.imbalance.per.broker.percentage")?;
         c.controlled_shutdown_enable = c.get_bool("controlled.shutdown.enable")?;
         c.default_min_insync_replicas = c.get_int("min.insync.replicas")?;
         c.default_unclean_leader_election_enable = c.get_bool("unclean.leader.election.enable")?;
@@ -3601,6 +3612,7 @@ mod tests {
         ("controller.quorum.fetch.timeout.ms", "3500"),
         ("auto.leader.rebalance.enable", "false"),
         ("leader.imbalance.check.interval.seconds", "60"),
+        ("leader.imbalance.per.broker.percentage", "25"),
         ("controlled.shutdown.enable", "false"),
         ("min.insync.replicas", "2"),
         ("unclean.leader.election.enable", "true"),
@@ -3642,6 +3654,7 @@ mod tests {
         assert_eq!(c.controller_quorum_fetch_timeout_ms, 3_500);
         assert!(!c.auto_leader_rebalance_enable);
         assert_eq!(c.leader_imbalance_check_interval_seconds, 60);
+        assert_eq!(c.leader_imbalance_per_broker_percentage, 25);
         assert!(!c.controlled_shutdown_enable);
         assert_eq!(c.default_min_insync_replicas, 2);
         assert!(c.default_unclean_leader_election_enable);
@@ -3689,6 +3702,7 @@ mod tests {
         assert_eq!(c.controller_quorum_fetch_timeout_ms, 2_000);
         assert!(c.auto_leader_rebalance_enable);
         assert_eq!(c.leader_imbalance_check_interval_seconds, 300);
+        assert_eq!(c.leader_imbalance_per_broker_percentage, 10);
         assert!(c.controlled_shutdown_enable);
         assert_eq!(c.default_min_insync_replicas, 1);
         assert!(!c.default_unclean_leader_election_enable);
@@ -3899,6 +3913,8 @@ mod tests {
             "replica.socket.timeout.ms=0",
             "controller.quorum.election.timeout.ms=0",
             "leader.imbalance.check.interval.seconds=0",
+            "leader.imbalance.per.broker.percentage=101",
+            "leader.imbalance.per.broker.percentage=-1",
             "auto.leader.rebalance.enable=yes",
             "controlled.shutdown.enable=1",
         ] {

@@ -682,6 +682,81 @@ async fn api_versions_advertises_the_admin_apis() {
     assert_eq!(range(55), Some((0, 2)), "DescribeQuorum");
     assert_eq!(range(74), Some((0, 1)), "ListConfigResources");
     assert_eq!(range(75), Some((0, 0)), "DescribeTopicPartitions");
+    assert_eq!(range(43), Some((0, 2)), "ElectLeaders");
+    assert_eq!(range(45), Some((0, 1)), "AlterPartitionReassignments");
+    assert_eq!(range(46), Some((0, 0)), "ListPartitionReassignments");
+    broker.shutdown().await;
+}
+
+/// A single node is its own active controller: ElectLeaders, AlterPartitionReassignments and
+/// ListPartitionReassignments run there without forwarding, with Kafka's codes (the cluster
+/// cases are in `tests/reassignment.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_admin_apis_on_a_single_node() {
+    let broker = TestBroker::start().await;
+    broker.create_topic("solo", 2, &[]).await;
+    let mut raw = RawClient::connect(&broker.bootstrap()).await;
+    let mut tp = elect_leaders_request::TopicPartitions::default();
+    tp.topic = topic_name("solo");
+    tp.partitions = vec![0, 1, 9];
+    let mut elect = ElectLeadersRequest::default();
+    elect.topic_partitions = Some(vec![tp]);
+    for version in 0..=2 {
+        let r = raw.call(&elect, version).await;
+        assert_eq!(r.error_code, 0, "v{version}");
+        let codes: Vec<(i32, i16)> = r.replica_election_results[0]
+            .partition_result
+            .iter()
+            .map(|p| (p.partition_id, p.error_code))
+            .collect();
+        assert_eq!(codes, vec![(0, 84), (1, 84), (9, 3)], "v{version}");
+    }
+    elect.election_type = 1;
+    let r = raw.call(&elect, 1).await;
+    assert_eq!(
+        r.replica_election_results[0].partition_result[0].error_code, 84,
+        "UNCLEAN"
+    );
+    elect.election_type = 5;
+    let r = raw.call(&elect, 2).await;
+    assert_eq!(
+        r.error_code, 42,
+        "an unknown election type is INVALID_REQUEST"
+    );
+
+    let reassign = |replicas: Option<Vec<i32>>| {
+        let mut p = alter_partition_reassignments_request::ReassignablePartition::default();
+        p.partition_index = 0;
+        p.replicas = replicas.map(|rs| rs.into_iter().map(BrokerId).collect());
+        let mut t = alter_partition_reassignments_request::ReassignableTopic::default();
+        t.name = topic_name("solo");
+        t.partitions = vec![p];
+        let mut r = AlterPartitionReassignmentsRequest::default();
+        r.topics = vec![t];
+        r
+    };
+    let code = |r: &AlterPartitionReassignmentsResponse| r.responses[0].partitions[0].error_code;
+    assert_eq!(
+        code(&raw.call(&reassign(None), 0).await),
+        85,
+        "nothing to cancel"
+    );
+    assert_eq!(
+        code(&raw.call(&reassign(Some(vec![2])), 0).await),
+        39,
+        "unknown broker"
+    );
+    assert_eq!(
+        code(&raw.call(&reassign(Some(vec![1, 1])), 1).await),
+        39,
+        "duplicate"
+    );
+    // The partition's own replica: nothing to move, so nothing stays in progress.
+    assert_eq!(code(&raw.call(&reassign(Some(vec![1])), 1).await), 0);
+    let list = raw
+        .call(&ListPartitionReassignmentsRequest::default(), 0)
+        .await;
+    assert_eq!((list.error_code, list.topics.len()), (0, 0), "{list:?}");
     broker.shutdown().await;
 }
 

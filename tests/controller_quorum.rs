@@ -78,6 +78,7 @@ fn create_topic(
             leader: replicas[p as usize % replicas.len()],
             leader_epoch: 0,
             partition_epoch: 0,
+            ..Default::default()
         }));
     }
     out
@@ -327,6 +328,7 @@ fn three_nodes_elect_replicate_survive_a_leader_crash_and_catch_up() {
                 isr: Some(vec![1, 2]),
                 leader: Some(2),
                 replicas: None,
+                ..Default::default()
             }),
             MetadataRecord::Config(ConfigRecord {
                 resource_type: ConfigResourceType::Topic,

@@ -70,6 +70,7 @@ static DOCS: &[(&str, &str)] = &[
     ("index.interval.bytes", "Add an offset index entry every this many bytes of appended data."),
     ("inter.broker.listener.name", "The advertised listener other brokers use to reach this one; defaults to the first advertised listener."),
     ("leader.imbalance.check.interval.seconds", "How often the controller checks whether leadership should move back to preferred replicas."),
+    ("leader.imbalance.per.broker.percentage", "The share of a broker's preferred partitions (percent) that may be led elsewhere before the check moves them back."),
     ("leader.replication.throttled.replicas", "Replicas whose leader-side replication is throttled (partition:broker list or *)."),
     ("listener.security.protocol.map", "Security protocol of each listener name, as NAME:PROTOCOL (Gregor accepts PLAINTEXT only)."),
     ("listeners", "Sockets to bind, as NAME://host:port; port 0 picks a free port."),

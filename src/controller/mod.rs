@@ -66,6 +66,10 @@ pub enum ControllerError {
     Quorum(String),
     #[error(transparent)]
     Placement(#[from] placement::PlacementError),
+    #[error(transparent)]
+    Election(#[from] placement::ElectionError),
+    #[error("partition {partition} of topic '{topic}' does not exist")]
+    UnknownPartition { topic: String, partition: i32 },
     #[error("broker {0} is not registered")]
     BrokerNotRegistered(i32),
     #[error("broker {broker} has epoch {current}, the request names {given}")]

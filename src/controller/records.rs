@@ -91,7 +91,7 @@ pub struct TopicRecord {
 }
 
 /// PartitionRecord: a partition's full state (creation, or a reassignment written whole).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct PartitionRecord {
     pub partition_id: i32,
     pub topic_id: String,
@@ -101,11 +101,20 @@ pub struct PartitionRecord {
     pub leader: i32,
     pub leader_epoch: i32,
     pub partition_epoch: i32,
+    /// KIP-455: replicas being added by an ongoing reassignment (a subset of `replicas`).
+    /// Absent in logs written before reassignments existed: empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub adding_replicas: Vec<i32>,
+    /// KIP-455: replicas an ongoing reassignment removes once it completes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removing_replicas: Vec<i32>,
 }
 
 /// PartitionChangeRecord: the fields that changed (`None` = unchanged, Kafka's -2/null). A new
-/// leader bumps the leader epoch; any change bumps the partition epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// leader bumps the leader epoch (so does naming the same leader again: a reassignment that
+/// removes replicas does that, as Kafka's `PartitionChangeBuilder`, so that removed followers
+/// stop fetching); any change bumps the partition epoch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct PartitionChangeRecord {
     pub partition_id: i32,
     pub topic_id: String,
@@ -115,6 +124,12 @@ pub struct PartitionChangeRecord {
     pub leader: Option<i32>,
     #[serde(default)]
     pub replicas: Option<Vec<i32>>,
+    /// KIP-455: the reassignment's adding replicas (`Some(vec![])` clears them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adding_replicas: Option<Vec<i32>>,
+    /// KIP-455: the reassignment's removing replicas (`Some(vec![])` clears them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removing_replicas: Option<Vec<i32>>,
 }
 
 /// Kafka's ConfigResource.Type, as in ConfigRecord.resource_type.

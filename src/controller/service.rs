@@ -15,6 +15,12 @@
 //! Start-up: a node whose image has no cluster id yet, once active, bootstraps the log: with a
 //! pre-quorum store (`gregor-metadata.json`, the single-node format) it migrates that store into
 //! records and renames the file `.migrated`; else it writes the cluster id.
+//! Leadership balance (`auto.leader.rebalance.enable`): every
+//! `leader.imbalance.check.interval.seconds` of the injected clock (counted from becoming
+//! active), `tick` proposes the preferred elections of `placement::imbalanced_leader_changes`.
+//! ElectLeaders and AlterPartitionReassignments decide every partition of a request against one
+//! image and propose the changes as one batch; an AlterPartition that brings the last adding
+//! replica into the ISR completes its reassignment in the same record (KIP-455).
 //! Lock order: `ops` (async) before `liveness`; `liveness` is never held across an await.
 //! Must not import: protocol, server, group, replication.
 
@@ -54,6 +60,12 @@ pub struct ControllerSettings {
     pub broker_session_timeout_ms: i64,
     /// The broker default of `unclean.leader.election.enable`.
     pub unclean_leader_election_default: bool,
+    /// `auto.leader.rebalance.enable`.
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in ms.
+    pub leader_imbalance_check_interval_ms: i64,
+    /// `leader.imbalance.per.broker.percentage`.
+    pub leader_imbalance_per_broker_percentage: i32,
     /// Fault injection shared with the broker (Raft traffic fails while cut).
     pub links: std::sync::Arc<crate::links::PeerLinks>,
 }
@@ -103,7 +115,12 @@ struct Liveness {
     last_heartbeat_ms: HashMap<i32, i64>,
     /// Brokers in controlled shutdown (want_shutdown seen).
     shutting_down: HashMap<i32, i64>,
+    /// Monotonic ms of the last leader-imbalance check (or of becoming active).
+    last_rebalance_ms: i64,
 }
+
+/// One partition's outcome in ElectLeaders or AlterPartitionReassignments.
+pub type PartitionOutcome = (String, i32, Result<(), ControllerError>);
 
 /// The controller of one node.
 pub struct Controller {
@@ -645,40 +662,64 @@ impl Controller {
             }
         }
         if change.new_isr != state.isr {
-            self.propose(vec![MetadataRecord::PartitionChange(
-                PartitionChangeRecord {
-                    partition_id: change.partition,
-                    topic_id: change.topic_id.clone(),
-                    isr: Some(change.new_isr.clone()),
-                    leader: None,
-                    replicas: None,
-                },
-            )])
-            .await?;
+            let after = PartitionState {
+                isr: change.new_isr.clone(),
+                ..state.clone()
+            };
+            // KIP-455: the last adding replica in sync completes the reassignment at once.
+            let record = placement::reassignment_completion(
+                &img,
+                &change.topic_id,
+                change.partition,
+                &after,
+            )
+            .map(|mut done| {
+                done.isr = Some(done.isr.unwrap_or_else(|| change.new_isr.clone()));
+                done
+            })
+            .unwrap_or_else(|| PartitionChangeRecord {
+                partition_id: change.partition,
+                topic_id: change.topic_id.clone(),
+                isr: Some(change.new_isr.clone()),
+                ..Default::default()
+            });
+            if record.replicas.is_some() {
+                tracing::info!(topic_id = %change.topic_id, partition = change.partition,
+                    replicas = ?record.replicas, "reassignment complete");
+            }
+            self.propose(vec![MetadataRecord::PartitionChange(record)])
+                .await?;
         }
         self.image()
             .partition(id, change.partition)
             .cloned()
-            .ok_or_else(|| ControllerError::UnknownTopic(change.topic_id))
+            .ok_or(ControllerError::UnknownTopic(change.topic_id))
     }
 
-    /// Periodic work on the active controller: bootstrap, and fencing of brokers whose session
-    /// expired. Cheap on other nodes.
+    /// Periodic work on the active controller: bootstrap, fencing of brokers whose session
+    /// expired, and the leader-imbalance check when it is due. Cheap on other nodes.
     pub async fn tick(&self) -> Result<(), ControllerError> {
         let active = self.is_active();
         let now = self.clock.monotonic_ms();
-        let expired: Vec<(i32, i64)> = {
+        let (expired, rebalance): (Vec<(i32, i64)>, bool) = {
             let img = self.image();
             let mut l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
             if active && !l.active {
                 // Newly active: every broker gets a full session from now.
                 l.last_heartbeat_ms = img.brokers().keys().map(|id| (*id, now)).collect();
+                l.last_rebalance_ms = now;
             }
             l.active = active;
             if !active {
                 return Ok(());
             }
-            img.brokers()
+            let rebalance = self.settings.auto_leader_rebalance_enable
+                && now - l.last_rebalance_ms >= self.settings.leader_imbalance_check_interval_ms;
+            if rebalance {
+                l.last_rebalance_ms = now;
+            }
+            let expired = img
+                .brokers()
                 .values()
                 .filter(|b| !b.fenced)
                 .filter(|b| {
@@ -686,11 +727,21 @@ impl Controller {
                     now - last > self.settings.broker_session_timeout_ms
                 })
                 .map(|b| (b.broker_id, b.epoch))
-                .collect()
+                .collect();
+            (expired, rebalance)
         };
         self.bootstrap().await?;
         for (broker, epoch) in expired {
             self.fence(broker, epoch).await?;
+        }
+        if rebalance {
+            let moved = self.rebalance_leaders().await?;
+            if moved > 0 {
+                tracing::info!(
+                    partitions = moved,
+                    "moved leaderships back to preferred replicas"
+                );
+            }
         }
         Ok(())
     }
@@ -733,12 +784,22 @@ impl Controller {
         Ok(())
     }
 
-    /// Moves leadership to each partition's preferred replica where it can
-    /// (`auto.leader.rebalance.enable`, ElectLeaders PREFERRED). Returns how many moved.
-    pub async fn elect_preferred_leaders(&self) -> Result<usize, ControllerError> {
+    /// Brokers in controlled shutdown: never elected (KIP-841).
+    fn shutting_down(&self) -> Vec<i32> {
+        let l = self.liveness.lock().unwrap_or_else(|p| p.into_inner());
+        l.shutting_down.keys().copied().collect()
+    }
+
+    /// One leader-imbalance pass (`auto.leader.rebalance.enable`): preferred elections for the
+    /// brokers above `leader.imbalance.per.broker.percentage`. Returns how many moved.
+    pub async fn rebalance_leaders(&self) -> Result<usize, ControllerError> {
         self.check_active()?;
         let _ops = self.ops.lock().await;
-        let changes = placement::preferred_leader_changes(&self.image());
+        let changes = placement::imbalanced_leader_changes(
+            &self.image(),
+            self.settings.leader_imbalance_per_broker_percentage,
+            &self.shutting_down(),
+        );
         let n = changes.len();
         self.propose(
             changes
@@ -749,6 +810,130 @@ impl Controller {
         .await?;
         Ok(n)
     }
+
+    /// ElectLeaders: `partitions` by topic name, or `None` for every partition (whose results
+    /// then leave out the partitions that needed no election, as Kafka does).
+    pub async fn elect_leaders(
+        &self,
+        election: placement::ElectionType,
+        partitions: Option<Vec<(String, i32)>>,
+    ) -> Result<Vec<PartitionOutcome>, ControllerError> {
+        self.check_active()?;
+        let _ops = self.ops.lock().await;
+        let img = self.image();
+        let unavailable = self.shutting_down();
+        let all = partitions.is_none();
+        let wanted: Vec<(String, i32)> = match partitions {
+            Some(ps) => {
+                let mut seen = std::collections::BTreeSet::new();
+                ps.into_iter().filter(|p| seen.insert(p.clone())).collect()
+            }
+            None => {
+                let mut out: Vec<(String, i32)> = img
+                    .topics()
+                    .flat_map(|t| {
+                        img.partitions(t.topic_id())
+                            .into_iter()
+                            .flat_map(|ps| ps.keys().map(|p| (t.name.clone(), *p)))
+                    })
+                    .collect();
+                out.sort();
+                out
+            }
+        };
+        let mut results = Vec::with_capacity(wanted.len());
+        let mut records = Vec::new();
+        for (topic, p) in wanted {
+            let outcome = partition_of(&img, &topic, p).and_then(|(id, state)| {
+                Ok(placement::elect(
+                    &img,
+                    &id,
+                    p,
+                    state,
+                    election,
+                    &unavailable,
+                )?)
+            });
+            match outcome {
+                Ok(change) => {
+                    records.push(MetadataRecord::PartitionChange(change));
+                    results.push((topic, p, Ok(())));
+                }
+                Err(ControllerError::Election(placement::ElectionError::NotNeeded)) if all => {}
+                Err(e) => results.push((topic, p, Err(e))),
+            }
+        }
+        self.propose(records).await?;
+        Ok(results)
+    }
+
+    /// AlterPartitionReassignments: each `(topic, partition, target)` starts (or replaces) a
+    /// reassignment to `target`, or with `None` cancels the ongoing one. The partitions are
+    /// decided in order against the image as the earlier ones leave it.
+    pub async fn alter_partition_reassignments(
+        &self,
+        items: Vec<(String, i32, Option<Vec<i32>>)>,
+        allow_replication_factor_change: bool,
+    ) -> Result<Vec<PartitionOutcome>, ControllerError> {
+        self.check_active()?;
+        let _ops = self.ops.lock().await;
+        let mut img = (*self.image()).clone();
+        let mut results = Vec::with_capacity(items.len());
+        let mut records = Vec::new();
+        for (topic, p, target) in items {
+            let decided = partition_of(&img, &topic, p).and_then(|(id, state)| match &target {
+                Some(target) => {
+                    placement::check_assignment(&img, target, None)?;
+                    Ok(placement::reassign(
+                        &img,
+                        &id,
+                        p,
+                        state,
+                        target,
+                        allow_replication_factor_change,
+                    )?)
+                }
+                None => Ok(Some(placement::cancel_reassignment(&img, &id, p, state)?)),
+            });
+            match decided {
+                Ok(change) => {
+                    if let Some(change) = change {
+                        let record = MetadataRecord::PartitionChange(change);
+                        img = state_machine::apply_batch(
+                            &img,
+                            &RecordBatch {
+                                records: vec![record.clone()],
+                            },
+                        )
+                        .map_err(|e| ControllerError::Rejected(e.to_string()))?;
+                        records.push(record);
+                    }
+                    results.push((topic, p, Ok(())));
+                }
+                Err(e) => results.push((topic, p, Err(e))),
+            }
+        }
+        self.propose(records).await?;
+        Ok(results)
+    }
+}
+
+/// A partition's topic id and state, by topic name.
+fn partition_of<'a>(
+    img: &'a MetadataImage,
+    topic: &str,
+    partition: i32,
+) -> Result<(String, &'a PartitionState), ControllerError> {
+    let meta = img
+        .topic(topic)
+        .ok_or_else(|| ControllerError::UnknownTopic(topic.to_string()))?;
+    let state = img.partition(meta.topic_id(), partition).ok_or_else(|| {
+        ControllerError::UnknownPartition {
+            topic: topic.to_string(),
+            partition,
+        }
+    })?;
+    Ok((meta.id.clone(), state))
 }
 
 fn leads_any(img: &MetadataImage, broker: i32) -> bool {
@@ -788,6 +973,7 @@ fn partition_records(
                 leader,
                 leader_epoch: 0,
                 partition_epoch: 0,
+                ..Default::default()
             })
         })
         .collect()

@@ -112,6 +112,9 @@ apis! {
     BrokerHeartbeat => BrokerHeartbeatRequest, BrokerHeartbeatResponse;
     AlterPartition => AlterPartitionRequest, AlterPartitionResponse;
     AllocateProducerIds => AllocateProducerIdsRequest, AllocateProducerIdsResponse;
+    ElectLeaders => ElectLeadersRequest, ElectLeadersResponse;
+    AlterPartitionReassignments => AlterPartitionReassignmentsRequest, AlterPartitionReassignmentsResponse;
+    ListPartitionReassignments => ListPartitionReassignmentsRequest, ListPartitionReassignmentsResponse;
 }
 
 /// One decoded request with what its response needs.

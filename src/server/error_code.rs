@@ -6,7 +6,7 @@
 
 use crate::config::ConfigError;
 use crate::controller::ControllerError;
-use crate::controller::placement::PlacementError;
+use crate::controller::placement::{ElectionError, PlacementError};
 use crate::group::GroupError;
 use crate::log::LogError;
 use crate::replication::ReplicationError;
@@ -74,6 +74,10 @@ pub mod code {
     pub const INELIGIBLE_REPLICA: i16 = 107;
     pub const INVALID_UPDATE_VERSION: i16 = 108;
     pub const INCONSISTENT_CLUSTER_ID: i16 = 104;
+    pub const PREFERRED_LEADER_NOT_AVAILABLE: i16 = 80;
+    pub const ELIGIBLE_LEADERS_NOT_AVAILABLE: i16 = 83;
+    pub const ELECTION_NOT_NEEDED: i16 = 84;
+    pub const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -165,6 +169,14 @@ pub fn error_code(e: &BrokerError) -> i16 {
                 }
                 PlacementError::Assignment(_) => INVALID_REPLICA_ASSIGNMENT,
             },
+            ControllerError::Election(e) => match e {
+                ElectionError::NotNeeded => ELECTION_NOT_NEEDED,
+                ElectionError::PreferredLeaderNotAvailable => PREFERRED_LEADER_NOT_AVAILABLE,
+                ElectionError::EligibleLeadersNotAvailable => ELIGIBLE_LEADERS_NOT_AVAILABLE,
+                ElectionError::ReplicationFactorChange { .. } => INVALID_REPLICATION_FACTOR,
+                ElectionError::NoReassignmentInProgress => NO_REASSIGNMENT_IN_PROGRESS,
+            },
+            ControllerError::UnknownPartition { .. } => UNKNOWN_TOPIC_OR_PARTITION,
             ControllerError::BrokerNotRegistered(_) => BROKER_ID_NOT_REGISTERED,
             ControllerError::StaleBrokerEpoch { .. } => STALE_BROKER_EPOCH,
             ControllerError::NotLeaderOrFollower => NOT_LEADER_OR_FOLLOWER,

@@ -15,7 +15,10 @@
 //!   `__consumer_offsets` partitions with their leadership (replaying a partition on taking it),
 //!   and applies topic and group configs. Logs are deleted only once the broker is caught up
 //!   (unfenced): those of topics the image no longer has, or whose replicas no longer include
-//!   this broker.
+//!   this broker. A reassignment (KIP-455) needs nothing more: a replica it adds is in
+//!   `replicas` from its start, so it is hosted with an empty log and follows the leader; a
+//!   replica it removes stays in `replicas` (following, in the ISR) until the controller
+//!   completes it, and is then unhosted and its log deleted here.
 //! - `controlled_shutdown` heartbeats with WantShutDown until the controller answers
 //!   ShouldShutDown (its leaderships moved) or `CONTROLLED_SHUTDOWN_MS_MAX` passes.
 //!

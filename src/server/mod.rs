@@ -779,6 +779,11 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
         fetch_timeout_ms: config.controller_quorum_fetch_timeout_ms.max(1) as u64,
         broker_session_timeout_ms: config.broker_session_timeout_ms as i64,
         unclean_leader_election_default: config.default_unclean_leader_election_enable,
+        auto_leader_rebalance_enable: config.auto_leader_rebalance_enable,
+        leader_imbalance_check_interval_ms: config
+            .leader_imbalance_check_interval_seconds
+            .saturating_mul(1000),
+        leader_imbalance_per_broker_percentage: config.leader_imbalance_per_broker_percentage,
         links: links.clone(),
     };
     let controller = Controller::start(settings, clock.clone())

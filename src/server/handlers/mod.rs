@@ -21,6 +21,7 @@ pub mod leader_hint;
 pub mod list_offsets;
 pub mod log_dirs;
 pub mod metadata;
+pub mod partition_admin;
 pub mod produce;
 pub mod producer_id;
 pub mod quorum;
@@ -61,7 +62,7 @@ impl ConnectionState {
 }
 
 pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
-    let families: [&[(ApiKey, VersionRange)]; 15] = [
+    let families: [&[(ApiKey, VersionRange)]; 16] = [
         api_versions::VERSIONS,
         metadata::VERSIONS,
         produce::VERSIONS,
@@ -77,6 +78,7 @@ pub fn version_table(config: &BrokerConfig) -> ApiVersionTable {
         config_resources::VERSIONS,
         log_dirs::VERSIONS,
         quorum::VERSIONS,
+        partition_admin::VERSIONS,
     ];
     let table = ApiVersionTable::new(families.into_iter().flatten().copied());
     if config.legacy_api_versions_enable {
@@ -94,6 +96,9 @@ pub fn controller_version_table() -> ApiVersionTable {
         (ApiKey::DeleteTopics, VersionRange::new(1, 6)),
         (ApiKey::CreatePartitions, VersionRange::new(0, 3)),
         (ApiKey::IncrementalAlterConfigs, VersionRange::new(0, 1)),
+        (ApiKey::ElectLeaders, VersionRange::new(0, 2)),
+        (ApiKey::AlterPartitionReassignments, VersionRange::new(0, 1)),
+        (ApiKey::ListPartitionReassignments, VersionRange::new(0, 0)),
     ];
     ApiVersionTable::new(
         api_versions::VERSIONS
@@ -183,6 +188,15 @@ pub async fn handle(
         }
         Request::DescribeLogDirs(r) => Response::DescribeLogDirs(log_dirs::handle(broker, r, v)),
         Request::DescribeQuorum(r) => Response::DescribeQuorum(quorum::handle(broker, r, v).await),
+        Request::ElectLeaders(r) => {
+            Response::ElectLeaders(partition_admin::elect_leaders(broker, r, v).await)
+        }
+        Request::AlterPartitionReassignments(r) => Response::AlterPartitionReassignments(
+            partition_admin::alter_partition_reassignments(broker, r, v).await,
+        ),
+        Request::ListPartitionReassignments(r) => Response::ListPartitionReassignments(
+            partition_admin::list_partition_reassignments(broker, r, v).await,
+        ),
         Request::FindCoordinator(r) => {
             Response::FindCoordinator(groups::find_coordinator(broker, r, v).await)
         }
