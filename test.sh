@@ -25,3 +25,7 @@ cargo test --release "$@"
 # The compatibility suite: six independent clients against a release broker; writes
 # compat-tests/REPORT.md and fails on any failure a client's allow-list does not name.
 compat-tests/run
+
+# kafka-python against a three-node cluster the script starts itself (coordinator elsewhere,
+# leader and coordinator killed with SIGKILL).
+compat-tests/cluster/run

@@ -3,7 +3,7 @@
 //! Contract: coordinator records become uncompressed record batches appended to
 //! `__consumer_offsets` like any produce (and are as durable as that topic's settings make
 //! them, with acks=all); when this broker becomes the leader of a partition of that topic, the
-//! partition is read from its log start to its high watermark and replayed into the coordinator,
+//! partition is read from its log start to its log end and replayed into the coordinator,
 //! which answers COORDINATOR_LOAD_IN_PROGRESS for that partition's groups until its replay is
 //! done (and NOT_COORDINATOR for partitions it does not lead).
 
@@ -68,14 +68,19 @@ impl GroupStore for OffsetsTopicStore {
 const OFFSETS_COMMIT_TIMEOUT_MS: i64 = 5_000;
 
 /// Replays one partition of the offsets topic into the coordinator, from its log start to its
-/// high watermark (blocking reads; run it on a blocking thread). The caller marked it loading.
+/// log end (blocking reads; run it on a blocking thread). The caller marked it loading.
+///
+/// To the log end, not the high watermark, as Kafka's coordinator loads: a new leader's high
+/// watermark lags until its followers fetch again, and the records above it were acknowledged
+/// (acks=all) by the old leader, so stopping at the high watermark forgot offsets committed
+/// just before a failover. A leader never truncates its own log, so they commit as it goes on.
 pub fn replay_partition(broker: &Broker, partition: &crate::replication::Partition) {
     let p = partition.tp.partition;
     let mut replayed = 0usize;
     let mut next = partition.log_start_offset();
-    let end = partition.high_watermark();
+    let end = partition.log().log_end_offset();
     while next < end {
-        let chunk = match partition.read(next, REPLAY_READ_BYTES_MAX, true) {
+        let chunk = match partition.log().read(next, REPLAY_READ_BYTES_MAX, end, true) {
             Ok(r) if !r.records.is_empty() => r.records,
             Ok(_) => break,
             Err(e) => {

@@ -567,7 +567,9 @@ pub(super) async fn apply_image(
 fn take_coordinator_partition(broker: &Broker, partition: Arc<Partition>) {
     let p = partition.tp.partition;
     broker.groups.take_partition(p);
-    if partition.log_start_offset() >= partition.high_watermark() {
+    // To the log end, not the high watermark (see `replay_partition`): a follower that just
+    // became leader may not have learned that its last records are committed.
+    if partition.log_start_offset() >= partition.log().log_end_offset() {
         // Nothing to replay (a new offsets topic): serve its groups at once.
         broker.groups.finish_loading(p);
         return;
