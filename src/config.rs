@@ -3091,6 +3091,25 @@ impl BrokerConfig {
                 ));
             }
         }
+        // KIP-853's dynamic quorum (bootstrap servers, no static voters) is formed by
+        // `kafka-storage format --standalone | --initial-controllers`, which Gregor lacks. One
+        // server is Kafka 4.1's own single-node server.properties, served as a quorum of one;
+        // several would each start a quorum of one, a split brain, so they are refused.
+        if self.controller_quorum_voters.is_none()
+            && let Some(servers) = &self.controller_quorum_bootstrap_servers
+        {
+            let n = servers.split(',').filter(|s| !s.trim().is_empty()).count();
+            if n > 1 {
+                return Err(invalid(
+                    "controller.quorum.bootstrap.servers",
+                    servers,
+                    format!(
+                        "{n} servers and no controller.quorum.voters: a dynamic quorum (KIP-853) \
+                         is not supported; name the voters in controller.quorum.voters"
+                    ),
+                ));
+            }
+        }
         if self.is_broker()
             && let Some(name) = &self.inter_broker_listener_name
         {
@@ -4074,6 +4093,19 @@ mod tests {
             "controller.quorum.voters",
             "id@host:port",
         );
+        // A dynamic quorum of several is refused (each node would form a quorum of one); one
+        // server, Kafka 4.1's own single-node server.properties, is served.
+        assert_rejected(
+            &["controller.quorum.bootstrap.servers=h:1,g:2"],
+            "controller.quorum.bootstrap.servers",
+            "dynamic quorum (KIP-853) is not supported",
+        );
+        load_overrides(&["controller.quorum.bootstrap.servers=localhost:9093"]).expect("one server");
+        load_overrides(&[
+            "controller.quorum.bootstrap.servers=h:1,g:2",
+            "controller.quorum.voters=1@h:1",
+        ])
+        .expect("static voters win");
     }
 
     #[test]
