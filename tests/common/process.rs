@@ -39,6 +39,8 @@ pub struct BrokerProcess {
     client_addr: SocketAddr,
     log_path: PathBuf,
     overrides: Vec<String>,
+    /// A program and its leading arguments that start the binary (empty: run it directly).
+    launcher: Vec<String>,
 }
 
 impl BrokerProcess {
@@ -56,11 +58,24 @@ impl BrokerProcess {
     /// Starts the binary with these `key=value` properties; `client_addr` is where it will
     /// accept clients. Returns at once (see `wait_accepting`).
     pub fn spawn(overrides: Vec<String>, client_addr: SocketAddr, log_path: PathBuf) -> Self {
+        Self::spawn_via(Vec::new(), overrides, client_addr, log_path)
+    }
+
+    /// Like `spawn`, with the binary started as the last argument of `launcher` (a program and
+    /// its leading arguments, e.g. `ip netns exec <namespace>`). The launcher must exec the
+    /// binary, so that the child's PID (the one every signal goes to) is the broker's.
+    pub fn spawn_via(
+        launcher: Vec<String>,
+        overrides: Vec<String>,
+        client_addr: SocketAddr,
+        log_path: PathBuf,
+    ) -> Self {
         let mut b = BrokerProcess {
             child: None,
             client_addr,
             log_path,
             overrides,
+            launcher,
         };
         b.respawn();
         b
@@ -75,7 +90,14 @@ impl BrokerProcess {
             .append(true)
             .open(&self.log_path)
             .expect("broker log file");
-        let mut cmd = Command::new(&bin);
+        let mut cmd = match self.launcher.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(&bin);
+                c
+            }
+            None => Command::new(&bin),
+        };
         for o in &self.overrides {
             cmd.arg("--override").arg(o);
         }
