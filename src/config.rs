@@ -4100,7 +4100,8 @@ mod tests {
             "controller.quorum.bootstrap.servers",
             "dynamic quorum (KIP-853) is not supported",
         );
-        load_overrides(&["controller.quorum.bootstrap.servers=localhost:9093"]).expect("one server");
+        load_overrides(&["controller.quorum.bootstrap.servers=localhost:9093"])
+            .expect("one server");
         load_overrides(&[
             "controller.quorum.bootstrap.servers=h:1,g:2",
             "controller.quorum.voters=1@h:1",

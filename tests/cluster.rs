@@ -132,9 +132,8 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
         let mut pd = PartitionProduceData::default();
         pd.index = p;
-        pd.records = Some(
-            encode_batch(kafka_protocol::records::Compression::None, &[1], false).freeze(),
-        );
+        pd.records =
+            Some(encode_batch(kafka_protocol::records::Compression::None, &[1], false).freeze());
         let mut td = TopicProduceData::default();
         td.name = kafka_protocol::messages::TopicName(topic.to_string().into());
         td.partition_data = vec![pd];
@@ -146,7 +145,10 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         let part = &resp.responses[0].partition_responses[0];
         assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
         assert_eq!(
-            (part.current_leader.leader_id.0, part.current_leader.leader_epoch),
+            (
+                part.current_leader.leader_id.0,
+                part.current_leader.leader_epoch
+            ),
             (leader, epoch),
             "Produce names the current leader"
         );
@@ -164,7 +166,14 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         fp.partition_max_bytes = 1 << 20;
         let mut ft = FetchTopic::default();
         ft.topic_id = uuid::Uuid::from_bytes(
-            cluster.broker(2).unwrap().image().topic(topic).unwrap().topic_id().0,
+            cluster
+                .broker(2)
+                .unwrap()
+                .image()
+                .topic(topic)
+                .unwrap()
+                .topic_id()
+                .0,
         );
         ft.partitions = vec![fp];
         let mut req = kafka_protocol::messages::FetchRequest::default();
@@ -176,7 +185,10 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         let part = &resp.responses[0].partitions[0];
         assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
         assert_eq!(
-            (part.current_leader.leader_id.0, part.current_leader.leader_epoch),
+            (
+                part.current_leader.leader_id.0,
+                part.current_leader.leader_epoch
+            ),
             (leader, epoch),
             "Fetch names the current leader"
         );
@@ -441,7 +453,11 @@ async fn describe_quorum(
     assert_eq!(resp.error_code, 0, "{:?}", resp.error_message);
     let p = resp.topics[0].partitions[0].clone();
     assert_eq!(p.error_code, 0, "{:?}", p.error_message);
-    assert_eq!(resp.nodes.len(), p.current_voters.len(), "an endpoint per voter");
+    assert_eq!(
+        resp.nodes.len(),
+        p.current_voters.len(),
+        "an endpoint per voter"
+    );
     p
 }
 

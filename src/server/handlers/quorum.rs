@@ -84,7 +84,9 @@ pub async fn handle(
     } else {
         let now_ms = broker.clock.now_ms();
         let ago = |d: Option<std::time::Duration>| {
-            d.map_or(-1, |d| now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(now_ms))
+            d.map_or(-1, |d| {
+                now_ms - i64::try_from(d.as_millis()).unwrap_or(i64::MAX).min(now_ms)
+            })
         };
         partition.high_watermark = i64::try_from(status.high_watermark).unwrap_or(i64::MAX);
         partition.current_voters = status
@@ -94,7 +96,9 @@ pub async fn handle(
                 let mut r = ReplicaState::default();
                 r.replica_id = (v.id as i32).into();
                 r.replica_directory_id = Uuid::nil();
-                r.log_end_offset = v.log_end.map_or(-1, |e| i64::try_from(e).unwrap_or(i64::MAX));
+                r.log_end_offset = v
+                    .log_end
+                    .map_or(-1, |e| i64::try_from(e).unwrap_or(i64::MAX));
                 r.last_fetch_timestamp = ago(v.since_progress);
                 r.last_caught_up_timestamp = ago(v.since_caught_up);
                 r
