@@ -7,18 +7,13 @@ mod common;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use common::cluster::{READY, SERIAL, client, create_topic, wait_for};
 use common::*;
 use gregor::embedded::EmbeddedCluster;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
-/// One cluster at a time: several on 2 cores starve each other's heartbeats within the short
-/// sessions these tests use, and a fencing that the test did not cause would be noise.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-const READY: Duration = Duration::from_secs(30);
 /// Short sessions so that a killed node is fenced (and its leaderships move) in seconds.
 const FAST: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "3000"),
@@ -29,30 +24,6 @@ const FAST: &[(&str, &str)] = &[
     ("offsets.topic.replication.factor", "3"),
     ("min.insync.replicas", "2"),
 ];
-
-fn client(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4");
-    c
-}
-
-/// Creates `topic` through any node (forwarded to the active controller); panics unless created.
-async fn create_topic(bootstrap: &str, topic: NewTopic<'_>) {
-    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
-    for r in admin.create_topics(&[topic], &options).await.unwrap() {
-        r.expect("topic created");
-    }
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let started = std::time::Instant::now();
-    while !f() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 /// The leader, replicas and ISR of a partition in node `id`'s image.
 fn partition_state(
@@ -120,15 +91,24 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         .find(|p| partition_state(&cluster, 2, topic, *p).is_some_and(|s| s.0 != 2))
         .unwrap();
     let (leader, _, _) = partition_state(&cluster, 2, topic, p).unwrap();
-    let epoch = {
+    let (topic_id, epoch) = {
         let img = cluster.broker(2).unwrap().image();
-        img.partition(img.topic(topic).unwrap().topic_id(), p)
-            .unwrap()
-            .leader_epoch
+        let id = img.topic(topic).unwrap().topic_id();
+        (id, img.partition(id, p).unwrap().leader_epoch)
     };
-    let leader_address = cluster.client_address(leader).unwrap();
-    let endpoint_of = |host: &str, port: i32| format!("{host}:{port}");
-    {
+    // (error code, hinted leader, hinted epoch, node endpoints) of a partition's answer.
+    let want = (
+        6, // NOT_LEADER_OR_FOLLOWER
+        leader,
+        epoch,
+        vec![(leader, cluster.client_address(leader).unwrap())],
+    );
+    let endpoints = |eps: Vec<(i32, String, i32)>| -> Vec<(i32, String)> {
+        eps.into_iter()
+            .map(|(id, host, port)| (id, format!("{host}:{port}")))
+            .collect()
+    };
+    let produced = {
         use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
         let mut pd = PartitionProduceData::default();
         pd.index = p;
@@ -143,62 +123,44 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         req.topic_data = vec![td];
         let resp = raw.call(&req, 11).await;
         let part = &resp.responses[0].partition_responses[0];
-        assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
-        assert_eq!(
-            (
-                part.current_leader.leader_id.0,
-                part.current_leader.leader_epoch
+        let eps = resp.node_endpoints.iter();
+        (
+            part.error_code,
+            part.current_leader.leader_id.0,
+            part.current_leader.leader_epoch,
+            endpoints(
+                eps.map(|e| (e.node_id.0, e.host.to_string(), e.port))
+                    .collect(),
             ),
-            (leader, epoch),
-            "Produce names the current leader"
-        );
-        let eps: Vec<(i32, String)> = resp
-            .node_endpoints
-            .iter()
-            .map(|e| (e.node_id.0, endpoint_of(e.host.as_str(), e.port)))
-            .collect();
-        assert_eq!(eps, vec![(leader, leader_address.clone())]);
-    }
-    {
+        )
+    };
+    assert_eq!(produced, want, "Produce v11 to a follower names the leader");
+    let fetched = {
         use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
         let mut fp = FetchPartition::default();
         fp.partition = p;
         fp.partition_max_bytes = 1 << 20;
         let mut ft = FetchTopic::default();
-        ft.topic_id = uuid::Uuid::from_bytes(
-            cluster
-                .broker(2)
-                .unwrap()
-                .image()
-                .topic(topic)
-                .unwrap()
-                .topic_id()
-                .0,
-        );
+        ft.topic_id = uuid::Uuid::from_bytes(topic_id.0);
         ft.partitions = vec![fp];
         let mut req = kafka_protocol::messages::FetchRequest::default();
-        req.replica_state.replica_id = (-1).into();
         req.max_wait_ms = 0;
         req.max_bytes = 1 << 20;
         req.topics = vec![ft];
         let resp = raw.call(&req, 16).await;
         let part = &resp.responses[0].partitions[0];
-        assert_eq!(part.error_code, 6, "NOT_LEADER_OR_FOLLOWER from a follower");
-        assert_eq!(
-            (
-                part.current_leader.leader_id.0,
-                part.current_leader.leader_epoch
+        let eps = resp.node_endpoints.iter();
+        (
+            part.error_code,
+            part.current_leader.leader_id.0,
+            part.current_leader.leader_epoch,
+            endpoints(
+                eps.map(|e| (e.node_id.0, e.host.to_string(), e.port))
+                    .collect(),
             ),
-            (leader, epoch),
-            "Fetch names the current leader"
-        );
-        let eps: Vec<(i32, String)> = resp
-            .node_endpoints
-            .iter()
-            .map(|e| (e.node_id.0, endpoint_of(e.host.as_str(), e.port)))
-            .collect();
-        assert_eq!(eps, vec![(leader, leader_address.clone())]);
-    }
+        )
+    };
+    assert_eq!(fetched, want, "Fetch v16 to a follower names the leader");
 
     let producer: FutureProducer = client(&bootstrap)
         .set("acks", "all")

@@ -83,18 +83,13 @@ impl ProcessCluster {
         for (i, (ip, (client_port, controller_port))) in ips.iter().zip(&ports).enumerate() {
             let id = i as i32 + 1;
             let data_dir = dir.path().join(format!("node-{id}"));
-            let mut overrides = vec![
-                format!("node.id={id}"),
-                "process.roles=broker,controller".into(),
-                format!(
-                    "listeners=PLAINTEXT://{ip}:{client_port},CONTROLLER://{ip}:{controller_port}"
-                ),
-                format!("advertised.listeners=PLAINTEXT://{ip}:{client_port}"),
-                "controller.listener.names=CONTROLLER".into(),
-                "inter.broker.listener.name=PLAINTEXT".into(),
-                format!("controller.quorum.voters={}", voters.join(",")),
-                format!("log.dirs={}", data_dir.display()),
-            ];
+            let mut overrides = common::cluster::kraft_overrides(
+                id,
+                (*ip, *client_port).into(),
+                (*ip, *controller_port).into(),
+                &voters.join(","),
+                &data_dir,
+            );
             overrides.extend(properties.iter().map(|(k, v)| format!("{k}={v}")));
             let process = BrokerProcess::spawn(
                 overrides,

@@ -373,18 +373,13 @@ impl Lab {
         for id in 1..=n {
             let ip = net.node_ip(id);
             let data_dir = dir.path().join(format!("node-{id}"));
-            let mut overrides = vec![
-                format!("node.id={id}"),
-                "process.roles=broker,controller".into(),
-                format!(
-                    "listeners=PLAINTEXT://{ip}:{CLIENT_PORT},CONTROLLER://{ip}:{CONTROLLER_PORT}"
-                ),
-                format!("advertised.listeners=PLAINTEXT://{ip}:{CLIENT_PORT}"),
-                "controller.listener.names=CONTROLLER".into(),
-                "inter.broker.listener.name=PLAINTEXT".into(),
-                format!("controller.quorum.voters={}", voters.join(",")),
-                format!("log.dirs={}", data_dir.display()),
-            ];
+            let mut overrides = common::cluster::kraft_overrides(
+                id,
+                SocketAddr::V4(SocketAddrV4::new(ip, CLIENT_PORT)),
+                SocketAddr::V4(SocketAddrV4::new(ip, CONTROLLER_PORT)),
+                &voters.join(","),
+                &data_dir,
+            );
             overrides.extend(FAST.iter().map(|(k, v)| format!("{k}={v}")));
             let addr = SocketAddr::V4(SocketAddrV4::new(ip, CLIENT_PORT));
             let launcher = vec![
@@ -446,6 +441,13 @@ impl Lab {
     /// Partition 0 of `TOPIC` as node `id` itself answers Metadata.
     fn view(&self, id: i32) -> Result<PartitionView, String> {
         partition_view(self.node(id).addr)
+    }
+
+    /// The view every node in `ids` answers, when they all answer and agree.
+    fn agreed_view(&self, ids: &[i32]) -> Option<PartitionView> {
+        let views: Vec<PartitionView> = ids.iter().filter_map(|id| self.view(*id).ok()).collect();
+        (!views.is_empty() && views.len() == ids.len() && views.windows(2).all(|w| w[0] == w[1]))
+            .then(|| views[0].clone())
     }
 
     /// Polls every 100 ms until `f` answers, at most `bound`; panics with the nodes' logs.
@@ -667,16 +669,8 @@ async fn isolated_leader_stops_acknowledging_and_majority_moves_on() {
         r.unwrap_or_else(|e| panic!("topic not created: {e:?}\n{}", lab.logs()));
     }
     let before = lab.wait("full ISR, one leader in every view", READY_WAIT, || {
-        let views: Vec<PartitionView> = lab
-            .ids()
-            .iter()
-            .filter_map(|id| lab.view(*id).ok())
-            .collect();
-        (views.len() == 3
-            && views.windows(2).all(|w| w[0] == w[1])
-            && views[0].leader > 0
-            && views[0].isr.len() == 3)
-            .then(|| views[0].clone())
+        lab.agreed_view(&lab.ids())
+            .filter(|v| v.leader > 0 && v.isr.len() == 3)
     });
     let mut acked = send_acked(&strict_producer(&everyone, "30000"), "before", 30).await;
     let leader = before.leader;
@@ -734,12 +728,8 @@ async fn isolated_leader_stops_acknowledging_and_majority_moves_on() {
 
     // 3. The majority elects a new leader without the old one, and acknowledges acks=all.
     let after = lab.wait("a new leader in the majority's views", ELECT_WAIT, || {
-        let views: Vec<PartitionView> = peers.iter().filter_map(|id| lab.view(*id).ok()).collect();
-        (views.len() == peers.len()
-            && views.windows(2).all(|w| w[0] == w[1])
-            && peers.contains(&views[0].leader)
-            && !views[0].isr.contains(&leader))
-        .then(|| views[0].clone())
+        lab.agreed_view(&peers)
+            .filter(|v| peers.contains(&v.leader) && !v.isr.contains(&leader))
     });
     eprintln!(
         "majority: new leader {} (epoch {}, ISR {:?}) {:?} after the cut",
@@ -832,16 +822,8 @@ async fn isolated_leader_stops_acknowledging_and_majority_moves_on() {
         "the old leader back in the ISR in every view",
         REJOIN_WAIT,
         || {
-            let views: Vec<PartitionView> = lab
-                .ids()
-                .iter()
-                .filter_map(|id| lab.view(*id).ok())
-                .collect();
-            (views.len() == 3
-                && views.windows(2).all(|w| w[0] == w[1])
-                && views[0].leader == after.leader
-                && views[0].isr.len() == 3)
-                .then(|| views[0].clone())
+            lab.agreed_view(&lab.ids())
+                .filter(|v| v.leader == after.leader && v.isr.len() == 3)
         },
     );
     eprintln!(

@@ -10,6 +10,7 @@ mod common;
 
 use std::time::Duration;
 
+use common::cluster::{READY, SERIAL, client, create_topic, wait_for};
 use common::*;
 use gregor::embedded::EmbeddedCluster;
 use kafka_protocol::messages::alter_partition_reassignments_request::{
@@ -22,16 +23,10 @@ use kafka_protocol::messages::{
     TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
+use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
-/// One cluster at a time (as in `tests/cluster.rs`): several on 2 cores starve each other's
-/// heartbeats within the short sessions these tests use.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-const READY: Duration = Duration::from_secs(30);
 const FAST: &[(&str, &str)] = &[
     ("broker.session.timeout.ms", "3000"),
     ("broker.heartbeat.interval.ms", "300"),
@@ -48,31 +43,8 @@ const INVALID_REPLICA_ASSIGNMENT: i16 = 39;
 const ELECTION_NOT_NEEDED: i16 = 84;
 const NO_REASSIGNMENT_IN_PROGRESS: i16 = 85;
 
-fn client(bootstrap: &str) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", bootstrap)
-        .set("broker.address.family", "v4");
-    c
-}
-
 fn props(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
     FAST.iter().chain(extra).copied().collect()
-}
-
-async fn create_topic(bootstrap: &str, topic: NewTopic<'_>) {
-    let admin: AdminClient<DefaultClientContext> = client(bootstrap).create().unwrap();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(20)));
-    for r in admin.create_topics(&[topic], &options).await.unwrap() {
-        r.expect("topic created");
-    }
-}
-
-async fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let started = std::time::Instant::now();
-    while !f() {
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// (leader, replicas, isr, reassigning) of a partition in node `id`'s image.

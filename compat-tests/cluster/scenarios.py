@@ -247,19 +247,25 @@ def produce(topic, records, bootstrap, during=None):
         p.close(timeout=10)
 
 
+def poll_records(c, count, timeout, once=False):
+    """{(partition, offset): value} of what `c` polls until `count` records or `timeout` s;
+    with `once`, a record read twice fails."""
+    got = {}
+    deadline = time.time() + timeout
+    while len(got) < count and time.time() < deadline:
+        for batch in c.poll(timeout_ms=500).values():
+            for m in batch:
+                check(not once or (m.partition, m.offset) not in got, "record at %s read twice" % ((m.partition, m.offset),))
+                got[(m.partition, m.offset)] = m.value
+    return got
+
+
 def read_all(topic, n_partitions, count, bootstrap, timeout=45):
     c = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest",
                       consumer_timeout_ms=1000)
     try:
         c.assign([TopicPartition(topic, p) for p in range(n_partitions)])
-        got = {}
-        deadline = time.time() + timeout
-        while len(got) < count and time.time() < deadline:
-            for batch in c.poll(timeout_ms=500).values():
-                for m in batch:
-                    check((m.partition, m.offset) not in got, "record at %s read twice" % ((m.partition, m.offset),))
-                    got[(m.partition, m.offset)] = m.value
-        return got
+        return poll_records(c, count, timeout, once=True)
     finally:
         c.close()
 
@@ -292,12 +298,7 @@ def s_remote_coordinator():
         c = KafkaConsumer(topic, bootstrap_servers=CLUSTER.bootstrap([1]), group_id=group, enable_auto_commit=False,
                           auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
         try:
-            got = {}
-            deadline = time.time() + 45
-            while len(got) < len(acked) and time.time() < deadline:
-                for batch in c.poll(timeout_ms=500).values():
-                    for m in batch:
-                        got[(m.partition, m.offset)] = m.value
+            got = poll_records(c, len(acked), 45)
             check(got == acked, "the group read %d of %d records" % (len(got), len(acked)))
             c.commit()
             used = getattr(getattr(c, "_coordinator", None), "coordinator_id", None)
@@ -394,12 +395,7 @@ def s_coordinator_failover():
     c = KafkaConsumer(topic, bootstrap_servers=CLUSTER.bootstrap(survivors), group_id=group, enable_auto_commit=False,
                       auto_offset_reset="earliest", session_timeout_ms=6000, heartbeat_interval_ms=500)
     try:
-        got = {}
-        deadline = time.time() + 60
-        while len(got) < 150 and time.time() < deadline:
-            for batch in c.poll(timeout_ms=500).values():
-                for m in batch:
-                    got[(m.partition, m.offset)] = m.value
+        got = poll_records(c, 150, 60)
         want = {k: v for k, v in acked.items() if k[1] >= 50}
         check(got == want, "after the coordinator's kill the group read %d records (%d below the commit), want the %d after it"
               % (len(got), len([k for k in got if k[1] < 50]), len(want)))

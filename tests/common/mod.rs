@@ -13,6 +13,7 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+pub mod cluster;
 pub mod process;
 pub mod raw;
 pub mod reader;
