@@ -108,12 +108,12 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
             .map(|(id, host, port)| (id, format!("{host}:{port}")))
             .collect()
     };
-    let produced = {
+    // An acks=1 Produce of `records` to partition `p`.
+    let produce_to_p = |records: Option<bytes::Bytes>| {
         use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
         let mut pd = PartitionProduceData::default();
         pd.index = p;
-        pd.records =
-            Some(encode_batch(kafka_protocol::records::Compression::None, &[1], false).freeze());
+        pd.records = records;
         let mut td = TopicProduceData::default();
         td.name = kafka_protocol::messages::TopicName(topic.to_string().into());
         td.partition_data = vec![pd];
@@ -121,7 +121,11 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         req.acks = 1;
         req.timeout_ms = 5000;
         req.topic_data = vec![td];
-        let resp = raw.call(&req, 11).await;
+        req
+    };
+    let produced = {
+        let batch = encode_batch(kafka_protocol::records::Compression::None, &[1], false).freeze();
+        let resp = raw.call(&produce_to_p(Some(batch)), 11).await;
         let part = &resp.responses[0].partition_responses[0];
         let eps = resp.node_endpoints.iter();
         (
@@ -135,6 +139,13 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
         )
     };
     assert_eq!(produced, want, "Produce v11 to a follower names the leader");
+    // A follower refuses the write as a follower before it looks at the records: an empty
+    // Produce gets NOT_LEADER_OR_FOLLOWER, not INVALID_REQUEST, as from Kafka.
+    let empty_to_follower = {
+        let resp = raw.call(&produce_to_p(None), 11).await;
+        resp.responses[0].partition_responses[0].error_code
+    };
+    assert_eq!(empty_to_follower, 6, "an empty Produce to a follower");
     let fetched = {
         use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
         let mut fp = FetchPartition::default();

@@ -6,6 +6,7 @@
 # N_SMALL): start-up, topic creation and shutdown cancel out.
 # Usage: benches/tools/callgrind_produce.sh GREGOR_BINARY [N_SMALL N_LARGE]   (default 200 2200)
 # Needs valgrind and a Python with confluent-kafka ($PYTHON, default: the compat-tests venv).
+# With KEEP_DIR set, the two callgrind outputs are kept there (cg-N.out) for callgrind_annotate.
 set -euo pipefail
 bin=$(realpath "$1"); small=${2:-200}; large=${3:-2200}
 py=${PYTHON:-$HOME/.cache/gregor-compat/venv/bin/python}
@@ -33,6 +34,7 @@ if p.flush(120) or errors:
     sys.exit("undelivered: %s" % errors[:3])
 PY
   kill -TERM "$pid"; wait "$pid" || true
+  if [ -n "${KEEP_DIR:-}" ]; then mkdir -p "$KEEP_DIR" && cp "$dir/cg.out" "$KEEP_DIR/cg-$n.out"; fi
   callgrind_annotate "$dir/cg.out" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}'
   rm -rf "$dir"
 }

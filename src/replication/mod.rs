@@ -26,7 +26,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::config::TopicSettings;
 use crate::log::{AppendResult, LogError, LogManager, PartitionLog, ReadResult};
-use crate::model::{LeaderEpoch, NodeId, Offset, TopicId, TopicPartition};
+use crate::model::{LeaderEpoch, NodeId, Offset, PartitionKey, TopicId, TopicPartition};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplicationError {
@@ -491,6 +491,25 @@ impl Partition {
 
     /// Appends a client's batches as leader; returns once the append is as durable as the topic
     /// requires and, for acks=all, once every ISR member holds it (the high watermark passed it).
+    /// NOT_LEADER_OR_FOLLOWER (naming the leader it knows) unless this replica leads: the
+    /// first check of every write, before the request's own contents are looked at.
+    pub fn ensure_leader(&self) -> Result<(), ReplicationError> {
+        let role = self.state().role;
+        self.leader_only(role)
+    }
+
+    fn leader_only(&self, role: Role) -> Result<(), ReplicationError> {
+        let leader = match role {
+            Role::Leader => return Ok(()),
+            Role::Follower { leader } => leader,
+            Role::Offline => -1,
+        };
+        Err(ReplicationError::NotLeader {
+            tp: self.tp.clone(),
+            leader,
+        })
+    }
+
     pub async fn append(
         &self,
         records: Bytes,
@@ -500,21 +519,7 @@ impl Partition {
             let st = self.state();
             (st.role, st.isr.len())
         };
-        match role {
-            Role::Leader => {}
-            Role::Follower { leader } => {
-                return Err(ReplicationError::NotLeader {
-                    tp: self.tp.clone(),
-                    leader,
-                });
-            }
-            Role::Offline => {
-                return Err(ReplicationError::NotLeader {
-                    tp: self.tp.clone(),
-                    leader: -1,
-                });
-            }
-        }
+        self.leader_only(role)?;
         if let Acks::All { min_insync, .. } = acks
             && (isr_len as i32) < min_insync
         {
@@ -679,6 +684,12 @@ impl ReplicaManager {
 
     pub fn get(&self, tp: &TopicPartition) -> Option<Arc<Partition>> {
         self.partitions.get(tp).map(|p| p.clone())
+    }
+
+    /// `get` from a borrowed topic name (no key is built: the produce path's lookup).
+    pub fn get_by_name(&self, topic: &str, partition: i32) -> Option<Arc<Partition>> {
+        let key: &dyn PartitionKey = &(topic, partition);
+        self.partitions.get(key).map(|p| p.clone())
     }
 
     /// Opens (creating if needed) the log of each partition `0..count` of a topic and hosts it.

@@ -52,12 +52,35 @@ pub async fn serve(
 
 /// Serves one connection of the client listener, or (`controller`) of the controller listener:
 /// there only the controller's table of APIs is served and operations run on this node's
-/// controller without being forwarded again (`ON_CONTROLLER_LISTENER`).
+/// controller without being forwarded again (`CONNECTION_SCOPE`).
 pub async fn serve_on(
     broker: Arc<Broker>,
     stream: TcpStream,
     peer: SocketAddr,
     listener: Arc<str>,
+    shutdown: watch::Receiver<bool>,
+    controller: bool,
+) {
+    // The scope is a constant of the connection: set once around its whole life, and only when
+    // it differs from the default (wrapping each handler future in scopes moved it twice per
+    // request, and every poll through a scope swaps the value in and out: benches/RESULTS.md).
+    let requests = serve_requests(broker.clone(), stream, peer, shutdown, controller);
+    if super::needs_connection_scope(&broker, &listener, controller) {
+        let scope = super::ConnectionScope {
+            on_controller_listener: controller,
+            listener,
+        };
+        super::CONNECTION_SCOPE.scope(scope, requests).await
+    } else {
+        requests.await
+    }
+}
+
+/// The request loop of one connection, inside the scope `serve_on` sets when it needs one.
+async fn serve_requests(
+    broker: Arc<Broker>,
+    stream: TcpStream,
+    peer: SocketAddr,
     mut shutdown: watch::Receiver<bool>,
     controller: bool,
 ) {
@@ -117,15 +140,7 @@ pub async fn serve_on(
                 let (api_key, version, correlation_id) =
                     (request.api_key, request.version, request.correlation_id);
                 let from_peer = controller || is_replica_fetch(&request);
-                let handled = super::ON_CONTROLLER_LISTENER
-                    .scope(
-                        controller,
-                        super::LISTENER_NAME.scope(
-                            listener.clone(),
-                            handlers::handle(&broker, &mut state, request),
-                        ),
-                    )
-                    .await;
+                let handled = handlers::handle(&broker, &mut state, request).await;
                 if from_peer && broker.links.is_cut() {
                     break; // cut while the request was in hand (a parked replica fetch)
                 }

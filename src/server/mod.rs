@@ -33,7 +33,7 @@ use crate::controller::{Controller, ControllerSettings, MetadataImage, TopicMeta
 use crate::group::coordinator::{GroupCoordinator, OFFSETS_TOPIC};
 use crate::links::PeerLinks;
 use crate::log::LogManager;
-use crate::model::{NodeId, TopicPartition};
+use crate::model::NodeId;
 use crate::protocol::{ApiKey, ApiVersionTable};
 use crate::replication::{Partition, ReplicaManager};
 
@@ -56,30 +56,54 @@ pub enum StartError {
     Quorum(String),
 }
 
+/// What a request knows of the connection it came in on, beyond its own bytes.
+#[derive(Clone, Debug)]
+pub struct ConnectionScope {
+    /// The request came in on the controller listener: the operation runs on this node's
+    /// controller and is never forwarded again (a node that is no longer active answers
+    /// NOT_CONTROLLER and the sender retries elsewhere).
+    pub on_controller_listener: bool,
+    /// The name of the listener the request came in on (Metadata and FindCoordinator answer
+    /// with every broker's endpoint of that listener, as Kafka does).
+    pub listener: Arc<str>,
+}
+
 tokio::task_local! {
-    /// Set while a request that came in on the controller listener is handled: the operation
-    /// runs on this node's controller and is never forwarded again (a node that is no longer
-    /// active answers NOT_CONTROLLER and the sender retries elsewhere).
-    pub static ON_CONTROLLER_LISTENER: bool;
-    /// The name of the listener the request in hand came in on (Metadata and FindCoordinator
-    /// answer with every broker's endpoint of that listener, as Kafka does).
-    pub static LISTENER_NAME: Arc<str>;
+    /// Set around a connection's whole life when it differs from the default (a client
+    /// listener, the node's only one); read through `request_listener_name` and
+    /// `on_controller_listener`.
+    pub static CONNECTION_SCOPE: ConnectionScope;
+}
+
+/// Whether a connection of `listener` (a controller one or not) needs `CONNECTION_SCOPE` set:
+/// unset, requests are taken as from a client on the first client listener.
+pub(crate) fn needs_connection_scope(broker: &Broker, listener: &str, controller: bool) -> bool {
+    controller
+        || broker
+            .config
+            .client_listeners()
+            .first()
+            .is_none_or(|l| l.name != listener)
 }
 
 /// The listener the request in hand came in on, else the first client listener.
 pub(crate) fn request_listener_name(broker: &Broker) -> Arc<str> {
-    LISTENER_NAME.try_with(|n| n.clone()).unwrap_or_else(|_| {
-        broker
-            .config
-            .client_listeners()
-            .first()
-            .map(|l| Arc::from(l.name.as_str()))
-            .unwrap_or_else(|| Arc::from(""))
-    })
+    CONNECTION_SCOPE
+        .try_with(|c| c.listener.clone())
+        .unwrap_or_else(|_| {
+            broker
+                .config
+                .client_listeners()
+                .first()
+                .map(|l| Arc::from(l.name.as_str()))
+                .unwrap_or_else(|| Arc::from(""))
+        })
 }
 
 fn on_controller_listener() -> bool {
-    ON_CONTROLLER_LISTENER.try_with(|v| *v).unwrap_or(false)
+    CONNECTION_SCOPE
+        .try_with(|c| c.on_controller_listener)
+        .unwrap_or(false)
 }
 
 /// How long a broker waits for the active controller before failing an operation.
@@ -523,7 +547,7 @@ impl Broker {
     /// The partition if this broker hosts it.
     pub fn partition(&self, topic: &str, partition: i32) -> Result<Arc<Partition>, BrokerError> {
         self.replicas
-            .get(&TopicPartition::new(topic, partition))
+            .get_by_name(topic, partition)
             .ok_or(BrokerError::UnknownTopicOrPartition)
     }
 

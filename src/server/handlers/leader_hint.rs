@@ -51,17 +51,23 @@ pub fn endpoints(broker: &Broker, leaders: &BTreeSet<i32>) -> Vec<Endpoint> {
 /// (Produce and Fetch each generate one).
 #[macro_export]
 macro_rules! node_endpoints {
-    ($broker:expr, $leaders:expr, $ty:ty) => {
-        $crate::server::handlers::leader_hint::endpoints($broker, $leaders)
-            .into_iter()
-            .map(|(id, host, port, rack)| {
-                let mut e = <$ty>::default();
-                e.node_id = id.into();
-                e.host = $crate::server::handlers::str_bytes(&host);
-                e.port = port;
-                e.rack = rack.as_deref().map($crate::server::handlers::str_bytes);
-                e
-            })
-            .collect()
-    };
+    ($broker:expr, $leaders:expr, $ty:ty) => {{
+        let leaders: &::std::collections::BTreeSet<i32> = $leaders;
+        // The common answer hints nothing: no iterator to build and collect on that path.
+        if leaders.is_empty() {
+            Vec::new()
+        } else {
+            $crate::server::handlers::leader_hint::endpoints($broker, leaders)
+                .into_iter()
+                .map(|(id, host, port, rack)| {
+                    let mut e = <$ty>::default();
+                    e.node_id = id.into();
+                    e.host = $crate::server::handlers::str_bytes(&host);
+                    e.port = port;
+                    e.rack = rack.as_deref().map($crate::server::handlers::str_bytes);
+                    e
+                })
+                .collect()
+        }
+    }};
 }

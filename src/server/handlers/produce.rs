@@ -6,11 +6,13 @@
 //! them: no decompression, no per-record work.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 
 use super::{leader_hint, str_bytes};
 use crate::config::TimestampType;
+use crate::controller::TopicMeta;
 use crate::log::{BatchIter, batch};
 use crate::model::TopicId;
 use crate::protocol::codec::{LegacyProduce, LegacyProduceResponse};
@@ -39,18 +41,17 @@ pub async fn handle(
     let mut hinted_leaders = BTreeSet::new();
     for topic in request.topic_data {
         // A topic that cannot be resolved fails each of its partitions with the same code.
-        let resolved: Result<String, (i16, String)> = if version >= TOPIC_ID_VERSION_MIN {
+        let resolved: Result<Arc<TopicMeta>, (i16, String)> = if version >= TOPIC_ID_VERSION_MIN {
             let id = TopicId(*topic.topic_id.as_bytes());
             broker
                 .image()
                 .topic_by_id(id)
-                .map(|t| t.name.clone())
+                .cloned()
                 .ok_or_else(|| failure(BrokerError::UnknownTopicId))
         } else {
             broker
                 .topic_or_auto_create(&topic.name, true)
                 .await
-                .map(|t| t.name.clone())
                 .map_err(failure)
         };
         let mut out = TopicProduceResponse::default();
@@ -62,9 +63,9 @@ pub async fn handle(
                     Err(failure(BrokerError::InvalidRequiredAcks(acks)))
                 }
                 Err(f) => Err(f.clone()),
-                Ok(name) => append(
+                Ok(meta) => append(
                     broker,
-                    name,
+                    &meta.name,
                     p.index,
                     p.records,
                     version,
@@ -93,9 +94,9 @@ pub async fn handle(
                     pr.log_start_offset = -1;
                     pr.error_message = Some(str_bytes(&message));
                     if hints && leader_hint::wants_hint(error_code) {
-                        if let Ok(name) = &resolved {
+                        if let Ok(meta) = &resolved {
                             if let Some((leader, epoch)) =
-                                leader_hint::current_leader(broker, name, p.index)
+                                leader_hint::current_leader(broker, &meta.name, p.index)
                             {
                                 let mut l = LeaderIdAndEpoch::default();
                                 l.leader_id = leader.into();
@@ -129,13 +130,26 @@ async fn append(
     timeout_ms: i32,
 ) -> Result<crate::log::AppendResult, BrokerError> {
     let partition = broker.partition(topic, partition)?;
-    let records = records
+    // Kafka answers NOT_LEADER_OR_FOLLOWER before it looks at the records: a refusal of the
+    // records is only given by the leader (the role is checked again by the append itself, so
+    // the hot path takes the replica's lock once).
+    let checked = records
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| BrokerError::InvalidRequest("no records".into()))?;
-    // The topic's timestamp type is looked up only for the rare batch that needs it.
-    let log_append_time =
-        || partition.log().settings().message_timestamp_type == TimestampType::LogAppendTime;
-    let records = normalize(records, version, log_append_time)?;
+        .ok_or_else(|| BrokerError::InvalidRequest("no records".into()))
+        .and_then(|records| {
+            // The topic's timestamp type is looked up only for the rare batch that needs it.
+            let log_append_time = || {
+                partition.log().settings().message_timestamp_type == TimestampType::LogAppendTime
+            };
+            normalize(records, version, log_append_time)
+        });
+    let records = match checked {
+        Ok(records) => records,
+        Err(e) => {
+            partition.ensure_leader()?;
+            return Err(e);
+        }
+    };
     let acks = if acks == -1 {
         crate::replication::Acks::All {
             min_insync: partition.log().settings().min_insync_replicas,
