@@ -86,9 +86,53 @@ impl Clock for ManualClock {
     }
 }
 
+/// The real clock with wall-clock steps applied on demand (an NTP step, for fault schedules):
+/// `now_ms` is the system's time plus every step so far; `monotonic_ms` is the system's, untouched.
+#[derive(Debug, Default)]
+pub struct SteppedClock {
+    system: SystemClock,
+    wall_step_ms: AtomicI64,
+}
+
+impl SteppedClock {
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Moves the wall clock by `ms` (negative: back), from now on.
+    pub fn step_wall_ms(&self, ms: i64) {
+        self.wall_step_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+impl Clock for SteppedClock {
+    fn now_ms(&self) -> i64 {
+        self.system
+            .now_ms()
+            .saturating_add(self.wall_step_ms.load(Ordering::SeqCst))
+    }
+    fn monotonic_ms(&self) -> i64 {
+        self.system.monotonic_ms()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stepped_clock_moves_its_wall_time_only() {
+        let c = SteppedClock::new();
+        let (wall, mono) = (c.now_ms(), c.monotonic_ms());
+        c.step_wall_ms(-3_600_000);
+        let stepped = c.now_ms();
+        assert!(
+            stepped <= wall - 3_600_000 + 1_000 && stepped >= wall - 3_600_000,
+            "{stepped}"
+        );
+        assert!(c.monotonic_ms() >= mono && c.monotonic_ms() < mono + 1_000);
+        c.step_wall_ms(3_600_000);
+        assert!(c.now_ms() >= wall);
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

@@ -109,6 +109,25 @@ impl EmbeddedCluster {
         properties: &[(&str, &str)],
         ready_timeout: std::time::Duration,
     ) -> Result<EmbeddedCluster, StartError> {
+        Self::start_with_clock(
+            n,
+            data_root,
+            properties,
+            ready_timeout,
+            SystemClock::shared(),
+        )
+        .await
+    }
+
+    /// `start` with every node reading time from `clock` (one clock for the whole cluster, as
+    /// one machine's), kept across restarts: a fault schedule steps it.
+    pub async fn start_with_clock(
+        n: usize,
+        data_root: &Path,
+        properties: &[(&str, &str)],
+        ready_timeout: std::time::Duration,
+        clock: SharedClock,
+    ) -> Result<EmbeddedCluster, StartError> {
         let mut specs = Vec::with_capacity(n);
         for i in 1..=n {
             specs.push(NodeSpec {
@@ -125,7 +144,7 @@ impl EmbeddedCluster {
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-            clock: SystemClock::shared(),
+            clock,
         };
         let starts: Vec<_> = cluster
             .specs

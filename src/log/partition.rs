@@ -746,6 +746,14 @@ impl PartitionLog {
             return Err(LogError::Closed);
         }
         if offset.0 >= inner.log_end_offset {
+            // No batch to cut, but an epoch this replica started as leader at its log end and
+            // wrote nothing in must still go (Kafka does the same): a follower that kept it
+            // would send it as its last fetched epoch forever, and the leader, which never had
+            // it, would answer with the same divergence forever.
+            let end = inner.log_end_offset;
+            if inner.leader_epochs.iter().any(|(_, start)| *start >= end) {
+                self.truncate_epochs_locked(&mut inner, end)?;
+            }
             return Ok(());
         }
         if offset.0 < inner.log_start_offset {

@@ -188,6 +188,25 @@ impl Partition {
         self.state().replicas.clone()
     }
 
+    /// Wakes the acks=all waits so that they see this replica no longer leads.
+    fn end_acks_waits(&self) {
+        self.hw_watch.send_modify(|_| {});
+    }
+
+    /// Stops leading or following, for a broker that is stopping: the partition is offline
+    /// here, and its acks=all waits end at once with NOT_LEADER_OR_FOLLOWER (Kafka's purgatory
+    /// shutdown) instead of holding the stop up until their timeouts.
+    pub fn resign(&self) {
+        self.solo.store(false, Ordering::Release);
+        {
+            let mut st = self.state();
+            st.role = Role::Offline;
+            st.followers.clear();
+        }
+        self.end_acks_waits();
+        self.wake_waiters();
+    }
+
     /// Moves the high watermark forward (never back) and wakes whoever waits on it.
     fn advance_high_watermark(&self, hw: i64) {
         let leo = self.log.log_end_offset().0;
@@ -263,6 +282,8 @@ impl Partition {
         drop(st);
         if role == Role::Leader && !solo {
             self.recompute_high_watermark();
+        } else if role != Role::Leader {
+            self.end_acks_waits();
         }
         self.wake_waiters();
         Ok(role)
@@ -545,12 +566,17 @@ impl Partition {
             self.recompute_high_watermark();
             let target = result.last_offset.0 + 1;
             let mut rx = self.hw_watch.subscribe();
-            let wait = rx.wait_for(|hw| *hw >= target);
+            // Kafka's delayed produce: done when the ISR has the records, or (with
+            // NOT_LEADER_OR_FOLLOWER) as soon as this replica stops leading, not at the timeout.
+            let wait = rx.wait_for(|hw| *hw >= target || !self.is_leader());
             let waited = tokio::time::timeout(
                 std::time::Duration::from_millis(timeout_ms.max(0) as u64),
                 wait,
             )
             .await;
+            if self.high_watermark().0 < target {
+                self.ensure_leader()?;
+            }
             if !matches!(waited, Ok(Ok(_))) && self.high_watermark().0 < target {
                 return Err(ReplicationError::AckTimeout {
                     tp: self.tp.clone(),
@@ -785,12 +811,7 @@ impl ReplicaManager {
         delete: bool,
     ) -> Result<(), ReplicationError> {
         if let Some((_, partition)) = self.partitions.remove(tp) {
-            partition.solo.store(false, Ordering::Release);
-            {
-                let mut st = partition.state();
-                st.role = Role::Offline;
-            }
-            partition.wake_waiters();
+            partition.resign();
         }
         if delete {
             self.logs.remove_log(tp)?;
@@ -825,7 +846,81 @@ impl ReplicaManager {
 
 #[cfg(test)]
 mod tests {
-    use super::end_offset_for;
+    use super::*;
+    use crate::log::test_util;
+
+    /// Node 1 leading partition t-0 with replicas {1, 2}, both in the ISR.
+    fn leader_of_two(dir: &std::path::Path) -> (ReplicaManager, Arc<Partition>) {
+        let (_, clock) = test_util::manual_clock(1_000);
+        let logs = Arc::new(LogManager::open(dir.to_path_buf(), clock).unwrap());
+        let replicas = ReplicaManager::new(NodeId(1), logs);
+        let tp = TopicPartition::new("t", 0);
+        let p = replicas
+            .host(&tp, TopicId([1; 16]), &test_util::small_settings(1 << 20))
+            .unwrap();
+        p.apply_metadata(1, 1, &[1, 2], &[1, 2], 1, 1_000).unwrap();
+        (replicas, p)
+    }
+
+    const ALL: Acks = Acks::All {
+        min_insync: 2,
+        timeout_ms: 60_000,
+    };
+
+    #[tokio::test]
+    async fn an_acks_all_wait_ends_when_leadership_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_replicas, p) = leader_of_two(dir.path());
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.append(test_util::simple(3), ALL).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "waits for the follower");
+        p.apply_metadata(2, 2, &[1, 2], &[1, 2], 2, 1_000).unwrap();
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("answered at once, not at the 60 s timeout")
+            .unwrap();
+        assert!(
+            matches!(answer, Err(ReplicationError::NotLeader { leader: 2, .. })),
+            "{answer:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_resigned_partition_ends_its_acks_all_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_replicas, p) = leader_of_two(dir.path());
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.append(test_util::simple(1), ALL).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        p.resign();
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("answered at once")
+            .unwrap();
+        assert!(
+            matches!(answer, Err(ReplicationError::NotLeader { leader: -1, .. })),
+            "{answer:?}"
+        );
+        // A follower that caught up first still gets its acknowledgement.
+        let dir = tempfile::tempdir().unwrap();
+        let (_replicas, p) = leader_of_two(dir.path());
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.append(test_util::simple(2), ALL).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        p.record_follower_fetch(2, 2, 1_000, true);
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("answered")
+            .unwrap();
+        assert_eq!(answer.unwrap().last_offset, Offset(1));
+    }
 
     #[test]
     fn end_offsets_follow_kafkas_epoch_cache() {

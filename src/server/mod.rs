@@ -691,14 +691,32 @@ impl BrokerHandle {
             lifecycle::controlled_shutdown(&self.broker).await;
         }
         let _ = self.shutdown_tx.send(true);
+        // Requests parked on acks=all answer NOT_LEADER_OR_FOLLOWER now, so their connections
+        // see the stop instead of holding it up until the requests' timeouts.
+        for p in self.broker.replicas.all() {
+            p.resign();
+        }
+        let clock = self.broker.clock.clone();
+        let started = clock.monotonic_ms();
+        let node = self.broker.node_id.0;
+        let step = |what: &str| {
+            tracing::debug!(
+                node,
+                ms = clock.monotonic_ms() - started,
+                "stopping: {what}"
+            );
+        };
         for t in self.tasks {
             let _ = t.await;
         }
+        step("tasks ended");
         self.broker.fetchers.stop_all().await;
+        step("replica fetchers stopped");
         if let Err(e) = lifecycle::checkpoint_high_watermarks(&self.broker).await {
             tracing::warn!(error = %e, "writing high watermarks at shutdown failed");
         }
         self.broker.controller.shutdown().await;
+        step("controller stopped");
         let logs = self.broker.replicas.log_manager().clone();
         match tokio::task::spawn_blocking(move || logs.shutdown()).await {
             Ok(Ok(())) => tracing::info!("clean shutdown complete"),

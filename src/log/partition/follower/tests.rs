@@ -442,6 +442,33 @@ fn truncate_bounds_and_log_start() {
     assert!(matches!(f.truncate_to(Offset(0)), Err(LogError::Closed)));
 }
 
+/// Found by `gregor-chaos` (seed 4): a node that led an epoch without writing in it, then
+/// followed, was told to truncate to its own log end and kept the empty epoch, so it fetched
+/// with that epoch and was told the same divergence forever. Kafka's `truncateTo` drops such an
+/// entry even when no batch is cut.
+#[test]
+fn truncating_at_the_log_end_drops_an_epoch_that_got_no_batch() {
+    let p = pair(small_settings(1 << 20), small_settings(1 << 20));
+    p.leader.append(simple(3), E1).unwrap();
+    replicate(&p.leader, &p.follower);
+    let f = &p.follower;
+    f.assign_epoch_start(E3).unwrap();
+    assert_eq!(epochs(f), vec![(1, 0), (3, 3)]);
+    f.truncate_to(Offset(3)).unwrap();
+    assert_eq!(epochs(f), vec![(1, 0)], "the empty epoch is gone");
+    assert_eq!(
+        epoch_file(&p.follower_dir),
+        vec![(1, 0)],
+        "and from the checkpoint"
+    );
+    assert_eq!(f.log_end_offset(), Offset(3), "no batch cut");
+    // An epoch with batches is kept by a truncation at the end.
+    f.assign_epoch_start(LeaderEpoch(4)).unwrap();
+    f.append(simple(1), LeaderEpoch(4)).unwrap();
+    f.truncate_to(Offset(4)).unwrap();
+    assert_eq!(epochs(f), vec![(1, 0), (4, 3)]);
+}
+
 #[test]
 fn truncate_fully_starts_an_empty_log_at_the_offset() {
     let settings = small_settings(300);
