@@ -4,7 +4,8 @@
 //! shutdown behaves like a crash of the process's broker (nothing is flushed or marked clean).
 //!
 //! Contract: the broker is the same code as the binary's; only where it listens and keeps its
-//! data differ. Must not be used by anything in `src/` but tests and examples.
+//! data differ. Must not be used by anything in `src/` but tests and examples; outside `src/`,
+//! the fault schedules (`chaos/`) drive `EmbeddedCluster` with a `SteppedClock`.
 
 use std::path::{Path, PathBuf};
 
@@ -272,6 +273,15 @@ impl EmbeddedCluster {
         {
             h.shutdown().await;
         }
+    }
+
+    /// Takes running node `id` out of the cluster without stopping it: the caller stops it
+    /// (`shutdown`, `kill`) in its own time, for instance concurrently with other faults, and
+    /// calls `restart` only once that has returned (the node's ports and data are its until
+    /// then).
+    pub fn detach(&mut self, id: i32) -> Option<BrokerHandle> {
+        let i = self.index(id)?;
+        self.nodes[i].take()
     }
 
     /// Starts node `id` again on its ports and data.

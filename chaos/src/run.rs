@@ -343,17 +343,61 @@ async fn apply_faults(
     events.sort_by_key(|e| (e.0, e.2));
     // The node each started fault hit (None: skipped, its target was down or unknown).
     let mut hit: Vec<Option<i32>> = vec![None; schedule.faults.len()];
+    let mut stopping = Stopping::default();
     for (at, i, starts) in events {
         tokio::time::sleep(Duration::from_millis(at).saturating_sub(t0.elapsed())).await;
         let fault = schedule.faults[i];
         let now = ms_since(t0);
         if starts {
-            let note = start_fault(&fault, cluster, clock, &mut hit[i]).await;
+            let note = start_fault(&fault, cluster, clock, &mut hit[i], &mut stopping).await;
             timeline.push((now, format!("{fault}: {note}")));
         } else if let Some(id) = hit[i] {
-            let note = end_fault(&fault, id, cluster).await;
-            timeline.push((now, note));
+            let mut note = String::new();
+            if let Some(took) = stopping.finish(id).await {
+                note = format!("node {id}'s stop took {} ms; ", took.as_millis());
+            }
+            note.push_str(&end_fault(&fault, id, cluster).await);
+            timeline.push((ms_since(t0), note));
         }
+    }
+    for (id, took) in stopping.finish_all().await {
+        timeline.push((
+            ms_since(t0),
+            format!("node {id}'s stop took {} ms", took.as_millis()),
+        ));
+    }
+}
+
+/// Controlled stops running beside the schedule (they take as long as moving leaderships
+/// does, and the other faults keep their times meanwhile).
+#[derive(Default)]
+struct Stopping(Vec<(i32, tokio::task::JoinHandle<Duration>)>);
+
+impl Stopping {
+    fn start(&mut self, id: i32, node: gregor::server::BrokerHandle) {
+        self.0.push((
+            id,
+            tokio::spawn(async move {
+                let started = Instant::now();
+                node.shutdown().await;
+                started.elapsed()
+            }),
+        ));
+    }
+
+    /// Waits for node `id`'s stop, if one runs: how long it took.
+    async fn finish(&mut self, id: i32) -> Option<Duration> {
+        let i = self.0.iter().position(|s| s.0 == id)?;
+        let (_, task) = self.0.remove(i);
+        Some(task.await.unwrap_or_default())
+    }
+
+    async fn finish_all(&mut self) -> Vec<(i32, Duration)> {
+        let mut out = Vec::new();
+        for (id, task) in self.0.drain(..) {
+            out.push((id, task.await.unwrap_or_default()));
+        }
+        out
     }
 }
 
@@ -376,6 +420,7 @@ async fn start_fault(
     cluster: &mut EmbeddedCluster,
     clock: &SteppedClock,
     hit: &mut Option<i32>,
+    stopping: &mut Stopping,
 ) -> String {
     if let FaultKind::ClockJump { jump_ms } = fault.kind {
         clock.step_wall_ms(jump_ms);
@@ -388,11 +433,18 @@ async fn start_fault(
     let started = Instant::now();
     match fault.kind {
         FaultKind::Kill => cluster.kill(id).await,
-        FaultKind::Stop => cluster.stop(id).await,
+        FaultKind::Stop => {
+            if let Some(node) = cluster.detach(id) {
+                stopping.start(id, node);
+            }
+        }
         FaultKind::Isolate => cluster.isolate(id),
         FaultKind::ClockJump { .. } => {}
     }
-    format!("node {id} (took {} ms)", started.elapsed().as_millis())
+    match fault.kind {
+        FaultKind::Stop => format!("node {id} (stopping)"),
+        _ => format!("node {id} (took {} ms)", started.elapsed().as_millis()),
+    }
 }
 
 async fn end_fault(fault: &Fault, id: i32, cluster: &mut EmbeddedCluster) -> String {
