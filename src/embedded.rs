@@ -87,7 +87,33 @@ pub struct EmbeddedCluster {
     clock: SharedClock,
 }
 
+/// Lowest port `free_port` hands out.
+const NODE_PORT_MIN: u16 = 10_000;
+/// Where the kernel's ephemeral range starts when /proc does not say.
+const EPHEMERAL_PORT_MIN_DEFAULT: u16 = 32_768;
+
+/// A port free now, below the kernel's ephemeral range. A port found by binding port 0 comes
+/// from that range, where any outgoing connection (a client of another node, say) can take it
+/// before the node binds it (seen: AddrInUse at a cluster's start); below it, only another
+/// explicit bind can.
 fn free_port() -> Result<u16, StartError> {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let ephemeral_min = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(EPHEMERAL_PORT_MIN_DEFAULT);
+    let span = u32::from(ephemeral_min.saturating_sub(NODE_PORT_MIN));
+    if span > 0 {
+        // Processes start at different places (their pid), and calls walk on from there.
+        let base = std::process::id().wrapping_mul(2_654_435_761);
+        for _ in 0..span.min(1_000) {
+            let step = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let port = NODE_PORT_MIN + (base.wrapping_add(step.wrapping_mul(7_919)) % span) as u16;
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| StartError::Bind {
         addr: "127.0.0.1:0".into(),
         source,
