@@ -87,6 +87,18 @@ pub struct EmbeddedCluster {
     clock: SharedClock,
 }
 
+/// Failure detection in seconds instead of Kafka's defaults, for tests and fault schedules on an
+/// `EmbeddedCluster`: a killed or cut-off node is fenced, and its leaderships move, within about
+/// `broker.session.timeout.ms`; `__consumer_offsets` is small and replicated on every node.
+pub const FAST_FAILOVER_PROPERTIES: &[(&str, &str)] = &[
+    ("broker.session.timeout.ms", "3000"),
+    ("broker.heartbeat.interval.ms", "300"),
+    ("replica.lag.time.max.ms", "4000"),
+    ("replica.fetch.wait.max.ms", "200"),
+    ("offsets.topic.num.partitions", "3"),
+    ("offsets.topic.replication.factor", "3"),
+];
+
 /// Lowest port `free_port` hands out.
 const NODE_PORT_MIN: u16 = 10_000;
 /// Where the kernel's ephemeral range starts when /proc does not say.

@@ -14,16 +14,13 @@ use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
-/// Short sessions so that a killed node is fenced (and its leaderships move) in seconds.
-const FAST: &[(&str, &str)] = &[
-    ("broker.session.timeout.ms", "3000"),
-    ("broker.heartbeat.interval.ms", "300"),
-    ("replica.lag.time.max.ms", "4000"),
-    ("replica.fetch.wait.max.ms", "200"),
-    ("offsets.topic.num.partitions", "3"),
-    ("offsets.topic.replication.factor", "3"),
-    ("min.insync.replicas", "2"),
-];
+/// Short sessions so that a killed node is fenced (and its leaderships move) in seconds, and
+/// acks=all on two of three replicas.
+fn fast() -> Vec<(&'static str, &'static str)> {
+    let mut p = gregor::embedded::FAST_FAILOVER_PROPERTIES.to_vec();
+    p.push(("min.insync.replicas", "2"));
+    p
+}
 
 /// The leader, replicas and ISR of a partition in node `id`'s image.
 fn partition_state(
@@ -43,7 +40,7 @@ async fn three_nodes_replicate_and_survive_a_leader_kill() {
     init_tracing();
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+    let mut cluster = EmbeddedCluster::start(3, dir.path(), &fast(), READY)
         .await
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
@@ -269,7 +266,7 @@ async fn acks_all_needs_min_insync_replicas() {
     init_tracing();
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = EmbeddedCluster::start(5, dir.path(), FAST, READY)
+    let mut cluster = EmbeddedCluster::start(5, dir.path(), &fast(), READY)
         .await
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
@@ -342,7 +339,7 @@ async fn controller_failover() {
     init_tracing();
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+    let mut cluster = EmbeddedCluster::start(3, dir.path(), &fast(), READY)
         .await
         .expect("cluster");
     let bootstrap = cluster.bootstrap();
@@ -443,7 +440,7 @@ async fn isolated_leader_stops_acknowledging_and_truncates_on_return() {
     init_tracing();
     let _serial = SERIAL.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let cluster = EmbeddedCluster::start(3, dir.path(), FAST, READY)
+    let cluster = EmbeddedCluster::start(3, dir.path(), &fast(), READY)
         .await
         .expect("cluster");
     let topic = "cut";

@@ -27,14 +27,7 @@ use rdkafka::admin::{NewTopic, TopicReplication};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::FutureProducer;
 
-const FAST: &[(&str, &str)] = &[
-    ("broker.session.timeout.ms", "3000"),
-    ("broker.heartbeat.interval.ms", "300"),
-    ("replica.lag.time.max.ms", "4000"),
-    ("replica.fetch.wait.max.ms", "200"),
-    ("offsets.topic.num.partitions", "3"),
-    ("offsets.topic.replication.factor", "3"),
-];
+const FAST: &[(&str, &str)] = gregor::embedded::FAST_FAILOVER_PROPERTIES;
 
 const NONE: i16 = 0;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;

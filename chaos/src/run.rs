@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use gregor::clock::SteppedClock;
-use gregor::embedded::EmbeddedCluster;
+use gregor::embedded::{EmbeddedCluster, FAST_FAILOVER_PROPERTIES};
 use gregor::model::Offset;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -27,16 +27,8 @@ use rdkafka::{TopicPartitionList, util::Timeout};
 use crate::checker::{self, Ack, PartitionRead, Promise, StreamVerdict};
 use crate::schedule::{Fault, FaultKind, Schedule, Target};
 
-/// Short sessions, so a killed or cut-off node is fenced and its leaderships move in seconds.
-const CLUSTER_PROPERTIES: &[(&str, &str)] = &[
-    ("broker.session.timeout.ms", "3000"),
-    ("broker.heartbeat.interval.ms", "300"),
-    ("replica.lag.time.max.ms", "4000"),
-    ("replica.fetch.wait.max.ms", "200"),
-    ("offsets.topic.num.partitions", "3"),
-    ("offsets.topic.replication.factor", "3"),
-    ("min.insync.replicas", "2"),
-];
+/// acks=all on two of three replicas, over `FAST_FAILOVER_PROPERTIES`.
+const MIN_INSYNC_REPLICAS: (&str, &str) = ("min.insync.replicas", "2");
 
 /// The producing streams: topic (also the payload's stream name), promise, producer settings.
 const STREAMS: &[(&str, Promise, &str, bool)] = &[
@@ -124,10 +116,12 @@ async fn run_into(schedule: &Schedule, limits: Limits, out: &mut Outcome) -> Res
     let dir = tempfile::tempdir().context("temporary directory")?;
     let clock = Arc::new(SteppedClock::new());
     let ready = Duration::from_millis(limits.settle_ms);
+    let mut properties = FAST_FAILOVER_PROPERTIES.to_vec();
+    properties.push(MIN_INSYNC_REPLICAS);
     let mut cluster = EmbeddedCluster::start_with_clock(
         limits.nodes,
         dir.path(),
-        CLUSTER_PROPERTIES,
+        &properties,
         ready,
         clock.clone(),
     )
@@ -182,7 +176,7 @@ async fn exercise(
     stop.store(true, Ordering::SeqCst);
     out.timeline
         .push((ms_since(t0), "workload stopped; healing".into()));
-    heal_all(cluster).await?;
+    heal_all(cluster, limits.nodes).await?;
 
     let mut histories = Vec::new();
     for p in producers {
@@ -462,8 +456,8 @@ async fn end_fault(fault: &Fault, id: i32, cluster: &mut EmbeddedCluster) -> Str
 }
 
 /// Every node running and connected again.
-async fn heal_all(cluster: &mut EmbeddedCluster) -> Result<()> {
-    for id in 1..=cluster_size(cluster) {
+async fn heal_all(cluster: &mut EmbeddedCluster, nodes: usize) -> Result<()> {
+    for id in 1..=nodes as i32 {
         if cluster.running().contains(&id) {
             cluster.heal(id);
         } else {
@@ -474,10 +468,6 @@ async fn heal_all(cluster: &mut EmbeddedCluster) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn cluster_size(cluster: &EmbeddedCluster) -> i32 {
-    cluster.bootstrap().split(',').count() as i32
 }
 
 /// Waits until every node is registered, and every partition of every stream's topic has a

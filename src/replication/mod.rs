@@ -510,8 +510,6 @@ impl Partition {
         )
     }
 
-    /// Appends a client's batches as leader; returns once the append is as durable as the topic
-    /// requires and, for acks=all, once every ISR member holds it (the high watermark passed it).
     /// NOT_LEADER_OR_FOLLOWER (naming the leader it knows) unless this replica leads: the
     /// first check of every write, before the request's own contents are looked at.
     pub fn ensure_leader(&self) -> Result<(), ReplicationError> {
@@ -531,6 +529,8 @@ impl Partition {
         })
     }
 
+    /// Appends a client's batches as leader; returns once the append is as durable as the topic
+    /// requires and, for acks=all, once every ISR member holds it (the high watermark passed it).
     pub async fn append(
         &self,
         records: Bytes,
@@ -576,13 +576,13 @@ impl Partition {
             .await;
             if self.high_watermark().0 < target {
                 self.ensure_leader()?;
-            }
-            if !matches!(waited, Ok(Ok(_))) && self.high_watermark().0 < target {
-                return Err(ReplicationError::AckTimeout {
-                    tp: self.tp.clone(),
-                    offset: result.last_offset.0,
-                    timeout_ms,
-                });
+                if !matches!(waited, Ok(Ok(_))) {
+                    return Err(ReplicationError::AckTimeout {
+                        tp: self.tp.clone(),
+                        offset: result.last_offset.0,
+                        timeout_ms,
+                    });
+                }
             }
             let isr_len = self.state().isr.len();
             if (isr_len as i32) < min_insync {
@@ -867,24 +867,40 @@ mod tests {
         timeout_ms: 60_000,
     };
 
+    /// An acks=all append of `records` records to `p`, waiting (50 ms on) for its follower.
+    async fn parked_append(
+        p: &Arc<Partition>,
+        records: usize,
+    ) -> tokio::task::JoinHandle<Result<AppendResult, ReplicationError>> {
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.append(test_util::simple(records), ALL).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "waits for the follower");
+        waiting
+    }
+
+    /// The append's answer, which must come well before its 60 s timeout.
+    async fn answer(
+        waiting: tokio::task::JoinHandle<Result<AppendResult, ReplicationError>>,
+    ) -> Result<AppendResult, ReplicationError> {
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("answered at once, not at the 60 s timeout")
+            .unwrap()
+    }
+
     #[tokio::test]
     async fn an_acks_all_wait_ends_when_leadership_moves() {
         let dir = tempfile::tempdir().unwrap();
         let (_replicas, p) = leader_of_two(dir.path());
-        let waiting = tokio::spawn({
-            let p = p.clone();
-            async move { p.append(test_util::simple(3), ALL).await }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        assert!(!waiting.is_finished(), "waits for the follower");
+        let waiting = parked_append(&p, 3).await;
         p.apply_metadata(2, 2, &[1, 2], &[1, 2], 2, 1_000).unwrap();
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("answered at once, not at the 60 s timeout")
-            .unwrap();
+        let got = answer(waiting).await;
         assert!(
-            matches!(answer, Err(ReplicationError::NotLeader { leader: 2, .. })),
-            "{answer:?}"
+            matches!(got, Err(ReplicationError::NotLeader { leader: 2, .. })),
+            "{got:?}"
         );
     }
 
@@ -892,34 +908,19 @@ mod tests {
     async fn a_resigned_partition_ends_its_acks_all_waits() {
         let dir = tempfile::tempdir().unwrap();
         let (_replicas, p) = leader_of_two(dir.path());
-        let waiting = tokio::spawn({
-            let p = p.clone();
-            async move { p.append(test_util::simple(1), ALL).await }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let waiting = parked_append(&p, 1).await;
         p.resign();
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("answered at once")
-            .unwrap();
+        let got = answer(waiting).await;
         assert!(
-            matches!(answer, Err(ReplicationError::NotLeader { leader: -1, .. })),
-            "{answer:?}"
+            matches!(got, Err(ReplicationError::NotLeader { leader: -1, .. })),
+            "{got:?}"
         );
         // A follower that caught up first still gets its acknowledgement.
         let dir = tempfile::tempdir().unwrap();
         let (_replicas, p) = leader_of_two(dir.path());
-        let waiting = tokio::spawn({
-            let p = p.clone();
-            async move { p.append(test_util::simple(2), ALL).await }
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let waiting = parked_append(&p, 2).await;
         p.record_follower_fetch(2, 2, 1_000, true);
-        let answer = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
-            .await
-            .expect("answered")
-            .unwrap();
-        assert_eq!(answer.unwrap().last_offset, Offset(1));
+        assert_eq!(answer(waiting).await.unwrap().last_offset, Offset(1));
     }
 
     #[test]
