@@ -109,6 +109,12 @@ const EPHEMERAL_PORT_MIN_DEFAULT: u16 = 32_768;
 /// before the node binds it (seen: AddrInUse at a cluster's start); below it, only another
 /// explicit bind can.
 fn free_port() -> Result<u16, StartError> {
+    free_port_on(std::net::Ipv4Addr::LOCALHOST.into())
+}
+
+/// A port free on `ip` now, below the kernel's ephemeral range (see `free_port`): for tests
+/// that start nodes as processes.
+pub fn free_port_on(ip: std::net::IpAddr) -> Result<u16, StartError> {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let ephemeral_min = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
         .ok()
@@ -121,21 +127,17 @@ fn free_port() -> Result<u16, StartError> {
         for _ in 0..span.min(1_000) {
             let step = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let port = NODE_PORT_MIN + (base.wrapping_add(step.wrapping_mul(7_919)) % span) as u16;
-            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            if std::net::TcpListener::bind((ip, port)).is_ok() {
                 return Ok(port);
             }
         }
     }
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|source| StartError::Bind {
-        addr: "127.0.0.1:0".into(),
+    let bind_error = |source| StartError::Bind {
+        addr: format!("{ip}:0"),
         source,
-    })?;
-    l.local_addr()
-        .map(|a| a.port())
-        .map_err(|source| StartError::Bind {
-            addr: "127.0.0.1:0".into(),
-            source,
-        })
+    };
+    let l = std::net::TcpListener::bind((ip, 0)).map_err(bind_error)?;
+    l.local_addr().map(|a| a.port()).map_err(bind_error)
 }
 
 impl EmbeddedCluster {
@@ -257,7 +259,16 @@ impl EmbeddedCluster {
         }
     }
 
-    /// Restores node `id`'s links to the other nodes.
+    /// Sets exactly which of node `id`'s links are cut (see `gregor::links`): `outbound`, its
+    /// own connections to the other nodes (its replica fetches, heartbeats and Raft messages);
+    /// `inbound`, theirs to it. Lasts until changed, `heal` or the node's restart.
+    pub fn set_links(&self, id: i32, outbound: bool, inbound: bool) {
+        if let Some(b) = self.broker(id) {
+            b.links.set(outbound, inbound);
+        }
+    }
+
+    /// Restores node `id`'s links to the other nodes, both ways.
     pub fn heal(&self, id: i32) {
         if let Some(b) = self.broker(id) {
             b.links.heal();

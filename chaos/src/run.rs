@@ -153,6 +153,7 @@ async fn exercise(
         .await
         .context("before the workload")?;
 
+    let lateness = Lateness::start();
     let stop = Arc::new(AtomicBool::new(false));
     let producers: Vec<_> = STREAMS
         .iter()
@@ -186,6 +187,7 @@ async fn exercise(
     out.timeline.push((ms_since(t0), "settled".into()));
 
     let reads = read_back(&bootstrap, limits).await?;
+    out.timeline.push((ms_since(t0), "read back".into()));
     for (&(topic, promise, _, _), (acked, failed)) in STREAMS.iter().zip(&histories) {
         let logs = reads.get(topic).map(Vec::as_slice).unwrap_or_default();
         let verdict = checker::check_stream(promise, acked, logs);
@@ -194,14 +196,55 @@ async fn exercise(
     // The consumer has had the settled cluster for as long as the read-back took; stop it.
     consumer_stop.store(true, Ordering::SeqCst);
     let seen = consumer.await.context("consumer task")??;
+    out.timeline.push((ms_since(t0), "consumer closed".into()));
     out.consumed = seen.len();
     let consumed_logs = reads.get(CONSUMED).map(Vec::as_slice).unwrap_or_default();
     out.vanished = checker::vanished(&seen, consumed_logs);
     let samples = sampler.await.context("commit sampler")?;
     out.commit_samples = samples.len();
     out.commits_backwards = checker::commits_backwards(&samples);
-    out.divergent = checker::divergent_replicas(&replica_bytes(cluster, limits)?);
+    // Reading every replica's files is blocking work: off the nodes' worker threads.
+    let copies = tokio::task::block_in_place(|| replica_bytes(cluster, limits))?;
+    out.divergent = checker::divergent_replicas(&copies);
+    out.timeline
+        .push((ms_since(t0), "replicas compared".into()));
+    let late = lateness.finish().await;
+    out.timeline.push((
+        ms_since(t0),
+        format!("runtime: longest scheduling delay {late} ms"),
+    ));
     Ok(())
+}
+
+/// How late a 50 ms ticker on the shared runtime gets: a delay near the session timeouts means
+/// the harness (not the cluster) starved the nodes' tasks.
+struct Lateness {
+    stop: Arc<AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl Lateness {
+    fn start() -> Lateness {
+        let stop = Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let (tick, mut worst) = (Duration::from_millis(50), Duration::ZERO);
+                while !stop.load(Ordering::SeqCst) {
+                    let asked = Instant::now();
+                    tokio::time::sleep(tick).await;
+                    worst = worst.max(asked.elapsed().saturating_sub(tick));
+                }
+                worst.as_millis() as u64
+            }
+        });
+        Lateness { stop, task }
+    }
+
+    async fn finish(self) -> u64 {
+        self.stop.store(true, Ordering::SeqCst);
+        self.task.await.unwrap_or_default()
+    }
 }
 
 fn ms_since(t0: Instant) -> u64 {
@@ -258,6 +301,9 @@ async fn produce(
             None => {}
         }
     }
+    // Destroying a client joins its threads: not on a worker the nodes' tasks need.
+    drop(in_flight);
+    tokio::task::block_in_place(|| drop(producer));
     Ok((acked, failed))
 }
 
@@ -287,6 +333,9 @@ async fn consume(bootstrap: String, stop: Arc<AtomicBool>) -> Result<Vec<(i32, i
             let _ = consumer.commit_consumer_state(CommitMode::Async);
         }
     }
+    // Closing leaves the group and waits for the coordinator's answer, blocking the thread:
+    // not on a worker the nodes' tasks need.
+    tokio::task::block_in_place(|| drop(consumer));
     Ok(seen)
 }
 
@@ -338,19 +387,34 @@ async fn apply_faults(
     // The node each started fault hit (None: skipped, its target was down or unknown).
     let mut hit: Vec<Option<i32>> = vec![None; schedule.faults.len()];
     let mut stopping = Stopping::default();
+    // Link faults in force, by fault index: a node's links are cut while any of its own is
+    // (overlapping faults on one node end one at a time), also across its restarts.
+    let mut cuts: BTreeMap<usize, (i32, FaultKind)> = BTreeMap::new();
     for (at, i, starts) in events {
         tokio::time::sleep(Duration::from_millis(at).saturating_sub(t0.elapsed())).await;
         let fault = schedule.faults[i];
         let now = ms_since(t0);
         if starts {
             let note = start_fault(&fault, cluster, clock, &mut hit[i], &mut stopping).await;
+            if let (Some(id), true) = (hit[i], cuts_links(fault.kind)) {
+                cuts.insert(i, (id, fault.kind));
+                set_links(cluster, &stopping, &cuts, id);
+            }
             timeline.push((now, format!("{fault}: {note}")));
         } else if let Some(id) = hit[i] {
-            let mut note = String::new();
-            if let Some(took) = stopping.finish(id).await {
-                note = format!("node {id}'s stop took {} ms; ", took.as_millis());
-            }
-            note.push_str(&end_fault(&fault, id, cluster).await);
+            let note = if cuts_links(fault.kind) {
+                cuts.remove(&i);
+                set_links(cluster, &stopping, &cuts, id)
+            } else {
+                // Its ports and data are the stopping node's until its stop returns.
+                let mut note = match stopping.finish(id).await {
+                    Some(took) => format!("node {id}'s stop took {} ms; ", took.as_millis()),
+                    None => String::new(),
+                };
+                note.push_str(&restart(id, cluster).await);
+                set_links(cluster, &stopping, &cuts, id);
+                note
+            };
             timeline.push((ms_since(t0), note));
         }
     }
@@ -365,12 +429,19 @@ async fn apply_faults(
 /// Controlled stops running beside the schedule (they take as long as moving leaderships
 /// does, and the other faults keep their times meanwhile).
 #[derive(Default)]
-struct Stopping(Vec<(i32, tokio::task::JoinHandle<Duration>)>);
+struct Stopping(
+    Vec<(
+        i32,
+        Arc<gregor::links::PeerLinks>,
+        tokio::task::JoinHandle<Duration>,
+    )>,
+);
 
 impl Stopping {
     fn start(&mut self, id: i32, node: gregor::server::BrokerHandle) {
         self.0.push((
             id,
+            node.broker.links.clone(),
             tokio::spawn(async move {
                 let started = Instant::now();
                 node.shutdown().await;
@@ -382,13 +453,22 @@ impl Stopping {
     /// Waits for node `id`'s stop, if one runs: how long it took.
     async fn finish(&mut self, id: i32) -> Option<Duration> {
         let i = self.0.iter().position(|s| s.0 == id)?;
-        let (_, task) = self.0.remove(i);
+        let (_, _, task) = self.0.remove(i);
         Some(task.await.unwrap_or_default())
+    }
+
+    /// Sets node `id`'s links if it is stopping: whether it was.
+    fn set_links(&self, id: i32, outbound: bool, inbound: bool) -> bool {
+        self.0
+            .iter()
+            .find(|s| s.0 == id)
+            .map(|s| s.1.set(outbound, inbound))
+            .is_some()
     }
 
     async fn finish_all(&mut self) -> Vec<(i32, Duration)> {
         let mut out = Vec::new();
-        for (id, task) in self.0.drain(..) {
+        for (id, _, task) in self.0.drain(..) {
             out.push((id, task.await.unwrap_or_default()));
         }
         out
@@ -432,7 +512,8 @@ async fn start_fault(
                 stopping.start(id, node);
             }
         }
-        FaultKind::Isolate => cluster.isolate(id),
+        // Link faults: the caller sets the links from every fault in force.
+        FaultKind::Isolate | FaultKind::CutOutbound | FaultKind::CutInbound => {}
         FaultKind::ClockJump { .. } => {}
     }
     match fault.kind {
@@ -441,17 +522,44 @@ async fn start_fault(
     }
 }
 
-async fn end_fault(fault: &Fault, id: i32, cluster: &mut EmbeddedCluster) -> String {
-    match fault.kind {
-        FaultKind::Kill | FaultKind::Stop => match cluster.restart(id).await {
-            Ok(()) => format!("node {id} restarted"),
-            Err(e) => format!("node {id} restart failed: {e}"),
-        },
-        FaultKind::Isolate => {
-            cluster.heal(id);
-            format!("node {id} healed")
+async fn restart(id: i32, cluster: &mut EmbeddedCluster) -> String {
+    match cluster.restart(id).await {
+        Ok(()) => format!("node {id} restarted"),
+        Err(e) => format!("node {id} restart failed: {e}"),
+    }
+}
+
+/// Whether the fault cuts links (and its end restores them).
+fn cuts_links(kind: FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::Isolate | FaultKind::CutOutbound | FaultKind::CutInbound
+    )
+}
+
+/// Sets node `id`'s links from the link faults in force on it (running or stopping; a node
+/// that is down gets them at its restart): what they are now.
+fn set_links(
+    cluster: &EmbeddedCluster,
+    stopping: &Stopping,
+    cuts: &BTreeMap<usize, (i32, FaultKind)>,
+    id: i32,
+) -> String {
+    let (mut outbound, mut inbound) = (false, false);
+    for (node, kind) in cuts.values() {
+        if *node == id {
+            outbound |= matches!(kind, FaultKind::Isolate | FaultKind::CutOutbound);
+            inbound |= matches!(kind, FaultKind::Isolate | FaultKind::CutInbound);
         }
-        FaultKind::ClockJump { .. } => String::new(),
+    }
+    if !stopping.set_links(id, outbound, inbound) {
+        cluster.set_links(id, outbound, inbound);
+    }
+    match (outbound, inbound) {
+        (false, false) => format!("node {id} healed"),
+        (true, true) => format!("node {id} still isolated"),
+        (true, false) => format!("node {id}: outbound links still cut"),
+        (false, true) => format!("node {id}: inbound links still cut"),
     }
 }
 

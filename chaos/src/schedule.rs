@@ -42,6 +42,11 @@ pub enum FaultKind {
     /// Cut off from every other node, both ways (clients still reach it), healed when the fault
     /// ends: with three nodes, the minority side of a majority/minority split.
     Isolate,
+    /// One way: the node's own connections to its peers fail (replica fetches, broker
+    /// heartbeats, Raft messages it sends) while the peers' connections to it work.
+    CutOutbound,
+    /// One way, the mirror: the peers' connections to the node fail, its own work.
+    CutInbound,
     /// The wall clock of every node steps by `jump_ms` (an NTP step); it stays stepped.
     ClockJump { jump_ms: i64 },
 }
@@ -58,26 +63,21 @@ pub struct Fault {
 
 impl fmt::Display for Fault {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
-            FaultKind::Kill => write!(
-                f,
-                "kill -9 {} at {} ms for {} ms",
-                self.target, self.at_ms, self.for_ms
-            ),
-            FaultKind::Stop => write!(
-                f,
-                "stop {} at {} ms for {} ms",
-                self.target, self.at_ms, self.for_ms
-            ),
-            FaultKind::Isolate => write!(
-                f,
-                "isolate {} at {} ms for {} ms",
-                self.target, self.at_ms, self.for_ms
-            ),
+        let what = match self.kind {
+            FaultKind::Kill => "kill -9",
+            FaultKind::Stop => "stop",
+            FaultKind::Isolate => "isolate",
+            FaultKind::CutOutbound => "cut the outbound links of",
+            FaultKind::CutInbound => "cut the inbound links of",
             FaultKind::ClockJump { jump_ms } => {
-                write!(f, "wall clock {jump_ms:+} ms at {} ms", self.at_ms)
+                return write!(f, "wall clock {jump_ms:+} ms at {} ms", self.at_ms);
             }
-        }
+        };
+        write!(
+            f,
+            "{what} {} at {} ms for {} ms",
+            self.target, self.at_ms, self.for_ms
+        )
     }
 }
 
@@ -108,10 +108,12 @@ pub fn generate(seed: u64, shape: Shape) -> Schedule {
     let latest_start = shape.workload_ms.saturating_sub(shape.fault_ms_max).max(1);
     let mut faults: Vec<Fault> = (0..count)
         .map(|_| {
-            let kind = match rng.random_range(0..10) {
-                0..=3 => FaultKind::Kill,
-                4 => FaultKind::Stop,
-                5..=8 => FaultKind::Isolate,
+            let kind = match rng.random_range(0..20) {
+                0..=6 => FaultKind::Kill,
+                7..=8 => FaultKind::Stop,
+                9..=14 => FaultKind::Isolate,
+                15..=16 => FaultKind::CutOutbound,
+                17..=18 => FaultKind::CutInbound,
                 _ => FaultKind::ClockJump {
                     // Up to an hour either way: well inside retention, past every session.
                     jump_ms: rng.random_range(-3_600_000..=3_600_000),
@@ -178,6 +180,8 @@ mod tests {
         assert!(all.iter().any(|f| f.kind == FaultKind::Kill));
         assert!(all.iter().any(|f| f.kind == FaultKind::Stop));
         assert!(all.iter().any(|f| f.kind == FaultKind::Isolate));
+        assert!(all.iter().any(|f| f.kind == FaultKind::CutOutbound));
+        assert!(all.iter().any(|f| f.kind == FaultKind::CutInbound));
         assert!(
             all.iter()
                 .any(|f| matches!(f.kind, FaultKind::ClockJump { .. }))

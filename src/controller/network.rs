@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable,
@@ -306,11 +307,14 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let raft = raft.clone();
                 let links = links.clone();
-                conns.spawn(async move {
-                    if let Err(e) = serve_connection(stream, raft, timeouts, links).await {
-                        tracing::debug!(%peer, error = %e, "controller connection closed");
+                conns.spawn(
+                    async move {
+                        if let Err(e) = serve_connection(stream, raft, timeouts, links).await {
+                            tracing::debug!(%peer, error = %e, "controller connection closed");
+                        }
                     }
-                });
+                    .in_current_span(),
+                );
             }
             Err(e) => {
                 // Out of descriptors and the like: back off rather than spin.
@@ -341,7 +345,7 @@ pub async fn serve_connection(
         let req: RpcRequest = tokio::time::timeout(bound, read_body(&mut stream, len))
             .await
             .map_err(|_| timed_out())??;
-        if links.is_cut() {
+        if links.inbound_cut() {
             return Ok(()); // dropped on the floor, as a cut cable would
         }
         let reply = match req {
@@ -351,7 +355,7 @@ pub async fn serve_connection(
                 RpcReply::InstallSnapshot(raft.install_snapshot(r).await)
             }
         };
-        if links.is_cut() {
+        if links.inbound_cut() {
             return Ok(()); // cut while the request was in hand: the reply is lost
         }
         tokio::time::timeout(bound, write_frame(&mut stream, &reply))

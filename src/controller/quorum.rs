@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use openraft::error::{ClientWriteError, InitializeError, RaftError};
 use openraft::{BasicNode, Config, Raft, SnapshotPolicy};
@@ -262,14 +263,13 @@ impl Quorum {
         let raft = Raft::new(config.node_id, raft_config, network, log, sm)
             .await
             .map_err(|e| QuorumError::Raft(e.to_string()))?;
-        let server =
-            listener.map(|l| tokio::spawn(serve(l, raft.clone(), timeouts, config.links.clone())));
+        let server = listener.map(|l| {
+            tokio::spawn(serve(l, raft.clone(), timeouts, config.links.clone()).in_current_span())
+        });
         let progress = Arc::new(Mutex::new(Progress::default()));
-        let tracker = tokio::spawn(track_progress(
-            raft.clone(),
-            progress.clone(),
-            config.clock.clone(),
-        ));
+        let tracker = tokio::spawn(
+            track_progress(raft.clone(), progress.clone(), config.clock.clone()).in_current_span(),
+        );
         let quorum = Quorum {
             id: config.node_id,
             raft,

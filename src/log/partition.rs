@@ -24,7 +24,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -151,6 +151,9 @@ pub struct PartitionLog {
     /// snapshots it with its segment views and discards what it read when it changed meanwhile,
     /// so no reader is handed bytes a truncation removed (`without_truncation`).
     truncations: AtomicU64,
+    /// Whether the last write failed (a full disk, say): logged once when writes start failing
+    /// and once when they succeed again, not on every refused append.
+    writes_failing: AtomicBool,
 }
 
 fn overflow(what: &str) -> LogError {
@@ -357,6 +360,7 @@ impl PartitionLog {
             direct_reads: AtomicU64::new(0),
             read_ahead_hits: AtomicU64::new(0),
             truncations: AtomicU64::new(0),
+            writes_failing: AtomicBool::new(false),
         })
     }
 
@@ -559,14 +563,34 @@ impl PartitionLog {
         settings: &TopicSettings,
     ) -> Result<(), LogError> {
         let size = h.total_size_bytes() as u64;
-        if inner
-            .active()?
-            .should_roll(size, h.last_offset(), now_ms, settings)
-        {
-            self.roll_locked(inner)?;
-        }
+        let written = (|| {
+            if inner
+                .active()?
+                .should_roll(size, h.last_offset(), now_ms, settings)
+            {
+                self.roll_locked(inner)?;
+            }
+            inner.active_mut()?.write_parts(parts)
+        })();
+        let position = match written {
+            Ok(position) => {
+                if self.writes_failing.swap(false, Ordering::Relaxed) {
+                    tracing::info!(dir = %self.dir.display(), "writes succeed again");
+                }
+                position
+            }
+            Err(e) => {
+                if !self.writes_failing.swap(true, Ordering::Relaxed) {
+                    tracing::error!(
+                        dir = %self.dir.display(),
+                        error = %e,
+                        "write failed (appends fail with KAFKA_STORAGE_ERROR while this lasts)"
+                    );
+                }
+                return Err(e);
+            }
+        };
         let active = inner.active_mut()?;
-        let position = active.write_parts(parts)?;
         active.commit_batch(h, position, now_ms, settings);
         inner.log_end_offset = h.next_offset();
         Ok(())

@@ -132,7 +132,9 @@ async fn serve_requests(
             }
         }
         let out = match decode_request(frame.freeze(), versions) {
-            Ok(request) if broker.links.is_cut() && (controller || is_replica_fetch(&request)) => {
+            Ok(request)
+                if broker.links.inbound_cut() && (controller || is_replica_fetch(&request)) =>
+            {
                 tracing::debug!(%peer, api_key = ?request.api_key, "peer request dropped: links cut");
                 break;
             }
@@ -141,7 +143,7 @@ async fn serve_requests(
                     (request.api_key, request.version, request.correlation_id);
                 let from_peer = controller || is_replica_fetch(&request);
                 let handled = handlers::handle(&broker, &mut state, request).await;
-                if from_peer && broker.links.is_cut() {
+                if from_peer && broker.links.inbound_cut() {
                     break; // cut while the request was in hand (a parked replica fetch)
                 }
                 match handled {

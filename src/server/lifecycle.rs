@@ -27,6 +27,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::watch;
 
@@ -346,16 +347,19 @@ pub async fn checkpoint_high_watermarks(broker: &Arc<Broker>) -> Result<(), Brok
 /// Sends an ISR change to the controller in the background and applies its answer.
 pub fn spawn_isr_change(broker: &Arc<Broker>, partition: Arc<Partition>, proposal: IsrProposal) {
     let broker = broker.clone();
-    tokio::spawn(async move {
-        let answer = alter_partition(&broker, &proposal).await;
-        match answer {
-            Ok(accepted) => partition.isr_change_done(Some(accepted)),
-            Err(e) => {
-                tracing::info!(partition = %proposal.tp, error = %e, "AlterPartition not applied");
-                partition.isr_change_done(None);
+    tokio::spawn(
+        async move {
+            let answer = alter_partition(&broker, &proposal).await;
+            match answer {
+                Ok(accepted) => partition.isr_change_done(Some(accepted)),
+                Err(e) => {
+                    tracing::info!(partition = %proposal.tp, error = %e, "AlterPartition not applied");
+                    partition.isr_change_done(None);
+                }
             }
         }
-    });
+        .in_current_span(),
+    );
 }
 
 async fn alter_partition(broker: &Broker, p: &IsrProposal) -> Result<(Vec<i32>, i32), BrokerError> {

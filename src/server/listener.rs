@@ -5,6 +5,7 @@
 //! harms only itself. On shutdown the loop stops accepting and waits for every connection task.
 
 use std::sync::Arc;
+use tracing::Instrument;
 
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -45,10 +46,13 @@ pub async fn serve(
                 let broker = broker.clone();
                 let shutdown = shutdown.clone();
                 let name = name.clone();
-                tasks.spawn(async move {
-                    connection::serve(broker, stream, peer, name, shutdown).await;
-                    drop(permit);
-                });
+                tasks.spawn(
+                    async move {
+                        connection::serve(broker, stream, peer, name, shutdown).await;
+                        drop(permit);
+                    }
+                    .in_current_span(),
+                );
                 while tasks.try_join_next().is_some() {}
             }
         }
@@ -82,7 +86,7 @@ pub async fn serve_controller(
                         continue;
                     }
                 };
-                if broker.links.is_cut() {
+                if broker.links.inbound_cut() {
                     continue; // fault injection: the peers cannot reach this node
                 }
                 let _ = stream.set_nodelay(true);
@@ -106,7 +110,7 @@ pub async fn serve_controller(
                         );
                         connection::serve_on(broker, stream, peer, name, shutdown, true).await;
                     }
-                });
+                }.in_current_span());
                 while tasks.try_join_next().is_some() {}
             }
         }

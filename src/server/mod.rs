@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -653,6 +654,8 @@ pub struct BrokerHandle {
     controller_addr: Option<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The node's log span (`node{id}` in a quorum, none alone), over its stop too.
+    span: tracing::Span,
 }
 
 impl BrokerHandle {
@@ -687,6 +690,11 @@ impl BrokerHandle {
     }
 
     async fn stop(self, controlled: bool) {
+        let span = self.span.clone();
+        self.stop_in_span(controlled).instrument(span).await
+    }
+
+    async fn stop_in_span(self, controlled: bool) {
         if controlled {
             lifecycle::controlled_shutdown(&self.broker).await;
         }
@@ -750,6 +758,20 @@ async fn bind(addr: &str) -> Result<TcpListener, StartError> {
 /// the whole quorum returns once it is registered and serving its partitions; a node of a larger
 /// quorum returns at once and joins the cluster in the background.
 pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHandle, StartError> {
+    // A node of a quorum tags everything it logs with its id (several nodes may share a
+    // process: the in-process cluster); its tasks carry the span (`in_current_span`).
+    let span = if config.controller_quorum_voters.is_some() {
+        tracing::info_span!("node", id = config.node_id)
+    } else {
+        tracing::Span::none()
+    };
+    start_in_span(config, clock).instrument(span).await
+}
+
+async fn start_in_span(
+    config: BrokerConfig,
+    clock: SharedClock,
+) -> Result<BrokerHandle, StartError> {
     let log_dir = config
         .log_dirs
         .first()
@@ -804,7 +826,8 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     let logs = {
         let clock = clock.clone();
         let dir = log_dir.clone();
-        tokio::task::spawn_blocking(move || LogManager::open(dir, clock))
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| LogManager::open(dir, clock)))
             .await
             .map_err(|e| BrokerError::InvalidRequest(e.to_string()))?
             .map_err(BrokerError::from)?
@@ -891,30 +914,27 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
     store.bind(&broker);
     let _ = broker.weak_self.set(Arc::downgrade(&broker));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let controller_accept = tokio::spawn(listener::serve_controller(
-        broker.clone(),
-        controller_listener,
-        shutdown_rx.clone(),
-    ));
+    let controller_accept = tokio::spawn(
+        listener::serve_controller(broker.clone(), controller_listener, shutdown_rx.clone())
+            .in_current_span(),
+    );
     if single {
         // A quorum of one: be registered and serving before the first client connects.
         lifecycle::join_cluster(&broker, Duration::from_millis(START_READY_MS_MAX))
             .await
             .map_err(|e| StartError::Quorum(e.to_string()))?;
     }
-    let lifecycle_task = tokio::spawn(lifecycle::run(broker.clone(), shutdown_rx.clone()));
+    let lifecycle_task =
+        tokio::spawn(lifecycle::run(broker.clone(), shutdown_rx.clone()).in_current_span());
     let mut tasks: Vec<JoinHandle<()>> = client_listeners
         .into_iter()
         .map(|(name, l)| {
-            tokio::spawn(listener::serve(
-                broker.clone(),
-                l,
-                name,
-                shutdown_rx.clone(),
-            ))
+            tokio::spawn(
+                listener::serve(broker.clone(), l, name, shutdown_rx.clone()).in_current_span(),
+            )
         })
         .collect();
-    let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx));
+    let housekeeping = tokio::spawn(housekeeping(broker.clone(), shutdown_rx).in_current_span());
     tracing::info!(%local_addr, %controller_addr, node_id = node_id.0, "Gregor is serving");
     Ok(BrokerHandle {
         broker,
@@ -925,6 +945,7 @@ pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHan
             tasks.extend([housekeeping, lifecycle_task, controller_accept]);
             tasks
         },
+        span: tracing::Span::current(),
     })
 }
 

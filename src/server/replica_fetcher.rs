@@ -19,6 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
+use tracing::Instrument;
 
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -72,13 +73,16 @@ impl ReplicaFetchers {
             let partitions: Assigned = Arc::default();
             let changed = Arc::new(Notify::new());
             let (stop, stop_rx) = watch::channel(false);
-            let task = tokio::spawn(run(
-                Arc::downgrade(&me),
-                leader,
-                partitions.clone(),
-                changed.clone(),
-                stop_rx,
-            ));
+            let task = tokio::spawn(
+                run(
+                    Arc::downgrade(&me),
+                    leader,
+                    partitions.clone(),
+                    changed.clone(),
+                    stop_rx,
+                )
+                .in_current_span(),
+            );
             Fetcher {
                 partitions,
                 changed,

@@ -7,7 +7,7 @@
 //! the test's own children are ever signalled, by their PID.
 
 use std::fs::OpenOptions;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -27,10 +27,10 @@ pub fn free_port() -> u16 {
     free_port_on([127, 0, 0, 1].into())
 }
 
-/// A port free on `ip` (any 127.0.0.0/8 address works on Linux) right now.
+/// A port free on `ip` (any 127.0.0.0/8 address works on Linux) right now, below the
+/// ephemeral range (`gregor::embedded::free_port_on`: no outgoing connection takes it first).
 pub fn free_port_on(ip: IpAddr) -> u16 {
-    let l = TcpListener::bind((ip, 0)).unwrap_or_else(|e| panic!("bind {ip}:0: {e}"));
-    l.local_addr().expect("local addr").port()
+    gregor::embedded::free_port_on(ip).unwrap_or_else(|e| panic!("free port on {ip}: {e}"))
 }
 
 /// A `gregor` child process; killed (SIGKILL) and reaped on drop if still running.
