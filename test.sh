@@ -22,6 +22,10 @@ fi
 # broker (cargo hands it the release binary). The container test builds its own static binary.
 cargo test --release "$@"
 
+# Seeded fault schedules against in-process 3-node clusters (gregor-chaos; chaos/RESULTS.md):
+# a short fixed run of 12 (about 3 minutes). The 1,000-schedule run is a separate command (README).
+cargo run --release --bin gregor-chaos -- --schedules 12 --seed 1
+
 # The compatibility suite: six independent clients against a release broker; writes
 # compat-tests/REPORT.md and fails on any failure a client's allow-list does not name.
 compat-tests/run

@@ -7,6 +7,10 @@
 //!   read back once, at its acknowledged offset, in send order per partition; after the node
 //!   returns it rejoins every ISR and the three replicas' log files of every partition are equal
 //!   byte for byte. Prints the unavailability of partition 0 (kill to first acknowledged write).
+//! - `leader_paused_past_its_session_loses_no_acknowledged_write`: the same, with the leader
+//!   paused (SIGSTOP) for 8 s instead: the other two fence it, take its leaderships and drop it
+//!   from the ISRs while it sleeps; woken (SIGCONT), it still believes it leads, with requests
+//!   read before the pause in hand. The same checks hold, and it rejoins every ISR.
 //! - `rolling_restart_under_load`: each node in turn gets SIGTERM (controlled shutdown) and is
 //!   started again while a producer and a consumer group run; no non-retriable error reaches the
 //!   producer and the consumer sees every acknowledged record.
@@ -297,13 +301,32 @@ fn send(producer: &ThreadedProducer<Recorder>, topic: &str, i: usize) {
     }
 }
 
+/// What happens to partition 0's leader a third of the way in.
+#[derive(Clone, Copy, Debug)]
+enum LeaderFault {
+    /// A real `kill -9`; restarted once its leaderships have moved.
+    Kill9,
+    /// SIGSTOP for this long (past its broker session and `replica.lag.time.max.ms`), then
+    /// SIGCONT: it wakes up believing it still leads, with requests it took before the pause.
+    Pause(Duration),
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn leader_kill9_loses_no_acknowledged_write() {
+    leader_fault_loses_no_acknowledged_write("kill9", LeaderFault::Kill9).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leader_paused_past_its_session_loses_no_acknowledged_write() {
+    leader_fault_loses_no_acknowledged_write("pause", LeaderFault::Pause(Duration::from_secs(8)))
+        .await;
+}
+
+async fn leader_fault_loses_no_acknowledged_write(topic: &str, fault: LeaderFault) {
     init_tracing();
     let _serial = SERIAL.lock().await;
     const RECORDS: usize = 100_000;
     const KILL_AT: usize = RECORDS / 3;
-    let topic = "kill9";
     let mut cluster = ProcessCluster::start(3, FAST);
     let bootstrap = cluster.bootstrap();
     create_topic(&bootstrap, topic).await;
@@ -336,10 +359,27 @@ async fn leader_kill9_loses_no_acknowledged_write() {
             first_sent_after_kill = Some(i);
         }
         if killed_at.is_none() && deliveries.done.load(Ordering::Acquire) >= KILL_AT {
-            cluster.node(victim).process.kill9();
+            match fault {
+                LeaderFault::Kill9 => cluster.node(victim).process.kill9(),
+                LeaderFault::Pause(_) => cluster.node(victim).process.signal(libc::SIGSTOP),
+            }
             killed_at = Some(Instant::now());
-            eprintln!("kill -9 node {victim} (leader of partition 0) after {i} sends");
+            eprintln!("{fault:?} node {victim} (leader of partition 0) after {i} sends");
         }
+    }
+    if let LeaderFault::Pause(pause) = fault {
+        // While it sleeps, the others fence it and take its leaderships; then it wakes.
+        let after = wait_placement(
+            &cluster,
+            topic,
+            "leaders moved off the paused node",
+            |(l, _, isr)| *l >= 0 && *l != victim && !isr.contains(&victim),
+        );
+        eprintln!("during the pause: {after:?}");
+        let paused = killed_at.map(|t| t.elapsed()).unwrap_or_default();
+        std::thread::sleep(pause.saturating_sub(paused));
+        cluster.node(victim).process.signal(libc::SIGCONT);
+        eprintln!("SIGCONT node {victim}");
     }
     producer
         .flush(Duration::from_secs(180))
@@ -366,17 +406,17 @@ async fn leader_kill9_loses_no_acknowledged_write() {
     );
 
     // The node comes back, truncates whatever it had that the new leader has not, and rejoins.
-    let after = wait_placement(
-        &cluster,
-        topic,
-        "leaders moved off the dead node",
-        |(l, _, _)| *l >= 0 && *l != victim,
-    );
-    assert!(
-        after.values().all(|s| !s.2.contains(&victim)),
-        "dead node left the ISRs: {after:?}"
-    );
-    {
+    if let LeaderFault::Kill9 = fault {
+        let after = wait_placement(
+            &cluster,
+            topic,
+            "leaders moved off the dead node",
+            |(l, _, _)| *l >= 0 && *l != victim,
+        );
+        assert!(
+            after.values().all(|s| !s.2.contains(&victim)),
+            "dead node left the ISRs: {after:?}"
+        );
         let node = cluster.node(victim);
         node.process.respawn();
         node.process.wait_accepting();
@@ -384,7 +424,7 @@ async fn leader_kill9_loses_no_acknowledged_write() {
     wait_placement(
         &cluster,
         topic,
-        "the restarted node back in every ISR",
+        "the node back in every ISR",
         |(_, _, isr)| isr.len() == 3,
     );
 

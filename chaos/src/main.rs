@@ -86,16 +86,19 @@ fn main() -> std::process::ExitCode {
     };
     let started = Instant::now();
     let (mut passed, mut failed) = (0u64, Vec::new());
+    let mut totals = Totals::default();
     for seed in args.seed..args.seed.saturating_add(args.schedules) {
         let schedule = schedule::generate(seed, shape);
         let outcome = runtime.block_on(run::run(&schedule, limits));
         report(&schedule, &outcome, args.verbose);
+        totals.add(&schedule, &outcome);
         if outcome.passed() {
             passed += 1;
         } else {
             failed.push(seed);
         }
     }
+    totals.print();
     println!(
         "{passed} passed, {} failed ({} s){}",
         failed.len(),
@@ -113,17 +116,79 @@ fn main() -> std::process::ExitCode {
     }
 }
 
+/// Sums over the schedules of a run, printed before its last line.
+#[derive(Default)]
+struct Totals {
+    /// Faults by kind, in first-seen order.
+    faults: Vec<(&'static str, u64)>,
+    /// Per stream: (topic, promise name, acked, failed, lost, duplicated, reordered).
+    streams: Vec<(&'static str, &'static str, [u64; 5])>,
+    consumed: u64,
+    vanished: u64,
+    divergent: u64,
+}
+
+impl Totals {
+    fn add(&mut self, schedule: &schedule::Schedule, o: &Outcome) {
+        for f in &schedule.faults {
+            let kind = f.kind.name();
+            match self.faults.iter_mut().find(|k| k.0 == kind) {
+                Some(k) => k.1 += 1,
+                None => self.faults.push((kind, 1)),
+            }
+        }
+        for (topic, promise, v, failed) in &o.streams {
+            let counts = [
+                v.acked as u64,
+                *failed,
+                v.lost.len() as u64,
+                v.duplicated,
+                v.reordered,
+            ];
+            match self.streams.iter_mut().find(|s| s.0 == *topic) {
+                Some(s) => s.2.iter_mut().zip(counts).for_each(|(a, b)| *a += b),
+                None => self.streams.push((topic, promise_name(*promise), counts)),
+            }
+        }
+        self.consumed += o.consumed as u64;
+        self.vanished += o.vanished.len() as u64;
+        self.divergent += o.divergent.len() as u64;
+    }
+
+    fn print(&self) {
+        let faults: Vec<String> = self
+            .faults
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        println!("totals: faults {}", faults.join(", "));
+        for (topic, promise, [acked, failed, lost, duplicated, reordered]) in &self.streams {
+            println!(
+                "totals: {topic} ({promise}): acked {acked}, failed {failed}, lost {lost}, duplicated {duplicated}, reordered {reordered}"
+            );
+        }
+        println!(
+            "totals: consumed {} (vanished {}), divergent replicas {}",
+            self.consumed, self.vanished, self.divergent
+        );
+    }
+}
+
+fn promise_name(p: Promise) -> &'static str {
+    match p {
+        Promise::ExactlyOnceInOrder => "idempotent acks=all",
+        Promise::NoLoss => "acks=all",
+        Promise::None => "acks=1",
+    }
+}
+
 fn report(schedule: &schedule::Schedule, o: &Outcome, verbose: bool) {
     let faults: Vec<String> = schedule.faults.iter().map(|f| f.to_string()).collect();
     let streams: Vec<String> = o
         .streams
         .iter()
         .map(|(topic, promise, v, failed)| {
-            let promise = match promise {
-                Promise::ExactlyOnceInOrder => "idempotent acks=all",
-                Promise::NoLoss => "acks=all",
-                Promise::None => "acks=1",
-            };
+            let promise = promise_name(*promise);
             format!(
                 "{topic} ({promise}): acked {}, failed {failed}, lost {}, duplicated {}, reordered {}, gaps {}",
                 v.acked,

@@ -51,6 +51,20 @@ pub enum FaultKind {
     ClockJump { jump_ms: i64 },
 }
 
+impl FaultKind {
+    /// A short name, for totals.
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Kill => "kill -9",
+            FaultKind::Stop => "stops",
+            FaultKind::Isolate => "isolations",
+            FaultKind::CutOutbound => "outbound cuts",
+            FaultKind::CutInbound => "inbound cuts",
+            FaultKind::ClockJump { .. } => "clock steps",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Fault {
     /// When it starts, from the start of the workload.
