@@ -72,6 +72,8 @@ struct NodeSpec {
     client_port: u16,
     controller_port: u16,
     data_dir: PathBuf,
+    /// The node's links to its peers, the same across its restarts.
+    links: std::sync::Arc<crate::links::PeerLinks>,
 }
 
 /// An N-node cluster inside the calling process, for Rust tests: every node is a combined
@@ -176,6 +178,7 @@ impl EmbeddedCluster {
                 client_port: free_port()?,
                 controller_port: free_port()?,
                 data_dir: data_root.join(format!("node-{i}")),
+                links: Default::default(),
             });
         }
         let mut cluster = EmbeddedCluster {
@@ -190,7 +193,13 @@ impl EmbeddedCluster {
         let starts: Vec<_> = cluster
             .specs
             .iter()
-            .map(|s| Self::start_node(cluster.config_for(s)?, cluster.clock.clone()))
+            .map(|s| {
+                Self::start_node(
+                    cluster.config_for(s)?,
+                    cluster.clock.clone(),
+                    s.links.clone(),
+                )
+            })
             .collect::<Result<_, StartError>>()?;
         // A node of a larger quorum returns from `start` at once, so starting them in turn is
         // as good as starting them together.
@@ -231,9 +240,10 @@ impl EmbeddedCluster {
     fn start_node(
         config: BrokerConfig,
         clock: SharedClock,
+        links: std::sync::Arc<crate::links::PeerLinks>,
     ) -> Result<impl std::future::Future<Output = Result<BrokerHandle, StartError>>, StartError>
     {
-        Ok(server::start(config, clock))
+        Ok(server::start_in_process(config, clock, links))
     }
 
     /// Every node's client address, comma-separated (`bootstrap.servers`).
@@ -252,27 +262,25 @@ impl EmbeddedCluster {
     }
 
     /// Cuts node `id` off from every other node, both ways (its clients still reach it): see
-    /// `gregor::links`. Lasts until `heal` (or the node's restart).
+    /// `gregor::links`. Lasts until `heal`, across the node's restarts (a cut cable stays cut
+    /// when the machine reboots).
     pub fn isolate(&self, id: i32) {
-        if let Some(b) = self.broker(id) {
-            b.links.cut();
-        }
+        self.set_links(id, true, true);
     }
 
     /// Sets exactly which of node `id`'s links are cut (see `gregor::links`): `outbound`, its
     /// own connections to the other nodes (its replica fetches, heartbeats and Raft messages);
-    /// `inbound`, theirs to it. Lasts until changed, `heal` or the node's restart.
+    /// `inbound`, theirs to it. Running, stopping or down: the node's links are the same across
+    /// its restarts, so the setting lasts until changed or `heal`.
     pub fn set_links(&self, id: i32, outbound: bool, inbound: bool) {
-        if let Some(b) = self.broker(id) {
-            b.links.set(outbound, inbound);
+        if let Some(i) = self.index(id) {
+            self.specs[i].links.set(outbound, inbound);
         }
     }
 
     /// Restores node `id`'s links to the other nodes, both ways.
     pub fn heal(&self, id: i32) {
-        if let Some(b) = self.broker(id) {
-            b.links.heal();
-        }
+        self.set_links(id, false, false);
     }
 
     /// The ids of the nodes that are running.
@@ -342,7 +350,8 @@ impl EmbeddedCluster {
             return Ok(());
         }
         let config = self.config_for(&self.specs[i])?;
-        self.nodes[i] = Some(server::start(config, self.clock.clone()).await?);
+        let links = self.specs[i].links.clone();
+        self.nodes[i] = Some(server::start_in_process(config, self.clock.clone(), links).await?);
         Ok(())
     }
 

@@ -379,7 +379,8 @@ async fn leader_fault_loses_no_acknowledged_write(topic: &str, fault: LeaderFaul
         let paused = killed_at.map(|t| t.elapsed()).unwrap_or_default();
         std::thread::sleep(pause.saturating_sub(paused));
         cluster.node(victim).process.signal(libc::SIGCONT);
-        eprintln!("SIGCONT node {victim}");
+        let paused = killed_at.map(|t| t.elapsed()).unwrap_or_default();
+        eprintln!("SIGCONT node {victim} after {paused:?} (at least {pause:?})");
     }
     producer
         .flush(Duration::from_secs(180))

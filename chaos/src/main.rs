@@ -91,7 +91,7 @@ fn main() -> std::process::ExitCode {
         let schedule = schedule::generate(seed, shape);
         let outcome = runtime.block_on(run::run(&schedule, limits));
         report(&schedule, &outcome, args.verbose);
-        totals.add(&schedule, &outcome);
+        totals.add(&outcome);
         if outcome.passed() {
             passed += 1;
         } else {
@@ -119,7 +119,7 @@ fn main() -> std::process::ExitCode {
 /// Sums over the schedules of a run, printed before its last line.
 #[derive(Default)]
 struct Totals {
-    /// Faults by kind, in first-seen order.
+    /// Faults applied, by kind, in first-seen order.
     faults: Vec<(&'static str, u64)>,
     /// Per stream: (topic, promise name, acked, failed, lost, duplicated, reordered).
     streams: Vec<(&'static str, &'static str, [u64; 5])>,
@@ -129,9 +129,9 @@ struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, schedule: &schedule::Schedule, o: &Outcome) {
-        for f in &schedule.faults {
-            let kind = f.kind.name();
+    fn add(&mut self, o: &Outcome) {
+        for f in &o.applied {
+            let kind = f.name();
             match self.faults.iter_mut().find(|k| k.0 == kind) {
                 Some(k) => k.1 += 1,
                 None => self.faults.push((kind, 1)),

@@ -60,6 +60,8 @@ pub struct Outcome {
     pub seed: u64,
     /// (ms since the workload started, what happened).
     pub timeline: Vec<(u64, String)>,
+    /// The faults that happened (those whose target was down or unknown did not).
+    pub applied: Vec<FaultKind>,
     /// Per stream: its topic, promise, verdict and the sends that failed (indeterminate).
     pub streams: Vec<(&'static str, Promise, StreamVerdict, u64)>,
     pub consumed: usize,
@@ -96,6 +98,7 @@ pub async fn run(schedule: &Schedule, limits: Limits) -> Outcome {
     let mut outcome = Outcome {
         seed: schedule.seed,
         timeline: Vec::new(),
+        applied: Vec::new(),
         streams: Vec::new(),
         consumed: 0,
         vanished: Vec::new(),
@@ -171,7 +174,7 @@ async fn exercise(
     };
 
     let t0 = Instant::now();
-    apply_faults(schedule, cluster, clock, t0, &mut out.timeline).await;
+    out.applied = apply_faults(schedule, cluster, clock, t0, &mut out.timeline).await;
     let left = Duration::from_millis(limits.workload_ms).saturating_sub(t0.elapsed());
     tokio::time::sleep(left).await;
     stop.store(true, Ordering::SeqCst);
@@ -203,8 +206,8 @@ async fn exercise(
     let samples = sampler.await.context("commit sampler")?;
     out.commit_samples = samples.len();
     out.commits_backwards = checker::commits_backwards(&samples);
-    // Reading every replica's files is blocking work: off the nodes' worker threads.
-    let copies = tokio::task::block_in_place(|| replica_bytes(cluster, limits))?;
+    // Blocking file reads, on the thread that drives this run (`block_on`), not a worker.
+    let copies = replica_bytes(cluster, limits)?;
     out.divergent = checker::divergent_replicas(&copies);
     out.timeline
         .push((ms_since(t0), "replicas compared".into()));
@@ -241,9 +244,16 @@ impl Lateness {
         Lateness { stop, task }
     }
 
-    async fn finish(self) -> u64 {
+    async fn finish(mut self) -> u64 {
         self.stop.store(true, Ordering::SeqCst);
-        self.task.await.unwrap_or_default()
+        (&mut self.task).await.unwrap_or_default()
+    }
+}
+
+impl Drop for Lateness {
+    /// A run that ended early (an error) stops its ticker too.
+    fn drop(&mut self) {
+        self.task.abort();
     }
 }
 
@@ -374,7 +384,7 @@ async fn apply_faults(
     clock: &SteppedClock,
     t0: Instant,
     timeline: &mut Vec<(u64, String)>,
-) {
+) -> Vec<FaultKind> {
     // (at ms, fault index, starts?) in time order; an end sorts before a start at the same ms.
     let mut events: Vec<(u64, usize, bool)> = Vec::new();
     for (i, f) in schedule.faults.iter().enumerate() {
@@ -387,8 +397,9 @@ async fn apply_faults(
     // The node each started fault hit (None: skipped, its target was down or unknown).
     let mut hit: Vec<Option<i32>> = vec![None; schedule.faults.len()];
     let mut stopping = Stopping::default();
+    let mut applied = Vec::new();
     // Link faults in force, by fault index: a node's links are cut while any of its own is
-    // (overlapping faults on one node end one at a time), also across its restarts.
+    // (overlapping faults on one node end one at a time), also while it is down or stopping.
     let mut cuts: BTreeMap<usize, (i32, FaultKind)> = BTreeMap::new();
     for (at, i, starts) in events {
         tokio::time::sleep(Duration::from_millis(at).saturating_sub(t0.elapsed())).await;
@@ -398,21 +409,24 @@ async fn apply_faults(
             let note = start_fault(&fault, cluster, clock, &mut hit[i], &mut stopping).await;
             if let (Some(id), true) = (hit[i], cuts_links(fault.kind)) {
                 cuts.insert(i, (id, fault.kind));
-                set_links(cluster, &stopping, &cuts, id);
+                set_links(cluster, &cuts, id);
+            }
+            if hit[i].is_some() || matches!(fault.kind, FaultKind::ClockJump { .. }) {
+                applied.push(fault.kind);
             }
             timeline.push((now, format!("{fault}: {note}")));
         } else if let Some(id) = hit[i] {
             let note = if cuts_links(fault.kind) {
                 cuts.remove(&i);
-                set_links(cluster, &stopping, &cuts, id)
+                set_links(cluster, &cuts, id)
             } else {
-                // Its ports and data are the stopping node's until its stop returns.
+                // Its ports and data are the stopping node's until its stop returns. Its links
+                // come back as they were (the cluster keeps them across restarts).
                 let mut note = match stopping.finish(id).await {
                     Some(took) => format!("node {id}'s stop took {} ms; ", took.as_millis()),
                     None => String::new(),
                 };
                 note.push_str(&restart(id, cluster).await);
-                set_links(cluster, &stopping, &cuts, id);
                 note
             };
             timeline.push((ms_since(t0), note));
@@ -424,24 +438,18 @@ async fn apply_faults(
             format!("node {id}'s stop took {} ms", took.as_millis()),
         ));
     }
+    applied
 }
 
 /// Controlled stops running beside the schedule (they take as long as moving leaderships
 /// does, and the other faults keep their times meanwhile).
 #[derive(Default)]
-struct Stopping(
-    Vec<(
-        i32,
-        Arc<gregor::links::PeerLinks>,
-        tokio::task::JoinHandle<Duration>,
-    )>,
-);
+struct Stopping(Vec<(i32, tokio::task::JoinHandle<Duration>)>);
 
 impl Stopping {
     fn start(&mut self, id: i32, node: gregor::server::BrokerHandle) {
         self.0.push((
             id,
-            node.broker.links.clone(),
             tokio::spawn(async move {
                 let started = Instant::now();
                 node.shutdown().await;
@@ -453,22 +461,13 @@ impl Stopping {
     /// Waits for node `id`'s stop, if one runs: how long it took.
     async fn finish(&mut self, id: i32) -> Option<Duration> {
         let i = self.0.iter().position(|s| s.0 == id)?;
-        let (_, _, task) = self.0.remove(i);
+        let (_, task) = self.0.remove(i);
         Some(task.await.unwrap_or_default())
-    }
-
-    /// Sets node `id`'s links if it is stopping: whether it was.
-    fn set_links(&self, id: i32, outbound: bool, inbound: bool) -> bool {
-        self.0
-            .iter()
-            .find(|s| s.0 == id)
-            .map(|s| s.1.set(outbound, inbound))
-            .is_some()
     }
 
     async fn finish_all(&mut self) -> Vec<(i32, Duration)> {
         let mut out = Vec::new();
-        for (id, _, task) in self.0.drain(..) {
+        for (id, task) in self.0.drain(..) {
             out.push((id, task.await.unwrap_or_default()));
         }
         out
@@ -537,11 +536,9 @@ fn cuts_links(kind: FaultKind) -> bool {
     )
 }
 
-/// Sets node `id`'s links from the link faults in force on it (running or stopping; a node
-/// that is down gets them at its restart): what they are now.
+/// Sets node `id`'s links from the link faults in force on it: what they are now.
 fn set_links(
     cluster: &EmbeddedCluster,
-    stopping: &Stopping,
     cuts: &BTreeMap<usize, (i32, FaultKind)>,
     id: i32,
 ) -> String {
@@ -552,9 +549,7 @@ fn set_links(
             inbound |= matches!(kind, FaultKind::Isolate | FaultKind::CutInbound);
         }
     }
-    if !stopping.set_links(id, outbound, inbound) {
-        cluster.set_links(id, outbound, inbound);
-    }
+    cluster.set_links(id, outbound, inbound);
     match (outbound, inbound) {
         (false, false) => format!("node {id} healed"),
         (true, true) => format!("node {id} still isolated"),

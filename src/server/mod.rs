@@ -758,19 +758,26 @@ async fn bind(addr: &str) -> Result<TcpListener, StartError> {
 /// the whole quorum returns once it is registered and serving its partitions; a node of a larger
 /// quorum returns at once and joins the cluster in the background.
 pub async fn start(config: BrokerConfig, clock: SharedClock) -> Result<BrokerHandle, StartError> {
-    // A node of a quorum tags everything it logs with its id (several nodes may share a
-    // process: the in-process cluster); its tasks carry the span (`in_current_span`).
-    let span = if config.controller_quorum_voters.is_some() {
-        tracing::info_span!("node", id = config.node_id)
-    } else {
-        tracing::Span::none()
-    };
-    start_in_span(config, clock).instrument(span).await
+    start_in_span(config, clock, Arc::default()).await
+}
+
+/// `start` for a node that shares its process with others (the in-process cluster): everything
+/// it logs, from every task it spawns, carries a `node{id}` span, and its links to its peers
+/// are `links` (kept by the caller across restarts, so a cut outlives a reboot as a cut cable
+/// does). Each poll enters the span, so a node alone in its process does without.
+pub async fn start_in_process(
+    config: BrokerConfig,
+    clock: SharedClock,
+    links: Arc<PeerLinks>,
+) -> Result<BrokerHandle, StartError> {
+    let span = tracing::info_span!("node", id = config.node_id);
+    start_in_span(config, clock, links).instrument(span).await
 }
 
 async fn start_in_span(
     config: BrokerConfig,
     clock: SharedClock,
+    links: Arc<PeerLinks>,
 ) -> Result<BrokerHandle, StartError> {
     let log_dir = config
         .log_dirs
@@ -833,7 +840,6 @@ async fn start_in_span(
             .map_err(BrokerError::from)?
     };
     let logs = Arc::new(logs);
-    let links: Arc<PeerLinks> = Arc::default();
     let settings = ControllerSettings {
         node_id: config.node_id,
         voters,

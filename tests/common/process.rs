@@ -147,8 +147,20 @@ impl BrokerProcess {
         self.child.as_mut().expect("broker running")
     }
 
+    /// Whether the process was started and has not been killed or stopped by this handle (it
+    /// may have exited by itself: see `has_exited`).
     pub fn is_running(&self) -> bool {
         self.child.is_some()
+    }
+
+    /// Whether the started process has exited by itself (crashed, say): its status.
+    pub fn has_exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut()?.try_wait().ok().flatten()
+    }
+
+    /// The whole log the process wrote.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     pub fn bootstrap(&self) -> String {
@@ -189,7 +201,7 @@ impl BrokerProcess {
     }
 
     pub fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log_path).unwrap_or_default();
+        let text = self.log();
         let lines: Vec<&str> = text.lines().collect();
         let start = lines.len().saturating_sub(30);
         format!(
