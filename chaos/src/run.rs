@@ -749,7 +749,9 @@ fn replica_bytes(
                     .broker(*id)
                     .and_then(|b| b.partition(topic, p).ok())
                     .ok_or_else(|| anyhow!("{topic}-{p}: no replica on node {id}"))?;
-                copies.push((*id, log_bytes(replica.log(), hw)?));
+                let bytes = log_bytes(replica.log(), hw)
+                    .with_context(|| format!("{topic}-{p} on node {id}, below {}", hw.0))?;
+                copies.push((*id, bytes));
             }
             out.insert(format!("{topic}-{p}"), copies);
         }
@@ -761,10 +763,15 @@ fn log_bytes(log: &gregor::log::PartitionLog, hw: Offset) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     let mut offset = log.log_start_offset().0;
     while offset < hw.0 {
-        let r = log.read(Offset(offset), 1 << 20, hw, true)?;
+        let r = log
+            .read(Offset(offset), 1 << 20, hw, true)
+            .with_context(|| format!("read at offset {offset}"))?;
         let mut last = None;
         for b in gregor::log::BatchIter::new(&r.records) {
-            last = Some(b?.header.last_offset());
+            let b = b.with_context(|| {
+                format!("reading from offset {offset}, after batch ending {last:?}")
+            })?;
+            last = Some(b.header.last_offset());
         }
         let Some(last) = last else { break };
         bytes.extend_from_slice(&r.records);
