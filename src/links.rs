@@ -12,7 +12,7 @@
 //!   is the mirror.
 //!   That is what a firewall dropping one side's new connections does. Dropping every packet
 //!   one way is not a separate case over TCP: no connection survives it in either direction,
-//!   which is `cut`.
+//!   which is both cut.
 //!
 //! Healing restores nothing by itself: every peer path already reconnects after a failure. The
 //! check is one atomic load, and nothing is cut unless a test asks.
@@ -30,11 +30,6 @@ pub struct PeerLinks {
 }
 
 impl PeerLinks {
-    /// Cuts this node off from every peer, both ways.
-    pub fn cut(&self) {
-        self.set(true, true);
-    }
-
     /// Sets exactly which directions are cut: `outbound`, the exchanges this node starts;
     /// `inbound`, those its peers start.
     pub fn set(&self, outbound: bool, inbound: bool) {
@@ -46,11 +41,6 @@ impl PeerLinks {
                 "links to the peers changed (fault injection)"
             );
         }
-    }
-
-    /// Restores the links, both ways.
-    pub fn heal(&self) {
-        self.set(false, false);
     }
 
     /// Whether the peers' exchanges with this node are dropped (checked on the serving side).
@@ -77,7 +67,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn each_direction_cuts_alone_and_heal_restores_both() {
+    fn each_direction_cuts_alone_and_both_restore_together() {
         let l = PeerLinks::default();
         assert!(l.check().is_ok() && !l.inbound_cut());
         l.set(true, false);
@@ -85,10 +75,6 @@ mod tests {
         l.set(false, true);
         assert!(l.check().is_ok() && l.inbound_cut());
         l.set(true, true);
-        assert!(l.check().is_err() && l.inbound_cut());
-        l.heal();
-        assert!(l.check().is_ok() && !l.inbound_cut());
-        l.cut();
         assert!(l.check().is_err() && l.inbound_cut());
         l.set(false, false);
         assert!(l.check().is_ok() && !l.inbound_cut());

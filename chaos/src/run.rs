@@ -530,10 +530,7 @@ async fn restart(id: i32, cluster: &mut EmbeddedCluster) -> String {
 
 /// Whether the fault cuts links (and its end restores them).
 fn cuts_links(kind: FaultKind) -> bool {
-    matches!(
-        kind,
-        FaultKind::Isolate | FaultKind::CutOutbound | FaultKind::CutInbound
-    )
+    kind.cuts() != (false, false)
 }
 
 /// Sets node `id`'s links from the link faults in force on it: what they are now.
@@ -545,8 +542,9 @@ fn set_links(
     let (mut outbound, mut inbound) = (false, false);
     for (node, kind) in cuts.values() {
         if *node == id {
-            outbound |= matches!(kind, FaultKind::Isolate | FaultKind::CutOutbound);
-            inbound |= matches!(kind, FaultKind::Isolate | FaultKind::CutInbound);
+            let (o, i) = kind.cuts();
+            outbound |= o;
+            inbound |= i;
         }
     }
     cluster.set_links(id, outbound, inbound);

@@ -52,6 +52,16 @@ pub enum FaultKind {
 }
 
 impl FaultKind {
+    /// The links the fault cuts while it lasts: (outbound, inbound).
+    pub fn cuts(self) -> (bool, bool) {
+        match self {
+            FaultKind::Isolate => (true, true),
+            FaultKind::CutOutbound => (true, false),
+            FaultKind::CutInbound => (false, true),
+            _ => (false, false),
+        }
+    }
+
     /// A short name, for totals.
     pub fn name(self) -> &'static str {
         match self {

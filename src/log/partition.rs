@@ -24,7 +24,7 @@
 
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -81,6 +81,9 @@ struct Inner {
     closed: bool,
     /// A segment was created since the directory was last fsynced (rolls do not sync it).
     dir_dirty: bool,
+    /// Whether the last write failed (a full disk, say): logged once when writes start failing
+    /// and once when they succeed again, not on every refused append.
+    writes_failing: bool,
     /// `leader_epochs` changed since `leader-epoch-checkpoint` was last written.
     epochs_dirty: bool,
 }
@@ -151,9 +154,6 @@ pub struct PartitionLog {
     /// snapshots it with its segment views and discards what it read when it changed meanwhile,
     /// so no reader is handed bytes a truncation removed (`without_truncation`).
     truncations: AtomicU64,
-    /// Whether the last write failed (a full disk, say): logged once when writes start failing
-    /// and once when they succeed again, not on every refused append.
-    writes_failing: AtomicBool,
 }
 
 fn overflow(what: &str) -> LogError {
@@ -348,6 +348,7 @@ impl PartitionLog {
             last_flush_mono_ms: clock.monotonic_ms(),
             closed: false,
             dir_dirty: false,
+            writes_failing: false,
             epochs_dirty: false,
         };
         inner.check_invariants();
@@ -360,7 +361,6 @@ impl PartitionLog {
             direct_reads: AtomicU64::new(0),
             read_ahead_hits: AtomicU64::new(0),
             truncations: AtomicU64::new(0),
-            writes_failing: AtomicBool::new(false),
         })
     }
 
@@ -574,13 +574,13 @@ impl PartitionLog {
         })();
         let position = match written {
             Ok(position) => {
-                if self.writes_failing.swap(false, Ordering::Relaxed) {
+                if std::mem::take(&mut inner.writes_failing) {
                     tracing::info!(dir = %self.dir.display(), "writes succeed again");
                 }
                 position
             }
             Err(e) => {
-                if !self.writes_failing.swap(true, Ordering::Relaxed) {
+                if !std::mem::replace(&mut inner.writes_failing, true) {
                     tracing::error!(
                         dir = %self.dir.display(),
                         error = %e,

@@ -654,7 +654,8 @@ pub struct BrokerHandle {
     controller_addr: Option<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
-    /// The node's log span (`node{id}` in a quorum, none alone), over its stop too.
+    /// The node's log span (`node{id}` for an in-process node, none for one alone in its
+    /// process), over its stop too.
     span: tracing::Span,
 }
 
