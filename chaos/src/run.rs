@@ -166,6 +166,9 @@ async fn exercise(
         })
         .collect();
     let consumer_stop = Arc::new(AtomicBool::new(false));
+    // A run that fails part-way (it did not settle, say) still stops its clients: the commit
+    // sampler is blocking work, which the runtime waits for when the program exits.
+    let _stop_on_exit = StopOnDrop([stop.clone(), consumer_stop.clone()]);
     let consumer = tokio::spawn(consume(bootstrap.clone(), consumer_stop.clone()));
     let sampler = {
         let (bootstrap, stop) = (bootstrap.clone(), consumer_stop.clone());
@@ -217,6 +220,17 @@ async fn exercise(
         format!("runtime: longest scheduling delay {late} ms"),
     ));
     Ok(())
+}
+
+/// Raises its flags when dropped.
+struct StopOnDrop([Arc<AtomicBool>; 2]);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        for flag in &self.0 {
+            flag.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// How late a 50 ms ticker on the shared runtime gets: a delay near the session timeouts means
